@@ -1,9 +1,175 @@
-"""Placeholder: this subcommand is being written."""
+"""`recsys-gui train`: the headless twin of the Train page (same `run_training`)."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
+import os
+from pathlib import Path
+
+from recsys_gui.cli.common import ConsoleProgress, add_load_options, add_workspace, load_options_from_args, print_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    pass
+    p = sub.add_parser("train", help="Train a model and evaluate it (headless).",
+                       description="Train a model on one file split by --split, or on predefined files.")
+    src = p.add_argument_group("data")
+    src.add_argument("--data", metavar="FILE", help="Interaction file to split with --split.")
+    src.add_argument("--train", metavar="FILE", help="Predefined split: training file.")
+    src.add_argument("--valid", metavar="FILE", help="Predefined split: validation file (optional).")
+    src.add_argument("--test", metavar="FILE", help="Predefined split: test file.")
+    src.add_argument("--items-meta", metavar="FILE", help="Item metadata (titles, genres), joined by item id.")
+    src.add_argument("--split", default=None, metavar="SPEC",
+                     help="ratio:8,1,1 (default, per user) | random:8,1,1 | loo | temporal:0.8,0.9 | "
+                          "users:0.1,0.1,foldin=0.8")
+    add_load_options(p)
+    p.add_argument("--model", help="Model name (see `recsys-gui models`).")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="A model or trainer setting, e.g. --set embedding_dim=128 (repeatable).")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--threads", type=int, help="CPU threads for torch.")
+    p.add_argument("--metrics", help="Comma-separated, e.g. ndcg@10,recall@20,mrr@10.")
+    p.add_argument("--early-stop", metavar="METRIC", help="Validation metric for model selection ('none' to keep "
+                                                            "the last epoch).")
+    p.add_argument("--patience", type=int)
+    p.add_argument("--name", help="A name for the run.")
+    p.add_argument("--spec", metavar="FILE", help="Re-run exactly: a spec.json written by an earlier run.")
+    p.add_argument("--resume", metavar="RUN_ID", help="Continue a stopped run from its last checkpoint.")
+    p.add_argument("--json", action="store_true", help="Print the result as one JSON line at the end.")
+    p.add_argument("--quiet", action="store_true", help="No progress bar.")
+    add_workspace(p)
+    p.set_defaults(func=run)
+
+
+def build_spec(args: argparse.Namespace):
+    from recsys_gui.core import config as cfgmod
+    from recsys_gui.core.config import TrainConfig
+    from recsys_gui.core.errors import ConfigError
+    from recsys_gui.core.models import get_model_class
+    from recsys_gui.core.session import DataSpec, RunSpec
+
+    if args.spec:
+        try:
+            spec = RunSpec.from_dict(json.loads(Path(args.spec).read_text()))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"{args.spec}: not a usable run spec ({exc}).") from None
+    else:
+        if not args.model:
+            raise ConfigError("Choose a model with --model (see `recsys-gui models`).")
+        if not args.data and not args.train:
+            raise ConfigError("Give the data: --data FILE, or --train FILE --test FILE [--valid FILE].")
+        if args.train and not args.test:
+            raise ConfigError("A predefined split needs --test as well as --train.")
+        for f in (args.data, args.train, args.valid, args.test, args.items_meta):
+            if f and not Path(f).exists():
+                from recsys_gui.core.errors import DataError
+
+                raise DataError("file not found", path=f)
+        data = DataSpec(path=_abs(args.data), train=_abs(args.train), valid=_abs(args.valid), test=_abs(args.test),
+                        item_metadata=_abs(args.items_meta), options=load_options_from_args(args))
+        spec = RunSpec(data=data, model=args.model, split=args.split or "ratio:8,1,1")
+    cls = get_model_class(spec.model)
+    model_fields = {f.name for f in dataclasses.fields(cls.config_cls)}
+    train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    model_cfg, train_cfg = dict(spec.model_config), dict(spec.train)
+    for item in args.set:
+        key, eq, value = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not eq:
+            raise ConfigError(f"--set expects KEY=VALUE, got '{item}'.")
+        if key in model_fields:
+            model_cfg[key] = value
+        elif key in train_fields:
+            train_cfg[key] = value
+        else:
+            known = ", ".join(sorted(model_fields | train_fields))
+            raise ConfigError(f"Unknown setting '{key}' for {cls.label}. Known settings: {known}.")
+    for arg, key in (("epochs", "epochs"), ("batch_size", "batch_size"), ("lr", "lr"), ("device", "device"),
+                     ("seed", "seed"), ("threads", "threads"), ("patience", "patience")):
+        if getattr(args, arg) is not None:
+            train_cfg[key] = getattr(args, arg)
+    if args.early_stop is not None:
+        train_cfg["early_stop_metric"] = None if args.early_stop.lower() == "none" else args.early_stop
+    metrics = spec.metrics
+    if args.metrics:
+        from recsys_gui.core.evaluation.metrics import parse_metrics
+
+        metrics = tuple(m.key for m in parse_metrics(args.metrics))
+        if "early_stop_metric" not in train_cfg and args.early_stop is None:
+            ranking = [m for m in metrics if m.split("@")[0] in ("ndcg", "mrr", "recall", "hit", "map", "precision")]
+            if ranking:
+                train_cfg["early_stop_metric"] = ranking[0]
+    spec = dataclasses.replace(spec, model_config=model_cfg, train=train_cfg, metrics=metrics,
+                               name=args.name or spec.name)
+    cfgmod.from_mapping(TrainConfig, {**cls.train_defaults, **train_cfg}, "the trainer")  # validate early
+    return spec
+
+
+def _abs(p: str | None) -> str | None:
+    return str(Path(p).expanduser().resolve()) if p else None
+
+
+def run(args: argparse.Namespace) -> int:
+    from recsys_gui.core.session import RunSpec, run_training
+    from recsys_gui.core.training.control import StopToken, install_signal_handlers
+    from recsys_gui.core.training.distributed import DistContext
+    from recsys_gui.core.utils.devices import resolve_device
+
+    if args.resume:
+        from recsys_gui.core.store.run_store import RunStore
+
+        row = RunStore(args.workspace).get_run(args.resume)
+        spec = RunSpec.from_dict(row["spec"])
+        args.resume = row["id"]
+    else:
+        spec = build_spec(args)
+    tcfg = spec.train_config()
+    device = resolve_device(tcfg.device)  # a clear error before any data is read
+    dist = DistContext.from_env(device)
+    if dist.enabled and device.type == "cuda":
+        import torch
+
+        device = torch.device("cuda", dist.local_rank)
+        spec = dataclasses.replace(spec, train={**spec.train, "device": str(device)})
+    from recsys_gui.core.store.workspace import Workspace
+
+    ws = Workspace(args.workspace)
+    stop = StopToken()
+    install_signal_handlers(stop)
+    progress = ConsoleProgress(quiet=args.quiet or not dist.is_main)
+    try:
+        outcome = run_training(spec, workspace=ws, callbacks=[_StopFileWatcher(ws, stop), progress], stop=stop,
+                               dist=dist, resume_run_id=args.resume)
+    finally:
+        dist.close()
+    if not dist.is_main:
+        return 0
+    summary = outcome.summary()
+    if not args.json:
+        print(f"run {summary['run_id']} ({summary['model']}): {summary['status']}, best epoch "
+              f"{summary['best_epoch']}, {summary['seconds_per_epoch']:.3f}s/epoch")
+        for part in ("valid", "test"):
+            if summary[part]:
+                print(f"  {part}: " + "  ".join(f"{k} {v:.4f}" for k, v in summary[part].items()))
+    else:
+        print_json(summary)
+    return 3 if outcome.status == "cancelled" else 0
+
+
+class _StopFileWatcher:
+    """Points the stop token at runs/<id>/STOP once the run id is known (GUI-launched processes)."""
+
+    def __init__(self, ws, stop) -> None:
+        self.ws, self.stop = ws, stop
+
+    def on_event(self, e) -> None:
+        from recsys_gui.core.training import events as ev
+
+        if isinstance(e, ev.RunStarted) and self.stop.stop_file is None:
+            self.stop.stop_file = self.ws.run_dir(e.run_id) / "STOP"
+            os.environ.setdefault("RECSYS_RUN_ID", e.run_id)

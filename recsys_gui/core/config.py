@@ -1,0 +1,157 @@
+"""Settings as frozen dataclasses whose field metadata (label, range, help) drive the CLI and the GUI forms.
+
+A leaf module: imports nothing from the package but the errors.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+from recsys_gui.core.errors import ConfigError
+
+
+def setting(default: Any, label: str, help: str = "", *, min: float | None = None,
+            max: float | None = None, choices: tuple[Any, ...] | None = None,
+            advanced: bool = False) -> Any:
+    """A dataclass field with the metadata forms and `recsys-gui models` read."""
+    meta = {"label": label, "help": help, "min": min, "max": max, "choices": choices, "advanced": advanced}
+    return field(default=default, metadata=meta)
+
+
+def field_type(cls: type, f: dataclasses.Field) -> type:
+    """The plain Python type of a field (the non-None member of an Optional)."""
+    hints = typing.get_type_hints(cls)
+    tp = hints[f.name]
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        tp = args[0]
+    return tp
+
+
+def is_optional(cls: type, f: dataclasses.Field) -> bool:
+    tp = typing.get_type_hints(cls)[f.name]
+    return typing.get_origin(tp) in (typing.Union, types.UnionType) and type(None) in typing.get_args(tp)
+
+
+def coerce(cls: type, name: str, value: Any) -> Any:
+    """Turn a CLI/GUI value (often a string) into the field's type, with a clear error."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    if name not in fields:
+        known = ", ".join(sorted(fields))
+        raise ConfigError(f"Unknown setting '{name}'. Known settings: {known}.")
+    f = fields[name]
+    tp = field_type(cls, f)
+    if value is None or (isinstance(value, str) and value.lower() in ("none", "null", "")):
+        if is_optional(cls, f):
+            return None
+        raise ConfigError(f"Setting '{name}' needs a value.")
+    try:
+        if tp is bool:
+            if isinstance(value, str):
+                if value.lower() in ("1", "true", "yes", "on"):
+                    return True
+                if value.lower() in ("0", "false", "no", "off"):
+                    return False
+                raise ValueError(value)
+            return bool(value)
+        if tp is int:
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(value)
+            return int(float(value)) if isinstance(value, str) else int(value)
+        if tp is float:
+            return float(value)
+        if tp is str:
+            return str(value)
+        if typing.get_origin(tp) is tuple or tp is tuple:
+            if isinstance(value, str):
+                return tuple(int(v) for v in value.strip("()[] ").split(",") if v.strip())
+            return tuple(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"Setting '{name}' expects {getattr(tp, '__name__', tp)}, got {value!r}.") from None
+    return value
+
+
+def validate_ranges(cfg: Any, owner: str) -> None:
+    """Check every field against its min/max/choices metadata."""
+    for f in dataclasses.fields(cfg):
+        v = getattr(cfg, f.name)
+        if v is None or isinstance(v, (tuple, list)):
+            continue
+        lo, hi, choices = f.metadata.get("min"), f.metadata.get("max"), f.metadata.get("choices")
+        label = f"The '{f.name}' setting of {owner}"
+        if choices is not None and v not in choices:
+            raise ConfigError(f"{label} must be one of {', '.join(map(str, choices))}. Got {v!r}.")
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            if lo is not None and v < lo:
+                raise ConfigError(f"{label} must be at least {lo}. Got {v}.")
+            if hi is not None and v > hi:
+                raise ConfigError(f"{label} must be at most {hi}. Got {v}.")
+
+
+def from_mapping(cls: type, values: typing.Mapping[str, Any], owner: str) -> Any:
+    """Build and validate a config from user-given values (strings allowed)."""
+    kwargs = {k: coerce(cls, k, v) for k, v in values.items()}
+    cfg = cls(**kwargs)
+    validate_ranges(cfg, owner)
+    check = getattr(cfg, "validate", None)
+    if callable(check):
+        check()
+    return cfg
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(cfg).items()}
+
+
+def describe_fields(cls: type) -> list[dict[str, Any]]:
+    """Field descriptions (name, type, default, label, range, help) for forms and `models --json`."""
+    out = []
+    for f in dataclasses.fields(cls):
+        default = f.default if f.default is not dataclasses.MISSING else None
+        out.append({
+            "name": f.name, "type": getattr(field_type(cls, f), "__name__", "str"),
+            "optional": is_optional(cls, f),
+            "default": list(default) if isinstance(default, tuple) else default,
+            "label": f.metadata.get("label", f.name), "help": f.metadata.get("help", ""),
+            "min": f.metadata.get("min"), "max": f.metadata.get("max"),
+            "choices": list(f.metadata["choices"]) if f.metadata.get("choices") else None,
+            "advanced": f.metadata.get("advanced", False),
+        })
+    return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    """How the trainer runs; models may change the defaults through ``train_defaults``."""
+
+    epochs: int = setting(100, "Epochs", "Maximum number of passes over the training data.", min=1, max=100000)
+    batch_size: int = setting(2048, "Batch size", "Training examples per step.", min=1, max=10_000_000)
+    lr: float = setting(1e-3, "Learning rate", "Adam step size.", min=1e-7, max=10.0)
+    weight_decay: float = setting(0.0, "Weight decay", "L2 penalty applied by the optimiser.", min=0.0, max=1.0)
+    seed: int = setting(2020, "Seed", "Seeds every random draw; the same seed gives the same run on CPU.",
+                        min=0, max=2**31 - 1)
+    device: str = setting("auto", "Device", "auto picks CUDA when present, else CPU.")
+    amp: bool = setting(False, "Mixed precision (bf16)", "CUDA only: bfloat16 autocast.", advanced=True)
+    grad_clip: float | None = setting(None, "Gradient clipping", "Clip the gradient norm to this value.",
+                                      min=0.0, advanced=True)
+    log_every_n_steps: int = setting(20, "Log every N steps", "How often losses are read back and plotted.",
+                                     min=1, advanced=True)
+    eval_every_n_epochs: int = setting(1, "Validate every N epochs", "Validation schedule.", min=1, max=10000)
+    early_stop_metric: str | None = setting("ndcg@10", "Early-stopping metric",
+                                            "Validation metric that picks the best epoch (none: keep the last).")
+    patience: int = setting(10, "Patience", "Validations without improvement before stopping.", min=1, max=10000)
+    threads: int | None = setting(None, "CPU threads", "torch threads on CPU (none: library default).",
+                                  min=1, max=1024, advanced=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvalSpec:
+    """Which metrics at which cut-offs, and the ranking protocol."""
+
+    metrics: tuple[str, ...] = ("ndcg@10", "recall@10", "mrr@10", "hit@10", "precision@10")
+    batch_users: int = 2048
+    sampled_negatives: int | None = None  # "1 + N sampled" compatibility protocol; None = full ranking

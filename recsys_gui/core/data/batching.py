@@ -1,0 +1,175 @@
+"""Training batches built on the device from device-resident index tensors.
+
+No DataLoader and no per-sample Python: an epoch is a permutation plus slicing, negatives are
+drawn with ``torch.randint`` on the device and redrawn where they hit a known positive (found with
+``searchsorted`` over sorted ``user * n_items + item`` keys). Under torchrun each rank takes its
+own slice of every epoch's permutation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from recsys_gui.core.data.interactions import InteractionData
+
+
+@dataclass(frozen=True)
+class PairBatch:
+    users: Tensor
+    pos: Tensor
+    neg: Tensor  # [B] or [B, k]
+
+
+@dataclass(frozen=True)
+class PointBatch:
+    users: Tensor
+    items: Tensor
+    labels: Tensor  # 1/0 for implicit, ratings for explicit
+
+
+@dataclass(frozen=True)
+class RowBatch:
+    users: Tensor
+    rows: Tensor  # dense [B, n_items] history rows (binary)
+
+
+class PositiveIndex:
+    """Membership test for (user, item) pairs on the device."""
+
+    def __init__(self, users: Tensor, items: Tensor, n_items: int) -> None:
+        self.n_items = n_items
+        self.keys = torch.unique(users.long() * n_items + items.long())  # sorted
+
+    def contains(self, users: Tensor, items: Tensor) -> Tensor:
+        q = users.long() * self.n_items + items.long()
+        pos = torch.searchsorted(self.keys, q).clamp_(max=self.keys.numel() - 1)
+        return self.keys[pos] == q
+
+
+def sample_negatives(index: PositiveIndex, users: Tensor, shape: tuple[int, ...], n_items: int,
+                     generator: torch.Generator, rounds: int = 4) -> Tensor:
+    """Uniform negatives for ``users`` (broadcast to ``shape``), redrawn where they hit a positive."""
+    neg = torch.randint(0, n_items, shape, device=users.device, generator=generator)
+    u = users.view(-1, *([1] * (len(shape) - 1))).expand(shape)
+    for _ in range(rounds):
+        hit = index.contains(u, neg)
+        n_hit = int(hit.sum())  # one sync per round; rounds end quickly on sparse data
+        if n_hit == 0:
+            break
+        neg[hit] = torch.randint(0, n_items, (n_hit,), device=users.device, generator=generator)
+    return neg
+
+
+class DeviceBatcher:
+    """Serves one batch kind for one epoch at a time, on ``device``.
+
+    ``batch_size`` counts positive interactions (pairs, pointwise) or users (user_rows).
+    """
+
+    def __init__(self, train: InteractionData, kind: str, *, batch_size: int, device: torch.device,
+                 seed: int, neg_per_pos: int = 1, use_values: bool = False, rank: int = 0,
+                 world_size: int = 1, min_value: float | None = None) -> None:
+        self.kind, self.batch_size, self.device = kind, int(batch_size), device
+        self.n_users, self.n_items = train.n_users, train.n_items
+        self.neg_per_pos, self.use_values = int(neg_per_pos), use_values
+        self.rank, self.world_size = rank, world_size
+        self.generator = torch.Generator(device=device)
+        self.generator.manual_seed(int(seed) * 7919 + rank)
+        self.users = torch.as_tensor(train.users, dtype=torch.long, device=device)
+        self.items = torch.as_tensor(train.items, dtype=torch.long, device=device)
+        self.values = torch.as_tensor(train.values, dtype=torch.float32, device=device)
+        self.index = PositiveIndex(self.users, self.items, self.n_items)
+        if kind == "user_rows":
+            self._build_user_csr()
+
+    # --- sizes ----------------------------------------------------------------------------------
+    def _n_units(self) -> int:
+        return self.n_users if self.kind == "user_rows" else int(self.users.numel())
+
+    def _shard(self, n: int) -> tuple[int, int]:
+        per = -(-n // self.world_size)
+        lo = min(self.rank * per, n)
+        return lo, min(lo + per, n)
+
+    def __len__(self) -> int:
+        lo, hi = self._shard(self._n_units())
+        return -(-(hi - lo) // self.batch_size) if hi > lo else 0
+
+    # --- epochs ---------------------------------------------------------------------------------
+    def epoch(self, epoch: int) -> Iterator[PairBatch | PointBatch | RowBatch]:
+        perm_gen = torch.Generator(device="cpu")
+        perm_gen.manual_seed(int(self.generator.initial_seed()) + 104729 * (epoch + 1))
+        n = self._n_units()
+        # Every rank draws the same permutation and keeps its own contiguous slice.
+        perm = torch.randperm(n, generator=perm_gen).to(self.device)
+        lo, hi = self._shard(n)
+        perm = perm[lo:hi]
+        if self.kind == "user_rows":
+            yield from self._row_batches(perm)
+            return
+        for s in range(0, perm.numel(), self.batch_size):
+            idx = perm[s:s + self.batch_size]
+            yield self._pair_or_point(idx)
+
+    def _pair_or_point(self, idx: Tensor) -> PairBatch | PointBatch:
+        u, i = self.users[idx], self.items[idx]
+        if self.kind == "pairs":
+            shape = (idx.numel(),) if self.neg_per_pos == 1 else (idx.numel(), self.neg_per_pos)
+            neg = sample_negatives(self.index, u, shape, self.n_items, self.generator)
+            return PairBatch(u, i, neg)
+        if self.use_values:  # explicit ratings: observed pairs only
+            return PointBatch(u, i, self.values[idx])
+        k = self.neg_per_pos
+        neg = sample_negatives(self.index, u, (idx.numel(), k), self.n_items, self.generator)
+        users = torch.cat([u, u.repeat_interleave(k)])
+        items = torch.cat([i, neg.reshape(-1)])
+        labels = torch.cat([torch.ones_like(i, dtype=torch.float32),
+                            torch.zeros(neg.numel(), device=self.device)])
+        return PointBatch(users, items, labels)
+
+    # --- user rows ------------------------------------------------------------------------------
+    def _build_user_csr(self) -> None:
+        keys = self.index.keys  # unique, sorted by user then item
+        self.csr_users = keys // self.n_items
+        self.csr_items = keys % self.n_items
+        counts = torch.bincount(self.csr_users, minlength=self.n_users)
+        self.crow = torch.zeros(self.n_users + 1, dtype=torch.long, device=self.device)
+        self.crow[1:] = torch.cumsum(counts, 0)
+
+    def _row_batches(self, perm: Tensor) -> Iterator[RowBatch]:
+        # Relabel users by the permutation so each batch's rows are one contiguous CSR slice.
+        counts = (self.crow[1:] - self.crow[:-1])[perm]
+        crow = torch.zeros(perm.numel() + 1, dtype=torch.long, device=self.device)
+        crow[1:] = torch.cumsum(counts, 0)
+        starts = self.crow[:-1][perm]
+        # Gather the items of the permuted users in order (vectorised ragged gather).
+        offsets = torch.repeat_interleave(starts - crow[:-1], counts)
+        items = self.csr_items[torch.arange(int(crow[-1]), device=self.device) + offsets]
+        local_row = torch.repeat_interleave(torch.arange(perm.numel(), device=self.device), counts)
+        crow_h = crow.cpu().numpy()
+        for s in range(0, perm.numel(), self.batch_size):
+            e = min(s + self.batch_size, perm.numel())
+            a0, a1 = int(crow_h[s]), int(crow_h[e])
+            rows = torch.zeros(e - s, self.n_items, device=self.device)
+            rows[local_row[a0:a1] - s, items[a0:a1]] = 1.0
+            yield RowBatch(perm[s:e], rows)
+
+
+def dense_rows(csr_indptr: np.ndarray, csr_indices: np.ndarray, users: np.ndarray, n_items: int,
+               device: torch.device) -> Tensor:
+    """Dense binary history rows for the given users from a scipy CSR's arrays."""
+    starts, ends = csr_indptr[users], csr_indptr[users + 1]
+    counts = ends - starts
+    total = int(counts.sum())
+    row = np.repeat(np.arange(len(users)), counts)
+    offs = np.repeat(starts - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+    cols = csr_indices[np.arange(total) + offs]
+    out = torch.zeros(len(users), n_items, device=device)
+    if total:
+        out[torch.as_tensor(row, device=device), torch.as_tensor(cols, dtype=torch.long, device=device)] = 1.0
+    return out

@@ -1,0 +1,227 @@
+"""Full-ranking evaluation in user batches on the device, with per-user values kept.
+
+One ``score`` call per batch of users, known items masked, ``torch.topk`` with the largest k any
+metric needs, hits against the target rows. No per-user Python loops. Under torchrun users are
+sharded across ranks and sums are all-reduced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from recsys_gui.core.data.batching import PositiveIndex
+from recsys_gui.core.data.interactions import InteractionData
+from recsys_gui.core.errors import TrainingCancelled
+from recsys_gui.core.evaluation import metrics as M
+from recsys_gui.core.evaluation.ranking import DeviceCSR, full_scores, topk_for_users, user_batches
+from recsys_gui.core.models.base import Recommender
+
+
+@dataclass
+class EvalResult:
+    """Averages by metric key, and per-user values (dense user index → value) when kept."""
+
+    metrics: dict[str, float]
+    users: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    per_user: dict[str, np.ndarray] = field(default_factory=dict)
+    n_users: int = 0
+
+
+class Evaluator:
+    """Ranks every evaluated user against the whole catalogue (or the labelled 1 + N sampled protocol)."""
+
+    def __init__(self, metrics: Sequence[str] | str = ("ndcg@10", "recall@10"), *, batch_users: int = 2048,
+                 sampled_negatives: int | None = None, seed: int = 0) -> None:
+        self.specs = M.parse_metrics(metrics)
+        self.batch_users = int(batch_users)
+        self.sampled_negatives = sampled_negatives
+        self.seed = seed
+        self._ild_cache: dict[str, Tensor] = {}
+
+    @property
+    def keys(self) -> list[str]:
+        return [s.key for s in self.specs]
+
+    @torch.no_grad()
+    def evaluate(self, model: Recommender, *, history: InteractionData, exclude: InteractionData,
+                 target: InteractionData, device: torch.device, keep_per_user: bool = False,
+                 rank: int = 0, world_size: int = 1, all_reduce: Callable[[Tensor], Tensor] | None = None,
+                 should_stop: Callable[[], bool] | None = None) -> EvalResult:
+        """Evaluate ``model`` on ``target``; ``history`` feeds history-based scoring, ``exclude`` is masked."""
+        was_training = model.training
+        model.eval()
+        try:
+            return self._evaluate(model, history, exclude, target, device, keep_per_user, rank, world_size,
+                                  all_reduce, should_stop)
+        finally:
+            model.train(was_training)
+
+    def _evaluate(self, model, history, exclude, target, device, keep_per_user, rank, world_size,
+                  all_reduce, should_stop) -> EvalResult:
+        users_all = np.unique(target.users)
+        shard = np.array_split(users_all, world_size)[rank] if world_size > 1 else users_all
+        users_t = torch.as_tensor(shard, dtype=torch.long, device=device)
+        hist = DeviceCSR(history, device)
+        excl = DeviceCSR(exclude, device)
+        tgt = DeviceCSR(target, device)
+        ranking = [s for s in self.specs if s.name in M.RANKING_METRICS]
+        lists = [s for s in self.specs if s.name in M.LIST_METRICS]
+        kmax = max([s.k or 0 for s in ranking + lists] or [0])
+        want_auc = any(s.name == "auc" for s in self.specs)
+        item_pop = torch.as_tensor(np.bincount(history.items, minlength=history.n_items), dtype=torch.float64,
+                                   device=device)
+        n_hist_users = max(int(np.unique(history.users).size), 1)
+
+        per_user: dict[str, list[Tensor]] = {s.key: [] for s in ranking}
+        if want_auc:
+            per_user["auc"] = []
+        exposure = {s.k: torch.zeros(model.n_items, dtype=torch.float64, device=device) for s in lists}
+        list_sums: dict[str, Tensor] = {s.key: torch.zeros((), dtype=torch.float64, device=device) for s in lists}
+        sampled = self.sampled_negatives is not None
+        neg_index = PositiveIndex(torch.as_tensor(np.concatenate([exclude.users, target.users]), device=device),
+                                  torch.as_tensor(np.concatenate([exclude.items, target.items]), device=device),
+                                  model.n_items) if sampled else None
+        gen = torch.Generator(device=device)
+        gen.manual_seed(self.seed)
+
+        for ub in user_batches(users_t, self.batch_users):
+            if should_stop is not None and should_stop():
+                raise TrainingCancelled("Evaluation stopped.")
+            n_rel = tgt.row_lengths(ub).double()
+            if sampled:
+                vals = self._sampled_batch(model, ub, hist, tgt, neg_index, gen, ranking)
+                for key, v in vals.items():
+                    per_user[key].append(v)
+            elif kmax:
+                idx, _ = topk_for_users(model, ub, k=kmax, history=hist, exclude=excl)
+                rows = tgt.dense(ub, dtype=torch.float64)
+                hits = rows.gather(1, idx)
+                for s in ranking:
+                    per_user[s.key].append(M.RANKING_METRICS[s.name](hits[:, : s.k], n_rel))
+                for s in lists:
+                    top = idx[:, : s.k]
+                    self._list_metric(s, top, exposure, list_sums, item_pop, n_hist_users, model, history, device)
+            if want_auc:
+                per_user["auc"].append(self._auc(model, ub, hist, excl, tgt))
+
+        n_eval = torch.tensor(float(users_t.numel()), dtype=torch.float64, device=device)
+        sums = {k: (torch.cat(v).sum() if v else torch.zeros((), dtype=torch.float64, device=device))
+                for k, v in per_user.items()}
+        if all_reduce is not None and world_size > 1:
+            n_eval = all_reduce(n_eval)
+            sums = {k: all_reduce(v) for k, v in sums.items()}
+            exposure = {k: all_reduce(v) for k, v in exposure.items()}
+            list_sums = {k: all_reduce(v) for k, v in list_sums.items()}
+        n = max(float(n_eval), 1.0)
+        out: dict[str, float] = {k: float(v) / n for k, v in sums.items()}
+        for s in lists:
+            if s.name == "coverage":
+                out[s.key] = float((exposure[s.k] > 0).sum()) / model.n_items
+            elif s.name == "gini":
+                out[s.key] = M.gini(exposure[s.k])
+            else:
+                out[s.key] = float(list_sums[s.key]) / n
+        for s in self.specs:
+            if s.name in M.RATING_METRICS:
+                out.update(self._rating_errors(model, target, device))
+        ordered = {s.key: out[s.key] for s in self.specs if s.key in out}
+        result = EvalResult(ordered, n_users=int(n))
+        if keep_per_user:
+            result.users = shard
+            result.per_user = {k: torch.cat(v).cpu().numpy() for k, v in per_user.items() if v}
+        return result
+
+    # --- beyond accuracy ------------------------------------------------------------------------
+    def _list_metric(self, s, top, exposure, list_sums, item_pop, n_hist_users, model, history, device) -> None:
+        exposure[s.k] += torch.bincount(top.reshape(-1), minlength=model.n_items).double()
+        if s.name == "novelty":
+            p = (item_pop[top].clamp(min=1.0)) / n_hist_users
+            list_sums[s.key] += (-torch.log2(p)).mean(1).sum()
+        elif s.name == "arp":
+            list_sums[s.key] += item_pop[top].mean(1).sum()
+        elif s.name == "ild":
+            v = self._item_vectors(history, device)[top]  # [B, k, d], unit length
+            sim = v @ v.transpose(1, 2)
+            k = top.shape[1]
+            if k > 1:
+                off = (sim.sum((1, 2)) - sim.diagonal(dim1=1, dim2=2).sum(1)) / (k * (k - 1))
+                list_sums[s.key] += (1.0 - off).double().sum()
+
+    def _item_vectors(self, history: InteractionData, device: torch.device) -> Tensor:
+        """Items as unit vectors of a truncated SVD of the training matrix: one ILD basis for every model."""
+        key = history.fingerprint()
+        if key not in self._ild_cache:
+            from scipy.sparse.linalg import svds
+
+            x = history.to_csr().astype(np.float64)
+            d = max(1, min(64, min(x.shape) - 1))
+            _, s, vt = svds(x, k=d, random_state=0)
+            v = torch.as_tensor((vt.T * s).astype(np.float32), device=device)
+            self._ild_cache = {key: torch.nn.functional.normalize(v, dim=1)}
+        return self._ild_cache[key]
+
+    def _auc(self, model, ub, hist, excl, tgt) -> Tensor:
+        scores = full_scores(model, ub, history=hist, exclude=excl).double()
+        cand = torch.isfinite(scores)
+        pos = tgt.dense(ub, dtype=torch.bool) & cand
+        order = torch.argsort(scores, dim=1, descending=True)
+        ranks = torch.empty_like(order)
+        ranks.scatter_(1, order, torch.arange(scores.shape[1], device=scores.device).expand_as(order))
+        n_cand = cand.sum(1).double()
+        p = pos.sum(1).double()
+        n_neg = n_cand - p
+        lower = torch.where(pos, n_cand.unsqueeze(1) - 1 - ranks.double(), torch.zeros_like(scores)).sum(1)
+        correct = lower - p * (p - 1) / 2
+        return torch.where((p > 0) & (n_neg > 0), correct / (p * n_neg).clamp(min=1), torch.zeros_like(p))
+
+    def _sampled_batch(self, model, ub, hist, tgt, neg_index, gen, ranking) -> dict[str, Tensor]:
+        """"1 positive + N sampled negatives" (compatibility only): per-user mean over its positives."""
+        from recsys_gui.core.data.batching import sample_negatives
+
+        n = int(self.sampled_negatives or 99)
+        scores = full_scores(model, ub, history=hist, exclude=None).double()
+        r, c = tgt.coords(ub)
+        negs = sample_negatives(neg_index, ub[r], (r.numel(), n), model.n_items, gen)
+        pos_s = scores[r, c]
+        neg_s = scores[r.unsqueeze(1), negs]
+        rank = (neg_s >= pos_s.unsqueeze(1)).sum(1)  # 0-based rank of the positive
+        counts = torch.bincount(r, minlength=ub.numel()).double().clamp(min=1)
+        out = {}
+        for s in ranking:
+            inside = (rank < s.k).double()
+            if s.name in ("hit", "recall"):
+                v = inside
+            elif s.name == "ndcg":
+                v = inside / torch.log2(rank.double() + 2)
+            elif s.name in ("mrr", "map"):
+                v = inside / (rank.double() + 1)
+            else:  # precision
+                v = inside / s.k
+            out[s.key] = torch.zeros(ub.numel(), dtype=torch.float64, device=ub.device).index_add_(0, r, v) / counts
+        return out
+
+    def _rating_errors(self, model: Recommender, target: InteractionData, device: torch.device) -> dict[str, float]:
+        if not getattr(model, "uses_ratings", False):
+            return {}
+        u = torch.as_tensor(target.users, device=device)
+        i = torch.as_tensor(target.items, device=device)
+        y = torch.as_tensor(target.values, dtype=torch.float32, device=device)
+        preds = torch.cat([model.predict_pairs(u[s:s + 65536], i[s:s + 65536]) for s in range(0, u.numel(), 65536)])
+        err = preds.float() - y
+        return {"rmse": float(err.pow(2).mean().sqrt()), "mae": float(err.abs().mean())}
+
+
+def breakdown_by_activity(users: np.ndarray, values: np.ndarray, train_counts: np.ndarray,
+                          cold_max: int = 5, heavy_quantile: float = 0.9) -> dict[str, dict[str, float]]:
+    """Mean of a per-user metric for cold (≤ cold_max train rows), warm and heavy (top decile) users."""
+    act = train_counts[users]
+    heavy_min = float(np.quantile(train_counts[train_counts > 0], heavy_quantile)) if (train_counts > 0).any() else 0
+    groups = {"cold": act <= cold_max, "heavy": (act > cold_max) & (act >= heavy_min)}
+    groups["warm"] = ~groups["cold"] & ~groups["heavy"]
+    return {g: {"users": int(m.sum()), "mean": float(values[m].mean()) if m.any() else float("nan")}
+            for g, m in groups.items()}

@@ -1,0 +1,266 @@
+"""The seam every way of running goes through: ``RunSpec`` + ``run_training``.
+
+Load → split → build → fit → evaluate → persist. The GUI worker, the CLI, torchrun ranks and the
+tests all call ``run_training``; whatever the GUI shows is what the CLI writes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import platform
+import time
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from recsys_gui import __version__
+from recsys_gui.core import config as cfgmod
+from recsys_gui.core.config import TrainConfig
+from recsys_gui.core.data.interactions import Split
+from recsys_gui.core.errors import RecsysError, TrainingCancelled
+from recsys_gui.core.evaluation.evaluator import EvalResult, Evaluator
+from recsys_gui.core.models import base as models
+from recsys_gui.core.store.run_store import RunStore, new_run_id
+from recsys_gui.core.store.workspace import Workspace
+from recsys_gui.core.store.writer import JsonlEventSink, RunStoreWriter
+from recsys_gui.core.training import events as ev
+from recsys_gui.core.training.control import StopToken
+from recsys_gui.core.training.distributed import DistContext
+from recsys_gui.core.training.trainer import Callback, FitResult, Trainer
+from recsys_gui.core.utils.devices import describe_device, resolve_device
+from recsys_gui.core.utils.seeding import seed_everything
+
+DEFAULT_METRICS = ("ndcg@10", "recall@10", "mrr@10", "hit@10", "precision@10", "map@10")
+BEYOND_ACCURACY = ("coverage", "gini", "novelty", "arp")
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Where the interactions come from: one file to split, or predefined train/valid/test files."""
+
+    path: str | None = None
+    train: str | None = None
+    valid: str | None = None
+    test: str | None = None
+    item_metadata: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)  # LoadOptions fields
+
+    @property
+    def predefined(self) -> bool:
+        return self.train is not None
+
+    def describe(self) -> str:
+        return self.path or self.train or ""
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    data: DataSpec
+    model: str
+    split: str = "ratio:8,1,1"
+    model_config: dict[str, Any] = field(default_factory=dict)
+    train: dict[str, Any] = field(default_factory=dict)  # TrainConfig overrides
+    metrics: tuple[str, ...] = DEFAULT_METRICS
+    name: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["metrics"] = list(self.metrics)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunSpec:
+        d = dict(d)
+        d["data"] = DataSpec(**d["data"])
+        d["metrics"] = tuple(d.get("metrics") or DEFAULT_METRICS)
+        return cls(**d)
+
+    def train_config(self) -> TrainConfig:
+        """Model defaults first, then what the user set."""
+        cls = models.get_model_class(self.model)
+        values = {**cls.train_defaults, **self.train}
+        return cfgmod.from_mapping(TrainConfig, values, "the trainer")
+
+
+@dataclass
+class RunOutcome:
+    run_id: str
+    model: str
+    status: str
+    fit: FitResult
+    valid: dict[str, float]
+    test: dict[str, float]
+    device: str
+    split_summary: dict[str, Any]
+    test_result: EvalResult | None = None
+
+    def summary(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "model": self.model, "status": self.status,
+                "best_epoch": self.fit.best_epoch, "epochs_run": self.fit.epochs_run,
+                "train_seconds": round(self.fit.train_seconds, 4),
+                "seconds_per_epoch": round(self.fit.seconds_per_epoch, 4),
+                "total_seconds": round(self.fit.seconds, 3), "device": self.device,
+                "valid": self.valid, "test": self.test, "split": self.split_summary}
+
+
+def load_split(spec: RunSpec, *, seed: int) -> tuple[Split, dict[str, Any]]:
+    """Read the data a spec names and split it; returns the split and the load report as a dict."""
+    from recsys_gui.core.data import loaders, splits
+
+    opts = loaders.LoadOptions(**spec.data.options)
+    meta = Path(spec.data.item_metadata) if spec.data.item_metadata else None
+    if spec.data.predefined:
+        if spec.data.test is None:
+            raise RecsysError("A predefined split needs at least --train and --test files.")
+        split, report = loaders.load_predefined_split(
+            Path(spec.data.train), Path(spec.data.valid) if spec.data.valid else None, Path(spec.data.test), opts,
+            item_metadata=meta)
+        return split, report.to_dict()
+    if spec.data.path is None:
+        raise RecsysError("No data given: pass --data FILE, or --train/--test files.")
+    data, report = loaders.load_interactions(Path(spec.data.path), opts, item_metadata=meta)
+    return splits.make_split(data, spec.split, seed=seed), report.to_dict()
+
+
+def library_versions() -> dict[str, str]:
+    import pandas
+
+    return {"recsys_gui": __version__, "torch": torch.__version__, "numpy": np.__version__,
+            "pandas": pandas.__version__, "python": platform.python_version()}
+
+
+def make_evaluator(metrics: Sequence[str], early_stop_metric: str | None, *, seed: int) -> Evaluator:
+    keys = list(metrics)
+    if early_stop_metric and early_stop_metric not in keys:
+        keys.append(early_stop_metric)
+    return Evaluator(keys, seed=seed)
+
+
+def run_training(spec: RunSpec, *, workspace: Workspace | Path | str | None = None,
+                 callbacks: Sequence[Callback] = (), stop: StopToken | None = None,
+                 dist: DistContext | None = None, split: Split | None = None,
+                 resume_run_id: str | None = None) -> RunOutcome:
+    """Train one model as ``spec`` says and keep everything in the workspace's run store."""
+    model_name = models.canonical_name(spec.model)
+    spec = dataclasses.replace(spec, model=model_name)
+    tcfg = spec.train_config()
+    device = resolve_device(tcfg.device)
+    model_config = models.make_config(model_name, spec.model_config)
+    dist = dist or DistContext()
+    ws = Workspace(workspace).ensure() if not isinstance(workspace, Workspace) else workspace.ensure()
+    seed_everything(tcfg.seed, dist.rank)
+    report: dict[str, Any] = {}
+    if split is None:
+        split, report = load_split(spec, seed=tcfg.seed)
+    seed_everything(tcfg.seed, 0)  # identical initial weights on every rank
+    model = models.build_model(model_name, model_config, split.n_users, split.n_items)
+    cls = type(model)
+
+    run_id = resume_run_id or new_run_id(model_name)
+    run_id = str(dist.broadcast_object(run_id))
+    store = RunStore(ws) if dist.is_main else None
+    sinks: list[Callback] = []
+    if store is not None:
+        run_dir = ws.run_dir(run_id)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if resume_run_id:
+            store.get_run(run_id)
+            store.update_run(run_id, status="running", error=None, pid=__import__("os").getpid())
+        else:
+            (run_dir / "spec.json").write_text(json.dumps(spec.to_dict(), indent=2))
+            store.create_run(run_id=run_id, model=model_name, family=cls.family, spec=spec.to_dict(),
+                             data_path=spec.data.describe(), data_fingerprint=split.train.fingerprint(),
+                             split=split.protocol or spec.split, seed=tcfg.seed, device=describe_device(device),
+                             world_size=dist.world_size, versions=library_versions(), name=spec.name)
+        sinks = [RunStoreWriter(store, run_id), JsonlEventSink(run_dir / "events.jsonl")]
+    all_callbacks = [*sinks, *callbacks]
+    evaluator = make_evaluator(spec.metrics, tcfg.early_stop_metric, seed=tcfg.seed)
+    trainer = Trainer(tcfg, callbacks=all_callbacks, stop=stop, dist=dist, run_id=run_id,
+                      checkpoint_dir=ws.checkpoint_dir(run_id) if dist.is_main else None, evaluator=evaluator,
+                      resume=resume_run_id is not None)
+    t0 = time.perf_counter()
+    try:
+        if tcfg.threads is None and device.type == "cpu" and dist.enabled:
+            torch.set_num_threads(max(1, torch.get_num_threads() // dist.world_size))
+        try:
+            fit = trainer.fit(model, split, device)
+        except torch.cuda.OutOfMemoryError:
+            raise RecsysError("The GPU ran out of memory. Lower the batch size or the embedding size, "
+                              "or train on the CPU.") from None
+        test_eval = Evaluator([*spec.metrics, *_beyond(spec.metrics)], seed=tcfg.seed)
+        test_res = test_eval.evaluate(model, history=split.known_for_valid(), exclude=split.known_for_test(),
+                                      target=split.test, device=device, keep_per_user=not dist.enabled,
+                                      rank=dist.rank, world_size=dist.world_size, all_reduce=dist.all_reduce_sum)
+        outcome = RunOutcome(run_id, model_name, fit.status, fit, fit.best_metrics, test_res.metrics,
+                             describe_device(device), split.describe(), test_res)
+        if store is not None:
+            _persist_outcome(store, ws, outcome, report)
+        trainer.emit(ev.RunFinished(fit.status, fit.best_epoch, fit.best_metrics, time.perf_counter() - t0,
+                                    fit.epochs_run, test_res.metrics))
+        return outcome
+    except BaseException as exc:
+        status = "cancelled" if isinstance(exc, (TrainingCancelled, KeyboardInterrupt)) else "failed"
+        if store is not None:
+            store.finish_run(run_id, status, error=str(exc) or type(exc).__name__)
+        trainer.emit(ev.RunFailed(type(exc).__name__, str(exc), traceback.format_exc()))
+        raise
+    finally:
+        for s in sinks:
+            close = getattr(s, "close", None)
+            if close:
+                close()
+
+
+def _beyond(metrics: Sequence[str]) -> list[str]:
+    ks = [int(m.split("@")[1]) for m in metrics if "@" in m]
+    k = max(ks) if ks else 10
+    return [f"{name}@{k}" for name in BEYOND_ACCURACY]
+
+
+def _persist_outcome(store: RunStore, ws: Workspace, out: RunOutcome, report: dict[str, Any]) -> None:
+    run_dir = ws.run_dir(out.run_id)
+    res = out.test_result
+    if res is not None and res.per_user:
+        import pandas as pd
+
+        frame = pd.DataFrame({"user": res.users, **res.per_user})
+        path = run_dir / "per_user_test.parquet"
+        frame.to_parquet(path, index=False)
+        store.add_artifact(out.run_id, "per_user_test", path)
+    for name in ("best.pt", "last.pt"):
+        p = ws.checkpoint_dir(out.run_id) / name
+        if p.exists():
+            store.add_artifact(out.run_id, f"checkpoint_{name[:-3]}", p)
+    store.log_metrics(out.run_id, [{"epoch": out.fit.best_epoch, "step": None, "split": "test", "name": k,
+                                    "value": v} for k, v in out.test.items()])
+    store.finish_run(out.run_id, out.status, best_epoch=out.fit.best_epoch, epochs_run=out.fit.epochs_run,
+                     train_seconds=out.fit.train_seconds, seconds_per_epoch=out.fit.seconds_per_epoch,
+                     valid_json=out.valid, test_json=out.test,
+                     notes=json.dumps({"split": out.split_summary, "load_report": report}))
+
+
+def load_run_model(ws: Workspace | Path | str | None, run_id: str, *, which: str = "best",
+                   device: torch.device | None = None) -> tuple[models.Recommender, RunSpec, dict[str, Any]]:
+    """The trained model of a stored run (checkpoints load with ``weights_only=True``)."""
+    store = RunStore(ws)
+    row = store.get_run(run_id)
+    spec = RunSpec.from_dict(row["spec"])
+    path = store.workspace.checkpoint_dir(row["id"]) / f"{which}.pt"
+    if not path.exists():
+        raise RecsysError(f"Run {row['id']} has no {which} checkpoint ({path}); it may have failed before "
+                          "its first epoch.")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise RecsysError(f"{path}: not a checkpoint this app can open safely ({type(exc).__name__}).") from None
+    model = models.Recommender.from_checkpoint(ckpt)
+    if device is not None:
+        model.to(device)
+    model.eval()
+    return model, spec, row

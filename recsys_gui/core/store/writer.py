@@ -1,0 +1,57 @@
+"""Callbacks that persist the event stream: the run store (SQLite) and ``events.jsonl``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from recsys_gui.core.store.run_store import RunStore
+from recsys_gui.core.training import events as ev
+
+
+class RunStoreWriter:
+    """Buffers metric rows and writes them once per epoch (and at the end)."""
+
+    def __init__(self, store: RunStore, run_id: str) -> None:
+        self.store, self.run_id = store, run_id
+        self.rows: list[dict] = []
+
+    def on_event(self, event: ev.TrainingEvent) -> None:
+        if isinstance(event, ev.StepLogged):
+            self.rows += [{"epoch": event.epoch, "step": event.global_step, "split": "train_step", "name": k,
+                           "value": v} for k, v in event.losses.items()]
+        elif isinstance(event, ev.EpochEnded):
+            self.rows += [{"epoch": event.epoch, "step": None, "split": "train", "name": k, "value": v}
+                          for k, v in event.losses.items()]
+            self.rows.append({"epoch": event.epoch, "step": None, "split": "time", "name": "epoch_seconds",
+                              "value": event.seconds})
+        elif isinstance(event, ev.ValidationEnded):
+            self.rows += [{"epoch": event.epoch, "step": None, "split": "valid", "name": k, "value": v}
+                          for k, v in event.metrics.items()]
+            self.flush()
+        elif isinstance(event, (ev.RunFinished, ev.RunFailed)):
+            self.flush()
+
+    def flush(self) -> None:
+        rows, self.rows = self.rows, []
+        self.store.log_metrics(self.run_id, rows)
+
+
+class JsonlEventSink:
+    """Appends each event as one JSON line; a GUI or another process tails this file."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.fh = path.open("a", encoding="utf-8")
+
+    def on_event(self, event: ev.TrainingEvent) -> None:
+        self.fh.write(json.dumps(event.to_dict()) + "\n")
+        if not isinstance(event, ev.StepLogged):
+            self.fh.flush()
+        if isinstance(event, (ev.RunFinished, ev.RunFailed)):
+            self.close()
+
+    def close(self) -> None:
+        if not self.fh.closed:
+            self.fh.close()
