@@ -77,22 +77,13 @@ class Trainer:
         model.to(device)
         model.prepare(split.train)
         model.to(device)  # prepare may create tensors on the CPU
-        batcher = None
-        if caps.iterative:
-            batcher = DeviceBatcher(split.train, "pointwise" if getattr(model, "uses_ratings", False)
-                                    else caps.batch_kind, batch_size=cfg.batch_size, device=device,
-                                    seed=cfg.seed, neg_per_pos=self._negatives(model),
-                                    use_values=getattr(model, "uses_ratings", False), rank=self.dist.rank,
-                                    world_size=self.dist.world_size)
+        batcher = make_batcher(model, split, cfg, device, self.dist) if caps.iterative else None
         self.emit(ev.RunStarted(self.run_id, model.name, model.n_users, model.n_items, len(split.train),
                                 str(device), self.dist.world_size, cfg.epochs if caps.iterative else 0,
                                 len(batcher) if batcher is not None else 0))
         if not caps.iterative:
             return self._fit_closed_form(model, split, device, t0)
         return self._fit_iterative(model, split, device, batcher, t0)
-
-    def _negatives(self, model: Recommender) -> int:
-        return int(getattr(model.config, "negatives", 1))
 
     def _fit_closed_form(self, model: Recommender, split: Split, device: torch.device, t0: float) -> FitResult:
         train_s = time.perf_counter() - t0
@@ -278,6 +269,21 @@ class Trainer:
         if not path.exists():
             return None
         return torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+
+
+def make_batcher(model: Recommender, split: Split, cfg: TrainConfig, device: torch.device, dist: DistContext):
+    """The batcher for the model's batch kind; sequence models get the sequence batcher."""
+    kind = model.capabilities.batch_kind
+    if kind == "sequences":
+        from recsys_gui.core.data.sequences import SequenceBatcher
+
+        return SequenceBatcher(split.train, batch_size=cfg.batch_size, device=device, seed=cfg.seed,
+                               max_len=int(getattr(model.config, "max_len", 50)), rank=dist.rank,
+                               world_size=dist.world_size)
+    explicit = bool(getattr(model, "uses_ratings", False))
+    return DeviceBatcher(split.train, "pointwise" if explicit else kind, batch_size=cfg.batch_size, device=device,
+                         seed=cfg.seed, neg_per_pos=int(getattr(model.config, "negatives", 1)),
+                         use_values=explicit, rank=dist.rank, world_size=dist.world_size)
 
 
 def _gpu_mb(device: torch.device) -> float | None:
