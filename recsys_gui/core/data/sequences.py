@@ -1,0 +1,168 @@
+"""Next-item training batches: each user's items in time order, built on the device.
+
+Sequential models (GRU4Rec, SASRec) learn "what comes next", so the order of a user's items is the
+signal. Rows are sorted once with a numpy ``lexsort`` (user, then timestamp, then item id; file
+order when there are no timestamps) into a flat CSR-like layout; every batch is then a vectorised
+gather from that layout, left-padded with ``pad = n_items``. No per-user Python loops.
+
+Two ways to cut a user's sequence into examples (``mode``):
+
+* ``"windows"`` (SASRec's way, the default): non-overlapping windows of ``max_len`` targets
+  tiled back from the end of the sequence; the input is the window shifted by one item, and every
+  position has a target. One forward pass trains ``max_len`` next-item predictions.
+* ``"prefixes"`` (GRU4Rec/RecBole augmentation): every prefix is an example whose only target is
+  the item right after it (earlier target positions hold ``pad``).
+
+Either way a target never precedes its inputs in time: no future leakage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from recsys_gui.core.data.interactions import InteractionData
+
+SequenceMode = Literal["windows", "prefixes"]
+
+
+@dataclass(frozen=True)
+class SequenceBatch:
+    """``items`` [B, L] inputs, left-padded with ``n_items``; ``targets`` [B, L], ``n_items`` = no target.
+
+    ``targets[b, j]`` is the item that follows ``items[b, :j + 1]``.
+    """
+
+    users: Tensor  # [B]
+    items: Tensor  # [B, L]
+    targets: Tensor  # [B, L]
+
+
+def time_order(data: InteractionData) -> np.ndarray:
+    """Row order that groups rows by user, each user's rows by time, ties by item id.
+
+    Without timestamps, each user's rows keep their file order (stable sort on the user alone).
+    """
+    if data.timestamps is not None:
+        return np.lexsort((data.items, np.asarray(data.timestamps), data.users))
+    return np.argsort(data.users, kind="stable")
+
+
+def sequence_order_warning(data: InteractionData) -> str | None:
+    """The warning to show when a sequential model is trained on data without timestamps."""
+    if data.timestamps is not None:
+        return None
+    return ("This data has no timestamps, so sequential models will read each user's items in file "
+            "order. If the file is not sorted by time, the 'next item' they learn is meaningless; "
+            "load a timestamp column for a sequential model.")
+
+
+def ordered_sequences(data: InteractionData) -> tuple[np.ndarray, np.ndarray]:
+    """(items in user-then-time order, CSR ``indptr`` of length n_users + 1)."""
+    order = time_order(data)
+    items = np.asarray(data.items, dtype=np.int64)[order]
+    counts = np.bincount(np.asarray(data.users, dtype=np.int64), minlength=data.n_users)
+    indptr = np.zeros(data.n_users + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    return items, indptr
+
+
+def last_items(data: InteractionData, max_len: int, device: torch.device | str = "cpu") -> Tensor:
+    """[n_users, max_len]: each user's last ``max_len`` items in time order, left-padded with n_items.
+
+    This is what a sequential model scores from ("the user's sequence so far").
+    """
+    items, indptr = ordered_sequences(data)
+    flat = torch.as_tensor(items, device=device)
+    ends = torch.as_tensor(indptr[1:], device=device)
+    starts = torch.as_tensor(indptr[:-1], device=device)
+    pos = ends.unsqueeze(1) - max_len + torch.arange(max_len, device=device)  # [U, L] flat positions
+    valid = pos >= starts.unsqueeze(1)
+    out = torch.full(pos.shape, data.n_items, dtype=torch.long, device=device)
+    if flat.numel():
+        out[valid] = flat[pos[valid]]
+    return out
+
+
+class SequenceBatcher:
+    """Serves :class:`SequenceBatch` es for one epoch at a time; ``batch_size`` counts sequences."""
+
+    def __init__(self, train: InteractionData, *, batch_size: int, device: torch.device, seed: int,
+                 max_len: int = 50, rank: int = 0, world_size: int = 1,
+                 mode: SequenceMode = "windows") -> None:
+        if mode not in ("windows", "prefixes"):
+            raise ValueError(f"unknown sequence mode {mode!r}")
+        self.batch_size, self.device, self.max_len, self.mode = int(batch_size), device, int(max_len), mode
+        self.rank, self.world_size = rank, world_size
+        self.n_users, self.n_items = train.n_users, train.n_items
+        self.pad = train.n_items
+        self.generator = torch.Generator(device=device)
+        self.generator.manual_seed(int(seed) * 7919 + rank)
+        self._seed = int(seed)
+        items, indptr = ordered_sequences(train)
+        self.flat = torch.as_tensor(items, device=device)
+        starts = torch.as_tensor(indptr[:-1], device=device)
+        lengths = torch.as_tensor(np.diff(indptr), device=device)
+        # An example is (user, index of its last target in the user's sequence).
+        if mode == "prefixes":
+            n_ex = (lengths - 1).clamp(min=0)
+            users = torch.repeat_interleave(torch.arange(self.n_users, device=device), n_ex)
+            first = torch.cumsum(n_ex, 0) - n_ex
+            rank_in_user = torch.arange(int(n_ex.sum()), device=device) - first[users]
+            last_target = rank_in_user + 1  # targets 1 .. n-1
+        else:
+            n_ex = (lengths - 1).clamp(min=0).add(self.max_len - 1).div(self.max_len, rounding_mode="floor")
+            users = torch.repeat_interleave(torch.arange(self.n_users, device=device), n_ex)
+            first = torch.cumsum(n_ex, 0) - n_ex
+            w = torch.arange(int(n_ex.sum()), device=device) - first[users]
+            last_target = lengths[users] - 1 - w * self.max_len
+        self.ex_users = users
+        self.ex_start = starts[users]  # flat offset of the user's first item
+        self.ex_last = last_target  # index (within the user) of the example's last target
+        # first target index covered by each example (targets before it belong to another example)
+        self.ex_first = (last_target - self.max_len + 1).clamp(min=1) if mode == "windows" else last_target
+
+    # --- sizes ----------------------------------------------------------------------------------
+    @property
+    def n_examples(self) -> int:
+        return int(self.ex_users.numel())
+
+    def _shard(self, n: int) -> tuple[int, int]:
+        per = -(-n // self.world_size)
+        lo = min(self.rank * per, n)
+        return lo, min(lo + per, n)
+
+    def __len__(self) -> int:
+        lo, hi = self._shard(self.n_examples)
+        return -(-(hi - lo) // self.batch_size) if hi > lo else 0
+
+    # --- epochs ---------------------------------------------------------------------------------
+    def epoch(self, epoch: int) -> Iterator[SequenceBatch]:
+        """Batches of a permutation seeded by (seed, epoch); each rank keeps its contiguous slice."""
+        perm_gen = torch.Generator(device="cpu")
+        perm_gen.manual_seed(int(self.generator.initial_seed()) - self.rank + 104729 * (epoch + 1))
+        n = self.n_examples
+        perm = torch.randperm(n, generator=perm_gen).to(self.device)
+        lo, hi = self._shard(n)
+        perm = perm[lo:hi]
+        for s in range(0, perm.numel(), self.batch_size):
+            yield self.batch(perm[s:s + self.batch_size])
+
+    def batch(self, idx: Tensor) -> SequenceBatch:
+        """The examples ``idx`` as one left-padded batch (pure gathers)."""
+        L = self.max_len
+        ar = torch.arange(L, device=self.device)
+        last = self.ex_last[idx].unsqueeze(1)
+        tpos = last - (L - 1) + ar  # target index within the user, per column
+        ipos = tpos - 1  # input index = one before its target
+        start = self.ex_start[idx].unsqueeze(1)
+        in_ok = ipos >= 0
+        items = torch.where(in_ok, self.flat[(start + ipos.clamp(min=0))], self.pad)
+        t_ok = in_ok & (tpos >= self.ex_first[idx].unsqueeze(1))
+        targets = torch.where(t_ok, self.flat[(start + tpos.clamp(min=0))], self.pad)
+        return SequenceBatch(self.ex_users[idx], items, targets)

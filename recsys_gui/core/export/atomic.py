@@ -1,0 +1,116 @@
+"""Atomic file writes: build the file beside its target, then ``os.replace`` it into place.
+
+An export can take minutes and be interrupted (Stop button, Ctrl-C, a killed process, a full
+disk). Writing straight to the target would leave a half-written file that looks like a finished
+one. Instead every export writes ``.<name>.<pid>-<token>.partial`` in the target's folder (same
+file system, so the final rename is atomic) and renames it only once it is complete:
+
+* normal errors and cancellation delete the partial file and leave the target untouched;
+* a process killed outright (SIGKILL, power cut) cannot clean up, but the target is still untouched;
+  the next export to the same target removes partial files whose process is gone.
+
+An existing target is refused unless the caller asks to overwrite, so nothing is lost silently.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+from recsys_gui.core.errors import ExportError
+
+PARTIAL_SUFFIX = ".partial"
+
+
+def check_target(target: Path, *, overwrite: bool, flag: str = "--overwrite") -> Path:
+    """The resolved target, or an ``ExportError`` saying why it cannot be written.
+
+    Called before any expensive work, so a refused export fails in milliseconds.
+    """
+    target = Path(target).expanduser()
+    if target.is_dir():
+        raise ExportError(f"{target} is a folder; give a file name for the export.")
+    if target.exists() and not overwrite:
+        raise ExportError(f"{target} already exists. Pass {flag} to replace it, or choose another output path.")
+    parent = target.parent
+    if parent.exists() and not parent.is_dir():
+        raise ExportError(f"{parent} is not a folder.")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(f"Cannot create the folder {parent}: {exc.strerror or exc}.") from None
+    if not os.access(parent, os.W_OK):
+        raise ExportError(f"The folder {parent} is not writable.")
+    return target
+
+
+def partial_path(target: Path) -> Path:
+    """A fresh temporary name in the target's folder (hidden, tagged with our pid)."""
+    return target.with_name(f".{target.name}.{os.getpid()}-{secrets.token_hex(4)}{PARTIAL_SUFFIX}")
+
+
+def clean_stale_partials(target: Path) -> list[Path]:
+    """Remove partial files of ``target`` left by processes that no longer exist (killed exports)."""
+    removed: list[Path] = []
+    prefix = f".{target.name}."
+    try:
+        candidates = list(target.parent.glob(f".{_glob_escape(target.name)}.*{PARTIAL_SUFFIX}"))
+    except OSError:
+        return removed
+    for p in candidates:
+        tag = p.name[len(prefix):-len(PARTIAL_SUFFIX)]
+        pid_text = tag.split("-", 1)[0]
+        if not pid_text.isdigit() or _pid_alive(int(pid_text)):
+            continue
+        with contextlib.suppress(OSError):
+            p.unlink()
+            removed.append(p)
+    return removed
+
+
+@contextlib.contextmanager
+def atomic_target(target: Path, *, overwrite: bool, flag: str = "--overwrite") -> Iterator[Path]:
+    """Yield a temporary path to write; on success it replaces ``target``, on any error it is deleted.
+
+    The overwrite check runs again just before the rename, so a file that appeared at the target
+    while we were writing is not clobbered either.
+    """
+    target = check_target(target, overwrite=overwrite, flag=flag)
+    clean_stale_partials(target)
+    tmp = partial_path(target)
+    try:
+        yield tmp
+        if target.exists() and not overwrite:
+            raise ExportError(f"{target} appeared while the export was running; it was left as it is. "
+                              f"Pass {flag} to replace it.")
+        os.replace(tmp, target)
+    except BaseException:
+        remove_quietly(tmp)
+        raise
+
+
+def remove_quietly(path: Path) -> None:
+    """Delete a file (and SQLite's side files) if present; errors here must not hide the real one."""
+    for p in (path, Path(f"{path}-journal"), Path(f"{path}-wal"), Path(f"{path}-shm")):
+        with contextlib.suppress(OSError):
+            p.unlink()
+
+
+def _pid_alive(pid: int) -> bool:
+    # On Windows os.kill(pid, 0) terminates the process instead of probing it: never clean there.
+    if pid == os.getpid() or os.name == "nt":
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def _glob_escape(name: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)

@@ -1,0 +1,75 @@
+"""Blocks the neural families share: an MLP tower that can score a user×item grid cheaply, and init helpers.
+
+Why a dedicated tower: NCF-style models score ``tower(concat(p_u, q_i))`` for every item. The first
+layer is linear, so ``W [p; q] = W_u p + W_i q``: the user half is computed once per user and the
+item half once per item, and only the (cheap) broadcast sum and the deeper layers run per pair.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import Tensor, nn
+
+
+def parse_layers(value: Sequence[int] | str) -> tuple[int, ...]:
+    """``"128,64"`` or ``(128, 64)`` → ``(128, 64)``."""
+    if isinstance(value, str):
+        return tuple(int(v) for v in value.strip("()[] ").split(",") if v.strip())
+    return tuple(int(v) for v in value)
+
+
+def init_embedding(emb: nn.Embedding, std: float = 0.01) -> None:
+    """Small normal init (NCF, RecBole): large initial dot products saturate the sigmoid."""
+    nn.init.normal_(emb.weight, 0.0, std)
+
+
+def init_linear(layer: nn.Linear, kind: str = "xavier") -> None:
+    """Xavier for tanh/sigmoid heads, Kaiming for ReLU stacks; zero biases either way."""
+    if kind == "kaiming":
+        nn.init.kaiming_uniform_(layer.weight, nonlinearity="relu")
+    else:
+        nn.init.xavier_uniform_(layer.weight)
+    if layer.bias is not None:
+        nn.init.zeros_(layer.bias)
+
+
+class Tower(nn.Module):
+    """Dropout → Linear → ReLU per layer over ``concat(user_part, item_part)``."""
+
+    def __init__(self, user_dim: int, item_dim: int, layers: Sequence[int], dropout: float) -> None:
+        super().__init__()
+        if not layers:
+            raise ValueError("a tower needs at least one layer")
+        self.user_dim, self.item_dim = user_dim, item_dim
+        self.dropout = nn.Dropout(dropout)
+        self.first = nn.Linear(user_dim + item_dim, layers[0])
+        rest: list[nn.Module] = []
+        for a, b in zip(layers[:-1], layers[1:], strict=False):
+            rest += [nn.Dropout(dropout), nn.Linear(a, b), nn.ReLU()]
+        self.rest = nn.Sequential(*rest)
+        self.out_dim = layers[-1]
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                init_linear(m, "xavier")
+
+    def forward(self, u: Tensor, i: Tensor) -> Tensor:
+        """Per pair: ``u`` [N, du], ``i`` [N, di] → [N, out_dim] (training path, dropout active)."""
+        h = torch.relu(self.first(self.dropout(torch.cat([u, i], -1))))
+        return self.rest(h)
+
+    def grid(self, u: Tensor, i: Tensor) -> Tensor:
+        """All pairs: ``u`` [B, du], ``i`` [C, di] → [B, C, out_dim]; inference only (no dropout)."""
+        w_u = self.first.weight[:, : self.user_dim]
+        w_i = self.first.weight[:, self.user_dim:]
+        hu = u @ w_u.T + self.first.bias  # [B, h]
+        hi = i @ w_i.T  # [C, h]
+        h = torch.relu(hu.unsqueeze(1) + hi.unsqueeze(0))
+        return self.rest(h)
+
+
+def chunked_over_items(fn: Callable[[Tensor], Tensor], n_items: int, chunk: int, device: torch.device) -> Tensor:
+    """``cat([fn(items[a:b]) for chunks], dim=1)``: bounds the [B, C, ·] intermediates of grid scoring."""
+    items = torch.arange(n_items, device=device)
+    return torch.cat([fn(items[s:s + chunk]) for s in range(0, n_items, max(1, chunk))], dim=1)

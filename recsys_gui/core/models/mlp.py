@@ -1,0 +1,78 @@
+"""MLP: the NCF multi-layer perceptron (He et al., "Neural Collaborative Filtering", WWW 2017, §3.3).
+
+``sigmoid(h · tower(concat(P[u], Q[i])))`` trained pointwise with binary cross-entropy on each
+positive and ``negatives`` uniformly sampled non-interacted items (the NCF log loss).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from recsys_gui.core.config import setting
+from recsys_gui.core.data.batching import PointBatch
+from recsys_gui.core.errors import ConfigError
+from recsys_gui.core.models.base import Capabilities, EmbeddingConfig, Losses, Recommender, register_model
+from recsys_gui.core.models.layers import Tower, chunked_over_items, init_embedding, init_linear, parse_layers
+
+
+@dataclass(frozen=True, kw_only=True)
+class MLPConfig(EmbeddingConfig):
+    layers: tuple[int, ...] = setting((128, 64), "Tower layers", "Hidden sizes of the MLP tower, e.g. 128,64.")
+    dropout: float = setting(0.1, "Dropout", "Dropout before every tower layer.", min=0.0, max=0.99)
+    negatives: int = setting(4, "Negatives per positive", "Sampled non-interacted items per positive.",
+                             min=1, max=256)
+    item_chunk: int = setting(512, "Scoring chunk (items)", "Items scored per step; bounds memory.",
+                              min=1, max=1_000_000, advanced=True)
+
+    def validate(self) -> None:
+        if not parse_layers(self.layers) or min(parse_layers(self.layers)) < 1:
+            raise ConfigError(f"The 'layers' parameter of MLP needs positive sizes. Got {self.layers!r}.")
+
+
+@register_model
+class MLP(Recommender):
+    """NCF's MLP tower on concatenated user and item embeddings."""
+
+    name = "mlp"
+    label = "MLP (NCF tower)"
+    family = "MLP"
+    description = ("Neural Collaborative Filtering's MLP: a feed-forward tower on the concatenated user and "
+                   "item vectors, trained with log loss on sampled negatives.")
+    aliases = ("ncf-mlp",)
+    config_cls = MLPConfig
+    capabilities = Capabilities(batch_kind="pointwise", user_embeddings=True, item_embeddings=True)
+    train_defaults = {"epochs": 200, "batch_size": 1024, "lr": 1e-3, "patience": 10}
+    config: MLPConfig
+
+    def __init__(self, config: MLPConfig, n_users: int, n_items: int) -> None:
+        super().__init__(config, n_users, n_items)
+        d = config.embedding_dim
+        self.P = nn.Embedding(n_users, d)
+        self.Q = nn.Embedding(n_items, d)
+        init_embedding(self.P)
+        init_embedding(self.Q)
+        self.tower = Tower(d, d, parse_layers(config.layers), config.dropout)
+        self.head = nn.Linear(self.tower.out_dim, 1)
+        init_linear(self.head)
+
+    def forward(self, batch: PointBatch) -> Losses:
+        logits = self.head(self.tower(self.P(batch.users), self.Q(batch.items))).squeeze(-1)
+        return {"loss": F.binary_cross_entropy_with_logits(logits, batch.labels)}
+
+    def predict_pairs(self, users: Tensor, items: Tensor, history: Tensor | None = None) -> Tensor:
+        return self.head(self.tower(self.P(users), self.Q(items))).squeeze(-1)
+
+    def score(self, users: Tensor, history: Tensor | None) -> Tensor:
+        pu = self.P(users)
+        return chunked_over_items(lambda it: self.head(self.tower.grid(pu, self.Q(it))).squeeze(-1),
+                                  self.n_items, self.config.item_chunk, pu.device)
+
+    def user_embeddings(self, users: Tensor, history: Tensor | None) -> Tensor:
+        return self.P(users)
+
+    def item_embeddings(self) -> Tensor:
+        return self.Q.weight

@@ -1,0 +1,123 @@
+"""NMF: Neural Matrix Factorization, i.e. NeuMF (He et al., "Neural Collaborative Filtering", WWW 2017).
+
+Not non-negative matrix factorisation: "NMF" here is the NCF paper's fusion of a GMF branch
+(element-wise product of embeddings) and an MLP branch (tower on concatenated embeddings), whose
+last layers are concatenated into one logistic head. Pointwise log loss on sampled negatives.
+Optional pre-training (§3.4.1): ``load_pretrained`` copies trained GMF and MLP weights in and
+weighs the two heads by ``alpha``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from recsys_gui.core.config import setting
+from recsys_gui.core.data.batching import PointBatch
+from recsys_gui.core.errors import ConfigError
+from recsys_gui.core.models.base import Capabilities, EmbeddingConfig, Losses, Recommender, register_model
+from recsys_gui.core.models.layers import Tower, chunked_over_items, init_embedding, init_linear, parse_layers
+
+
+@dataclass(frozen=True, kw_only=True)
+class NeuMFConfig(EmbeddingConfig):
+    mlp_embedding_dim: int = setting(64, "MLP embedding size", "Length of the MLP branch's user/item vectors.",
+                                     min=2, max=1024)
+    layers: tuple[int, ...] = setting((128, 64), "MLP layers", "Hidden sizes of the MLP branch, e.g. 128,64.")
+    dropout: float = setting(0.1, "Dropout", "Dropout before every MLP layer.", min=0.0, max=0.99)
+    negatives: int = setting(4, "Negatives per positive", "Sampled non-interacted items per positive.",
+                             min=1, max=256)
+    item_chunk: int = setting(512, "Scoring chunk (items)", "Items scored per step; bounds memory.",
+                              min=1, max=1_000_000, advanced=True)
+    pretrain_gmf_run: str | None = setting(None, "Pre-trained GMF run", "Run id whose GMF weights start the GMF "
+                                           "branch (NCF §3.4.1).", advanced=True)
+    pretrain_mlp_run: str | None = setting(None, "Pre-trained MLP run", "Run id whose MLP weights start the MLP "
+                                           "branch.", advanced=True)
+    pretrain_alpha: float = setting(0.5, "Pre-training α", "Weight of the GMF head when fusing pre-trained heads.",
+                                    min=0.0, max=1.0, advanced=True)
+
+    def validate(self) -> None:
+        if not parse_layers(self.layers) or min(parse_layers(self.layers)) < 1:
+            raise ConfigError(f"The 'layers' parameter of NeuMF needs positive sizes. Got {self.layers!r}.")
+
+
+@register_model
+class NeuMF(Recommender):
+    """GMF ⊕ MLP fused in one logistic head (NeuMF)."""
+
+    name = "nmf"
+    label = "Neural MF (NeuMF)"
+    family = "NMF"
+    description = ("Neural Matrix Factorization (NeuMF, He et al. 2017): a GMF branch and an MLP branch fused "
+                   "in one head. Not non-negative matrix factorisation.")
+    aliases = ("neumf", "ncf")
+    config_cls = NeuMFConfig
+    capabilities = Capabilities(batch_kind="pointwise", user_embeddings=True, item_embeddings=True)
+    train_defaults = {"epochs": 200, "batch_size": 1024, "lr": 1e-3, "patience": 10}
+    config: NeuMFConfig
+
+    def __init__(self, config: NeuMFConfig, n_users: int, n_items: int) -> None:
+        super().__init__(config, n_users, n_items)
+        d, dm = config.embedding_dim, config.mlp_embedding_dim
+        self.P_gmf, self.Q_gmf = nn.Embedding(n_users, d), nn.Embedding(n_items, d)
+        self.P_mlp, self.Q_mlp = nn.Embedding(n_users, dm), nn.Embedding(n_items, dm)
+        for emb in (self.P_gmf, self.Q_gmf, self.P_mlp, self.Q_mlp):
+            init_embedding(emb)
+        self.tower = Tower(dm, dm, parse_layers(config.layers), config.dropout)
+        self.head = nn.Linear(d + self.tower.out_dim, 1)
+        init_linear(self.head)
+
+    def _logits(self, users: Tensor, items: Tensor) -> Tensor:
+        gmf = self.P_gmf(users) * self.Q_gmf(items)
+        mlp = self.tower(self.P_mlp(users), self.Q_mlp(items))
+        return self.head(torch.cat([gmf, mlp], -1)).squeeze(-1)
+
+    def forward(self, batch: PointBatch) -> Losses:
+        return {"loss": F.binary_cross_entropy_with_logits(self._logits(batch.users, batch.items), batch.labels)}
+
+    def predict_pairs(self, users: Tensor, items: Tensor, history: Tensor | None = None) -> Tensor:
+        return self._logits(users, items)
+
+    def score(self, users: Tensor, history: Tensor | None) -> Tensor:
+        d = self.config.embedding_dim
+        w_gmf, w_mlp = self.head.weight[0, :d], self.head.weight[0, d:]
+        pg = self.P_gmf(users) * w_gmf  # the GMF half of the head is linear: fold it into the user side
+        pm = self.P_mlp(users)
+
+        def block(items: Tensor) -> Tensor:
+            return pg @ self.Q_gmf(items).T + self.tower.grid(pm, self.Q_mlp(items)) @ w_mlp + self.head.bias
+
+        return chunked_over_items(block, self.n_items, self.config.item_chunk, users.device)
+
+    def user_embeddings(self, users: Tensor, history: Tensor | None) -> Tensor:
+        return torch.cat([self.P_gmf(users), self.P_mlp(users)], -1)
+
+    def item_embeddings(self) -> Tensor:
+        return torch.cat([self.Q_gmf.weight, self.Q_mlp.weight], -1)
+
+    @torch.no_grad()
+    def load_pretrained(self, gmf_state: Mapping[str, Tensor], mlp_state: Mapping[str, Tensor],
+                        alpha: float | None = None) -> None:
+        """Start from a trained GMF (``P``, ``Q``, ``head``) and a trained MLP model's state (NCF §3.4.1).
+
+        ``gmf_state`` holds ``P``/``Q`` weights (an MF checkpoint, ``P.weight``/``Q.weight``) and
+        optionally ``head.weight``/``head.bias``; ``mlp_state`` is an :class:`MLP` state dict. The fused
+        head is ``[α·h_gmf, (1-α)·h_mlp]``, so NeuMF starts as the α-mix of the two models.
+        """
+        a = self.config.pretrain_alpha if alpha is None else float(alpha)
+        self.P_gmf.weight.copy_(gmf_state["P.weight"])
+        self.Q_gmf.weight.copy_(gmf_state["Q.weight"])
+        self.P_mlp.weight.copy_(mlp_state["P.weight"])
+        self.Q_mlp.weight.copy_(mlp_state["Q.weight"])
+        tower = {k[len("tower."):]: v for k, v in mlp_state.items() if k.startswith("tower.")}
+        self.tower.load_state_dict(tower)
+        d = self.config.embedding_dim
+        h_gmf = gmf_state.get("head.weight", torch.ones(1, d)).reshape(-1)
+        b_gmf = gmf_state.get("head.bias", torch.zeros(1)).reshape(-1)
+        self.head.weight[0, :d] = a * h_gmf
+        self.head.weight[0, d:] = (1 - a) * mlp_state["head.weight"].reshape(-1)
+        self.head.bias.copy_(a * b_gmf + (1 - a) * mlp_state["head.bias"].reshape(-1))

@@ -1,0 +1,93 @@
+"""Table model over RunStore.list_runs() rows: one row per run, metric columns from test results."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+
+_Index = QModelIndex | QPersistentModelIndex
+BASE_COLUMNS = ("name", "model", "status", "created", "epochs", "device", "split")
+RunIdRole = Qt.ItemDataRole.UserRole + 1
+
+
+class RunsModel(QAbstractTableModel):
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._rows: list[dict[str, Any]] = []
+        self._metrics: list[str] = []
+
+    def set_runs(self, rows: list[dict[str, Any]]) -> None:
+        self.beginResetModel()
+        self._rows = list(rows)
+        keys: list[str] = []
+        for r in self._rows:
+            for k in (r.get("test") or {}):
+                if k not in keys:
+                    keys.append(k)
+        self._metrics = keys
+        self.endResetModel()
+
+    def run_id(self, row: int) -> str | None:
+        return self._rows[row]["id"] if 0 <= row < len(self._rows) else None
+
+    def run(self, row: int) -> dict[str, Any] | None:
+        return self._rows[row] if 0 <= row < len(self._rows) else None
+
+    def row_of(self, run_id: str) -> int:
+        for i, r in enumerate(self._rows):
+            if r["id"] == run_id:
+                return i
+        return -1
+
+    @property
+    def metric_names(self) -> list[str]:
+        return list(self._metrics)
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(BASE_COLUMNS) + len(self._metrics)
+
+    def _value(self, row: dict[str, Any], col: int) -> Any:
+        if col < len(BASE_COLUMNS):
+            name = BASE_COLUMNS[col]
+            if name == "created":
+                t = row.get("created_at")
+                return time.strftime("%Y-%m-%d %H:%M", time.localtime(t)) if t else ""
+            if name == "epochs":
+                return row.get("epochs_run")
+            return row.get(name)
+        return (row.get("test") or {}).get(self._metrics[col - len(BASE_COLUMNS)])
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not (0 <= index.row() < len(self._rows)):
+            return None
+        if not (0 <= index.column() < self.columnCount()):
+            return None
+        row = self._rows[index.row()]
+        if role == RunIdRole:
+            return row["id"]
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+            v = self._value(row, index.column())
+            if v is None:
+                return ""
+            if isinstance(v, float):
+                return f"{v:.4f}"
+            if role == Qt.ItemDataRole.ToolTipRole and index.column() == 0:
+                return f"{row['id']}\n{row.get('error') or ''}".strip()
+            return str(v)
+        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() >= len(BASE_COLUMNS):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if role != Qt.ItemDataRole.DisplayRole or orientation != Qt.Orientation.Horizontal:
+            return None
+        if section < len(BASE_COLUMNS):
+            return BASE_COLUMNS[section]
+        i = section - len(BASE_COLUMNS)
+        return self._metrics[i] if i < len(self._metrics) else None

@@ -1,0 +1,50 @@
+"""What the pages share: the loaded data, the split choice, the workspace and the selected run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+
+class AppState(QObject):
+    data_changed = Signal()
+    workspace_changed = Signal(str)
+    runs_changed = Signal()
+    current_run_changed = Signal(str)
+
+    def __init__(self, workspace: str | Path | None = None) -> None:
+        super().__init__()
+        from recsys_gui.core.store.workspace import Workspace
+
+        self.workspace = str(Workspace(workspace).root)
+        self.data_path: str | None = None
+        self.load_options: dict[str, Any] = {}
+        self.item_metadata: str | None = None
+        self.data: Any = None  # InteractionData
+        self.report: Any = None  # LoadReport
+        self.split_text: str = "ratio:8,1,1"
+        self.current_run: str | None = None
+
+    def set_data(self, path: str, options: dict[str, Any], metadata: str | None, data: Any, report: Any) -> None:
+        self.data_path, self.load_options, self.item_metadata = path, dict(options), metadata
+        self.data, self.report = data, report
+        self.data_changed.emit()
+
+    def set_workspace(self, path: str | Path) -> None:
+        from recsys_gui.core.store.workspace import Workspace
+
+        self.workspace = str(Workspace(path).ensure().root)
+        self.workspace_changed.emit(self.workspace)
+        self.runs_changed.emit()
+
+    def set_current_run(self, run_id: str | None) -> None:
+        if run_id and run_id != self.current_run:
+            self.current_run = run_id
+            self.current_run_changed.emit(run_id)
+
+    def data_spec(self) -> Any:
+        from recsys_gui.core.session import DataSpec
+
+        return DataSpec(path=self.data_path, item_metadata=self.item_metadata, options=dict(self.load_options))

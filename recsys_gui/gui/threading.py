@@ -1,0 +1,281 @@
+"""Background work for the GUI: ``run_in_thread`` for short jobs, ``TrainingController`` for runs.
+
+Rules (ARCHITECTURE.md §3): workers never touch widgets; they emit signals received in the GUI
+thread. Stopping is a thread-safe flag (StopToken / threading.Event) polled by the work, never a
+queued slot and never QThread.terminate().
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import traceback
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal, Slot
+
+from recsys_gui.gui.bridge import SignalForwarder
+
+
+def error_text(exc: BaseException) -> str:
+    """A plain-words message: our own errors as they are, others with their type."""
+    from recsys_gui.core.errors import RecsysError
+
+    if isinstance(exc, RecsysError):
+        return str(exc)
+    if isinstance(exc, ModuleNotFoundError) and "recsys_gui" in str(exc):
+        return f"This feature is not available yet ({exc.name} is still being written)."
+    return f"{type(exc).__name__}: {exc}"
+
+
+# --------------------------------------------------------------------------------- short jobs
+
+
+class _TaskSignals(QObject):
+    result = Signal(object)
+    error = Signal(object, str)  # exception, traceback text
+    progress = Signal(float, str)
+    finished = Signal()
+
+
+class Task(QRunnable):
+    """One function call on the global QThreadPool; ``cancel()`` sets ``self.stop`` (an Event)."""
+
+    _active: set[Task] = set()
+
+    def __init__(self, fn: Callable[..., Any], args: tuple, kwargs: dict, *, with_progress: bool,
+                 with_stop: bool) -> None:
+        super().__init__()
+        self.setAutoDelete(False)
+        self.fn, self.args, self.kwargs = fn, args, kwargs
+        self.signals = _TaskSignals()
+        self.stop = threading.Event()
+        self.done = threading.Event()
+        if with_progress:
+            self.kwargs["progress"] = self._progress
+        if with_stop:
+            self.kwargs["should_stop"] = self.stop.is_set
+
+    def _progress(self, fraction: float, text: str = "") -> None:
+        self.signals.progress.emit(float(fraction), str(text))
+
+    def cancel(self) -> None:
+        self.stop.set()
+
+    def run(self) -> None:
+        try:
+            out = self.fn(*self.args, **self.kwargs)
+        except BaseException as exc:  # every error reaches the user
+            self.signals.error.emit(exc, traceback.format_exc())
+        else:
+            self.signals.result.emit(out)
+        finally:
+            self.done.set()
+            self.signals.finished.emit()
+
+
+def run_in_thread(fn: Callable[..., Any], *args: Any, on_result: Callable[[Any], None] | None = None,
+                  on_error: Callable[[BaseException, str], None] | None = None,
+                  on_progress: Callable[[float, str], None] | None = None,
+                  on_finished: Callable[[], None] | None = None, with_stop: bool = False,
+                  **kwargs: Any) -> Task:
+    """Run ``fn(*args, **kwargs)`` on the thread pool; callbacks run in the GUI thread.
+
+    ``on_progress`` given → ``fn`` gets ``progress=callable(fraction, text)``;
+    ``with_stop`` → ``fn`` gets ``should_stop=callable() -> bool`` (set by ``task.cancel()``).
+    """
+    task = Task(fn, args, dict(kwargs), with_progress=on_progress is not None, with_stop=with_stop)
+    if on_result is not None:
+        task.signals.result.connect(on_result)
+    if on_error is not None:
+        task.signals.error.connect(on_error)
+    if on_progress is not None:
+        task.signals.progress.connect(on_progress)
+    if on_finished is not None:
+        task.signals.finished.connect(on_finished)
+    Task._active.add(task)
+    task.signals.finished.connect(lambda: Task._active.discard(task))
+    QThreadPool.globalInstance().start(task)
+    return task
+
+
+def wait_for_tasks(msecs: int = 10000) -> bool:
+    """Cancel every short job and wait for the pool (used at shutdown and in tests)."""
+    for t in list(Task._active):
+        t.cancel()
+    return QThreadPool.globalInstance().waitForDone(msecs)
+
+
+# --------------------------------------------------------------------------------- training
+
+
+@dataclass
+class QueuedRun:
+    spec: Any  # RunSpec
+    workspace: str
+    data: Any = None  # InteractionData already loaded (split in the worker), or None: load from spec
+    split: Any = None  # a ready Split (tests, predefined)
+    resume_run_id: str | None = None
+
+    @property
+    def title(self) -> str:
+        return f"{self.spec.model} ({'resume ' + self.resume_run_id if self.resume_run_id else self.spec.split})"
+
+
+class TrainingWorker(QObject):
+    """Lives in the training QThread; ``run`` blocks that thread until the run ends."""
+
+    event = Signal(object)
+    finished = Signal(object)  # dict: RunOutcome.summary() (status may be "cancelled")
+    failed = Signal(str, str)  # message, traceback
+
+    def __init__(self, job: QueuedRun, stop: Any) -> None:
+        super().__init__()
+        self.job, self.stop = job, stop
+
+    @Slot()
+    def run(self) -> None:
+        from recsys_gui.core.errors import TrainingCancelled
+        from recsys_gui.core.session import run_training
+
+        job = self.job
+        forwarder = SignalForwarder(self.event.emit)
+        try:
+            spec = job.spec
+            tcfg = spec.train_config()
+            if tcfg.threads is None and _is_cpu(tcfg.device):
+                # Leave one core to the GUI thread (torch threads are per-process).
+                spec = replace(spec, train={**spec.train, "threads": max(1, (os.cpu_count() or 2) - 1)})
+            split = job.split
+            if split is None and job.data is not None and job.resume_run_id is None:
+                from recsys_gui.core.data.splits import make_split
+
+                split = make_split(job.data, spec.split, seed=tcfg.seed)
+            out = run_training(spec, workspace=job.workspace, callbacks=[forwarder], stop=self.stop,
+                               split=split, resume_run_id=job.resume_run_id)
+            self.finished.emit(out.summary())
+        except TrainingCancelled:
+            self.finished.emit({"status": "cancelled", "run_id": None, "model": job.spec.model})
+        except BaseException as exc:
+            self.failed.emit(error_text(exc), traceback.format_exc())
+        finally:
+            try:
+                import torch
+
+                if torch.cuda.is_available():
+                    torch.cuda.empty_cache()
+            except Exception:
+                pass
+
+
+def _is_cpu(device: str) -> bool:
+    try:
+        from recsys_gui.core.utils.devices import resolve_device
+
+        return resolve_device(device).type == "cpu"
+    except Exception:
+        return False
+
+
+class TrainingController(QObject):
+    """One training run at a time, plus a queue of runs that start one after another."""
+
+    event = Signal(object)
+    run_started = Signal(object)  # QueuedRun
+    run_finished = Signal(dict)
+    run_failed = Signal(str, str)
+    queue_changed = Signal()
+    busy_changed = Signal(bool)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.queue: deque[QueuedRun] = deque()
+        self._thread: QThread | None = None
+        self._worker: TrainingWorker | None = None
+        self._stop: Any = None
+        self.current: QueuedRun | None = None
+
+    @property
+    def busy(self) -> bool:
+        return self._thread is not None
+
+    def enqueue(self, job: QueuedRun) -> None:
+        self.queue.append(job)
+        self.queue_changed.emit()
+        if not self.busy:
+            self._start_next()
+
+    def start(self, job: QueuedRun) -> None:
+        """Start now when idle, else queue."""
+        self.enqueue(job)
+
+    def clear_queue(self) -> None:
+        self.queue.clear()
+        self.queue_changed.emit()
+
+    def stop(self) -> None:
+        if self._stop is not None:
+            self._stop.request_stop()
+
+    def _start_next(self) -> None:
+        if self.busy or not self.queue:
+            return
+        from recsys_gui.core.training.control import StopToken
+
+        job = self.queue.popleft()
+        self.queue_changed.emit()
+        self.current = job
+        self._stop = StopToken()
+        thread = QThread()
+        thread.setObjectName("training")
+        worker = TrainingWorker(job, self._stop)
+        worker.moveToThread(thread)
+        thread.started.connect(worker.run)
+        worker.event.connect(self.event)
+        worker.finished.connect(self._on_finished)
+        worker.failed.connect(self._on_failed)
+        worker.finished.connect(thread.quit)
+        worker.failed.connect(thread.quit)
+        thread.finished.connect(self._on_thread_finished)
+        self._thread, self._worker = thread, worker
+        self.busy_changed.emit(True)
+        self.run_started.emit(job)
+        thread.start()
+
+    @Slot(object)
+    def _on_finished(self, summary: dict) -> None:
+        self.run_finished.emit(summary)
+
+    @Slot(str, str)
+    def _on_failed(self, message: str, tb: str) -> None:
+        self.run_failed.emit(message, tb)
+
+    @Slot()
+    def _on_thread_finished(self) -> None:
+        thread, worker = self._thread, self._worker
+        self._thread = self._worker = None
+        self._stop = None
+        self.current = None
+        if worker is not None:
+            worker.deleteLater()
+        if thread is not None:
+            thread.wait()
+            thread.deleteLater()
+        self.busy_changed.emit(False)
+        self._start_next()
+
+    def shutdown(self, msecs: int = 15000) -> bool:
+        """Stop the run and drop the queue; wait up to ``msecs``. True when no thread is left."""
+        self.queue.clear()
+        self.stop()
+        thread = self._thread
+        if thread is None:
+            return True
+        thread.quit()
+        ok = thread.wait(msecs)
+        if ok:
+            self._on_thread_finished()
+        return ok
