@@ -26,6 +26,29 @@ class AppState(QObject):
         self.report: Any = None  # LoadReport
         self.split_text: str = "ratio:8,1,1"
         self.current_run: str | None = None
+        self.runs: list[dict[str, Any]] = []
+        self.runs_error: str | None = None
+
+    def refresh_runs(self) -> None:
+        """Re-read the run store in a worker; ``runs_changed`` fires when the list is in."""
+        from recsys_gui.gui import services
+        from recsys_gui.gui.threading import error_text, run_in_thread
+
+        ws = self.workspace
+
+        def done(rows: list[dict[str, Any]]) -> None:
+            if ws == self.workspace:
+                self.runs, self.runs_error = rows, None
+                self.runs_changed.emit()
+
+        def failed(exc: BaseException, tb: str) -> None:
+            self.runs_error = error_text(exc)
+            self.runs_changed.emit()
+
+        run_in_thread(services.list_runs, ws, on_result=done, on_error=failed)
+
+    def finished_runs(self) -> list[dict[str, Any]]:
+        return [r for r in self.runs if r.get("status") in ("completed", "early_stopped", "cancelled")]
 
     def set_data(self, path: str, options: dict[str, Any], metadata: str | None, data: Any, report: Any) -> None:
         self.data_path, self.load_options, self.item_metadata = path, dict(options), metadata
@@ -36,8 +59,9 @@ class AppState(QObject):
         from recsys_gui.core.store.workspace import Workspace
 
         self.workspace = str(Workspace(path).ensure().root)
+        self.runs = []
         self.workspace_changed.emit(self.workspace)
-        self.runs_changed.emit()
+        self.refresh_runs()
 
     def set_current_run(self, run_id: str | None) -> None:
         if run_id and run_id != self.current_run:

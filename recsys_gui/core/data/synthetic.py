@@ -36,7 +36,7 @@ class SyntheticConfig:
     mean_per_user: float = 50.0
     dim: int = 12
     taste_weight: float = 2.4  # how much taste (vs popularity) decides what a user picks
-    popularity_exponent: float = 0.9  # Zipf-like exponent of item popularity
+    popularity_exponent: float = 1.2  # Zipf-like exponent of item popularity
     days: int = 3 * 365
 
 
@@ -76,7 +76,7 @@ def generate(config: SyntheticConfig | None = None, *, seed: int = 0) -> tuple[p
 
     quality = rng.normal(0, 0.35, size=n_i)
     leniency = rng.normal(0, 0.35, size=n_u)
-    raw = 3.3 + 0.9 * affinity[users, items] + quality[items] + leniency[users] + rng.normal(0, 0.6, users.size)
+    raw = 2.4 + 0.9 * affinity[users, items] + quality[items] + leniency[users] + rng.normal(0, 0.6, users.size)
     ratings = np.clip(np.rint(raw), 1, 5).astype(np.int64)
 
     release = _START + (rng.random(n_i) * 0.7 * cfg.days * _DAY).astype(np.int64)

@@ -91,7 +91,7 @@ class SequentialRecommender(Recommender):
 @dataclass(frozen=True, kw_only=True)
 class GRU4RecConfig(SequentialConfig):
     hidden: int = setting(128, "GRU hidden size", "Width of the recurrent state.", min=4, max=4096)
-    layers: int = setting(1, "GRU layers", "Stacked recurrent layers.", min=1, max=8)
+    n_layers: int = setting(1, "GRU layers", "Stacked recurrent layers.", min=1, max=8)
 
 
 @register_model
@@ -113,7 +113,7 @@ class GRU4Rec(SequentialRecommender):
         super().__init__(config, n_users, n_items)
         d = config.embedding_dim
         self.drop = nn.Dropout(config.dropout)
-        self.gru = nn.GRU(d, config.hidden, num_layers=config.layers, batch_first=True, bias=False)
+        self.gru = nn.GRU(d, config.hidden, num_layers=config.n_layers, batch_first=True, bias=False)
         self.proj = nn.Linear(config.hidden, d)
         nn.init.xavier_normal_(self.item_emb.weight)
         with torch.no_grad():
@@ -134,7 +134,7 @@ class GRU4Rec(SequentialRecommender):
 class SASRecConfig(SequentialConfig):
     dropout: float = setting(0.5, "Dropout", "Dropout on embeddings, attention and feed-forward outputs.",
                              min=0.0, max=0.95)
-    layers: int = setting(2, "Attention blocks", "Stacked self-attention blocks.", min=1, max=12)
+    n_layers: int = setting(2, "Attention blocks", "Stacked self-attention blocks.", min=1, max=12)
     heads: int = setting(2, "Attention heads", "Heads per block; must divide the embedding size.", min=1, max=64)
     inner: int = setting(256, "Feed-forward size", "Width of each block's feed-forward layer.", min=4, max=8192)
 
@@ -189,7 +189,7 @@ class SASRec(SequentialRecommender):
         self.ln = nn.LayerNorm(d, eps=1e-12)
         self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(_Block(d, config.heads, config.inner, config.dropout)
-                                    for _ in range(config.layers))
+                                    for _ in range(config.n_layers))
         self.register_buffer("causal", torch.ones(L, L, dtype=torch.bool).tril(), persistent=False)
         self.apply(self._init)
 

@@ -1,0 +1,126 @@
+"""Small shared widgets: page header, inline message label, and a stat plot factory."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+
+def title(text: str, hint: str = "") -> QWidget:
+    w = QWidget()
+    lay = QVBoxLayout(w)
+    lay.setContentsMargins(0, 0, 0, 4)
+    t = QLabel(text)
+    t.setProperty("role", "title")
+    lay.addWidget(t)
+    if hint:
+        h = QLabel(hint)
+        h.setProperty("role", "hint")
+        h.setWordWrap(True)
+        lay.addWidget(h)
+    return w
+
+
+class Message(QLabel):
+    """An inline status line: error / warning / ok / hint, in plain words."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWordWrap(True)
+        self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.hide()
+
+    def show_message(self, text: str, role: str = "hint") -> None:
+        self.setProperty("role", role)
+        self.style().unpolish(self)
+        self.style().polish(self)
+        self.setText(text)
+        self.setVisible(bool(text))
+
+    def error(self, text: str) -> None:
+        self.show_message(text, "error")
+
+    def warning(self, text: str) -> None:
+        self.show_message(text, "warning")
+
+    def ok(self, text: str) -> None:
+        self.show_message(text, "ok")
+
+    def clear_message(self) -> None:
+        self.setText("")
+        self.hide()
+
+
+def stat_plot(title_text: str, x_label: str, y_label: str, *, log_x: bool = False, log_y: bool = False):
+    import pyqtgraph as pg
+
+    p = pg.PlotWidget()
+    p.setTitle(title_text)
+    p.setLabel("bottom", x_label)
+    p.setLabel("left", y_label)
+    p.setLogMode(x=log_x, y=log_y)
+    p.showGrid(x=True, y=True, alpha=0.2)
+    p.setMenuEnabled(False)
+    p.setMinimumHeight(160)
+    return p
+
+
+class RunPicker(QWidget):
+    """A combo of stored runs (newest first) that follows the app state's run list."""
+
+    run_selected = Signal(str)
+
+    def __init__(self, state, parent: QWidget | None = None, *, only_finished: bool = True) -> None:
+        from PySide6.QtWidgets import QComboBox, QHBoxLayout, QPushButton
+
+        super().__init__(parent)
+        self.state, self.only_finished = state, only_finished
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(QLabel("Run:"))
+        self.combo = QComboBox()
+        self.combo.setMinimumWidth(380)
+        self.combo.setObjectName("run_combo")
+        lay.addWidget(self.combo, 1)
+        self.refresh_btn = QPushButton("Refresh")
+        self.refresh_btn.setToolTip("Re-read the runs in the workspace.")
+        self.refresh_btn.clicked.connect(state.refresh_runs)
+        lay.addWidget(self.refresh_btn)
+        state.runs_changed.connect(self._fill)
+        state.current_run_changed.connect(self.select)
+        self.combo.currentIndexChanged.connect(self._changed)
+        self._fill()
+
+    def _fill(self) -> None:
+        keep = self.current() or self.state.current_run
+        self.combo.blockSignals(True)
+        self.combo.clear()
+        rows = self.state.finished_runs() if self.only_finished else self.state.runs
+        for r in rows:
+            metric = ""
+            test = r.get("test") or {}
+            for k in ("ndcg@10", "recall@10"):
+                if k in test:
+                    metric = f" · {k} {test[k]:.4f}"
+                    break
+            self.combo.addItem(f"{r.get('name') or r['id']} — {r['model']} [{r['status']}]{metric}", r["id"])
+        if not rows:
+            self.combo.addItem("(no finished runs in this workspace yet — train one on the Train page)", None)
+        i = self.combo.findData(keep) if keep else 0
+        self.combo.setCurrentIndex(max(i, 0))
+        self.combo.blockSignals(False)
+        if self.current() and self.current() != keep:
+            self.run_selected.emit(self.current())
+
+    def current(self) -> str | None:
+        return self.combo.currentData()
+
+    def select(self, run_id: str) -> None:
+        i = self.combo.findData(run_id)
+        if i >= 0 and i != self.combo.currentIndex():
+            self.combo.setCurrentIndex(i)
+
+    def _changed(self, *_: object) -> None:
+        rid = self.current()
+        if rid:
+            self.run_selected.emit(rid)
