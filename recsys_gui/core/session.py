@@ -32,7 +32,7 @@ from recsys_gui.core.store.writer import JsonlEventSink, RunStoreWriter
 from recsys_gui.core.training import events as ev
 from recsys_gui.core.training.control import StopToken
 from recsys_gui.core.training.distributed import DistContext
-from recsys_gui.core.training.trainer import Callback, FitResult, Trainer
+from recsys_gui.core.training.trainer import Callback, FitResult, Trainer, set_context
 from recsys_gui.core.utils.devices import describe_device, resolve_device
 from recsys_gui.core.utils.seeding import seed_everything
 
@@ -193,6 +193,7 @@ def run_training(spec: RunSpec, *, workspace: Workspace | Path | str | None = No
         except torch.cuda.OutOfMemoryError:
             raise RecsysError("The GPU ran out of memory. Lower the batch size or the embedding size, "
                               "or train on the CPU.") from None
+        set_context(model, split.known_for_test())
         test_eval = Evaluator([*spec.metrics, *_beyond(spec.metrics)], seed=tcfg.seed)
         test_res = test_eval.evaluate(model, history=split.known_for_valid(), exclude=split.known_for_test(),
                                       target=split.test, device=device, keep_per_user=not dist.enabled,

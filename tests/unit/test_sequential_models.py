@@ -84,7 +84,7 @@ def test_learns_the_next_item_and_ranks_test_after_valid(name):
     torch.manual_seed(0)
     split = cyclic_split()
     m = build_model(name, SMALL, split.n_users, split.n_items)
-    cfg = TrainConfig(epochs=40, batch_size=16, lr=1e-2, seed=0, device="cpu", early_stop_metric=None)
+    cfg = TrainConfig(epochs=20, batch_size=8, lr=3e-2, seed=0, device="cpu", early_stop_metric=None)
     Trainer(cfg).fit(m, split, torch.device("cpu"))
     m.eval()
     users = torch.arange(split.n_users)

@@ -25,6 +25,9 @@ def evaluate_run(workspace: Workspace | Path | str | None, run_id: str, *, metri
         raise ConfigError(f"Run {row['id']} has no validation part.")
     target = split.test if part == "test" else split.valid
     exclude = split.known_for_test() if part == "test" else split.known_for_valid()
+    from recsys_gui.core.training.trainer import set_context
+
+    set_context(model, exclude)
     keys = metrics or ",".join(spec.metrics)
     ev = Evaluator(keys, sampled_negatives=sampled_negatives, seed=spec.train_config().seed)
     res = ev.evaluate(model, history=split.known_for_valid(), exclude=exclude, target=target, device=dev,
@@ -60,6 +63,9 @@ def compare_runs(workspace, run_a: str, run_b: str, users: np.ndarray, per_user:
     model_b, spec_b, row_b = load_run_model(workspace, run_b, device=dev)
     split_b, _ = load_split(spec_b, seed=spec_b.train_config().seed)
     target = split_b.test if part == "test" else split_b.valid
+    from recsys_gui.core.training.trainer import set_context
+
+    set_context(model_b, split_b.known_for_test() if part == "test" else split_b.known_for_valid())
     ev = Evaluator(keys, sampled_negatives=sampled_negatives, seed=spec_b.train_config().seed)
     res_b = ev.evaluate(model_b, history=split_b.known_for_valid(),
                         exclude=split_b.known_for_test() if part == "test" else split_b.known_for_valid(),

@@ -230,6 +230,7 @@ class Trainer:
     def _validate(self, model: Recommender, split: Split, device: torch.device) -> dict[str, float]:
         if self.evaluator is None or split.valid is None:
             return {}
+        set_context(model, split.known_for_valid())
         res = self.evaluator.evaluate(model, history=split.known_for_valid(), exclude=split.known_for_valid(),
                                       target=split.valid, device=device, rank=self.dist.rank,
                                       world_size=self.dist.world_size, all_reduce=self.dist.all_reduce_sum,
@@ -269,6 +270,13 @@ class Trainer:
         if not path.exists():
             return None
         return torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+
+
+def set_context(model: Recommender, known) -> None:
+    """Sequence models score from each user's ordered history: give them what is known at this point."""
+    hook = getattr(model, "set_context", None)
+    if callable(hook):
+        hook(known)
 
 
 def make_batcher(model: Recommender, split: Split, cfg: TrainConfig, device: torch.device, dist: DistContext):

@@ -177,7 +177,7 @@ class DataPanel(QWidget):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(left)
-        scroll.setMinimumWidth(360)
+        scroll.setMinimumWidth(440)
         split.addWidget(scroll)
 
         # --- right: preview / statistics / report
@@ -205,7 +205,7 @@ class DataPanel(QWidget):
         self.tabs.addTab(self.report_text, "Load report")
         split.addWidget(self.tabs)
         split.setStretchFactor(1, 1)
-        split.setSizes([400, 900])
+        split.setSizes([470, 830])
 
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)

@@ -187,6 +187,7 @@ class TrainPanel(QWidget):
         self.progress.setValue(0)
         self._t0 = time.monotonic()
         self._steps_done = 0
+        self._stepped_epoch = None
         self.status = "running"
         self.status_label.setText("starting…")
         self._log(f"— Starting {job.title}")
@@ -237,14 +238,15 @@ class TrainPanel(QWidget):
                       f"{e.n_train:,} training rows; up to {e.epochs} epochs")
         elif isinstance(e, ev.EpochStarted):
             self._epoch, self._n_batches = e.epoch, e.n_batches or self._n_batches
-            self.epoch_label.setText(f"Epoch {e.epoch}/{self._epochs or '?'}")
+            self.epoch_label.setText(f"Epoch {e.epoch + 1}/{self._epochs or '?'}")
         elif isinstance(e, ev.StepLogged):
-            x = (e.epoch - 1) + (e.step + 1) / max(self._n_batches, 1)
+            self._stepped_epoch = e.epoch
+            x = e.epoch + (e.step + 1) / max(self._n_batches, 1)  # epochs count from 0
             for k, v in e.losses.items():
                 self.losses.append(k, x, v)
             self.speed_label.setText(f"{e.batches_per_s:,.1f} batches/s")
             total = max(self._epochs * max(self._n_batches, 1), 1)
-            done = (e.epoch - 1) * max(self._n_batches, 1) + e.step + 1
+            done = e.epoch * max(self._n_batches, 1) + e.step + 1
             self.progress.setValue(min(99, int(100 * done / total)))
             if e.batches_per_s > 0:
                 self.eta_label.setText(f"ETA {_duration((total - done) / e.batches_per_s)} (at most)")
@@ -252,14 +254,18 @@ class TrainPanel(QWidget):
                 self.gpu_label.setText(f"GPU memory {e.gpu_memory_mb:,.0f} MB")
         elif isinstance(e, ev.EpochEnded):
             loss = ", ".join(f"{k} {v:.4f}" for k, v in e.losses.items())
-            self._log(f"epoch {e.epoch}: {loss} ({e.seconds:.2f} s)")
+            self._log(f"epoch {e.epoch + 1}: {loss} ({e.seconds:.2f} s)")
+            if getattr(self, "_stepped_epoch", None) != e.epoch:
+                # short epochs may log no step at all: plot the epoch's losses instead
+                for k, v in e.losses.items():
+                    self.losses.append(k, float(e.epoch + 1), v)
             if self._epochs:
-                self.progress.setValue(min(99, int(100 * e.epoch / self._epochs)))
+                self.progress.setValue(min(99, int(100 * (e.epoch + 1) / self._epochs)))
         elif isinstance(e, ev.ValidationEnded):
             for k, v in e.metrics.items():
-                self.metrics.append(k, e.epoch, v)
+                self.metrics.append(k, e.epoch + 1, v)
             shown = ", ".join(f"{k} {v:.4f}" for k, v in list(e.metrics.items())[:3])
-            self._log(f"  validation {e.epoch}: {shown}" + ("  ★ best" if e.is_best else ""))
+            self._log(f"  validation {e.epoch + 1}: {shown}" + ("  ★ best" if e.is_best else ""))
         elif isinstance(e, ev.Message):
             self._log(f"[{e.level}] {e.text}")
         elif isinstance(e, ev.RunFinished):
