@@ -58,12 +58,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     ap.add_argument("--out", help="output file (default: a temporary file, deleted afterwards)")
     ap.add_argument("--keep", action="store_true", help="keep the output file")
+    ap.add_argument("--no-prefetch", action="store_true", help="rank and write in one thread (for comparison)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
 
     import torch
 
-    from recsys_gui.core.export.recommendations import Labels, recommend_frames, write_recommendations
+    from recsys_gui.core.export.recommendations import Labels, prefetched, recommend_frames, write_recommendations
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -76,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out) if args.out else Path(tmpdir) / f"recs.{args.format}"
     t0 = time.perf_counter()
     frames = recommend_frames(model, data, k=args.top, device="cpu", chunk_users=args.chunk_users)
+    if not args.no_prefetch:
+        frames = prefetched(frames)
     path, rows = write_recommendations(frames, out, labels=Labels.from_data(data), fmt=args.format,
                                        overwrite=True, run_info={"benchmark": "export_bench"})
     seconds = time.perf_counter() - t0

@@ -410,6 +410,58 @@ def _frame(users: np.ndarray, idx: np.ndarray, vals: np.ndarray, ranks: np.ndarr
     return frame
 
 
+def prefetched(frames: Iterator[pd.DataFrame], depth: int = 2) -> Iterator[pd.DataFrame]:
+    """Run ``frames`` in a background thread, ``depth`` chunks ahead of the consumer.
+
+    Ranking (torch, which releases the GIL) then overlaps with writing (SQLite, CSV), which is
+    single-threaded. ``depth`` bounds the memory: at most ``depth + 2`` chunks exist at once. An
+    error in the producer is raised in the consumer; if the consumer stops early, the producer is
+    told to stop and is joined, so no thread outlives the export.
+    """
+    import queue
+    import threading
+
+    q: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=max(1, depth))
+    done = threading.Event()
+
+    def put(item: tuple[str, Any]) -> bool:
+        while not done.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for f in frames:
+                if not put(("frame", f)):
+                    return
+            put(("end", None))
+        except BaseException as exc:  # handed to the consumer thread
+            put(("error", exc))
+        finally:
+            close = getattr(frames, "close", None)
+            if close is not None:
+                close()
+
+    worker = threading.Thread(target=produce, name="recsys-export-ranker", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, value = q.get()
+            if kind == "frame":
+                yield value
+            elif kind == "error":
+                raise value
+            else:
+                return
+    finally:
+        done.set()
+        worker.join()
+
+
 # --- writing ------------------------------------------------------------------------------------
 def write_recommendations(frames: Iterable[pd.DataFrame], out: Path | str, *, labels: Labels,
                           fmt: str | None = None, overwrite: bool = False,
@@ -517,9 +569,9 @@ def export_recommendations(workspace: Workspace | Path | str | None, run_id: str
             short += int(f.attrs["users"] - np.count_nonzero(f["rank"].to_numpy() == k))
             yield f
 
-    frames = recommend_frames(model, split, k=top, users=user_idx, exclude_seen=not include_seen,
-                              allow_items=item_idx, device=dev, chunk_users=chunk_users, labels=labels,
-                              should_stop=should_stop, on_chunk=on_chunk)
+    frames = prefetched(recommend_frames(model, split, k=top, users=user_idx, exclude_seen=not include_seen,
+                                         allow_items=item_idx, device=dev, chunk_users=chunk_users, labels=labels,
+                                         should_stop=should_stop, on_chunk=on_chunk))
     info = run_info(row, spec.to_dict(), top=top, include_seen=include_seen, users=users, items=items,
                     fingerprint=fingerprint)
     meta = items_table(split.train) if kind == "sqlite" else None

@@ -71,7 +71,11 @@ class ConvNCF(Recommender):
         nn.init.normal_(self.P.weight, 0.0, 0.1)
         nn.init.normal_(self.Q.weight, 0.0, 0.1)
         n_layers = int(math.log2(d))
-        self.convs = nn.ModuleList(nn.Conv2d(1 if k == 0 else c, c, 2, stride=2) for k in range(n_layers))
+        # A 2×2/stride-2 convolution over non-overlapping patches is a matmul on channels-last patches.
+        self.convs = nn.ModuleList(nn.Linear(4 * (1 if k == 0 else c), c) for k in range(n_layers))
+        for conv in self.convs:
+            nn.init.kaiming_uniform_(conv.weight, nonlinearity="relu")
+            nn.init.zeros_(conv.bias)
         self.head = nn.Linear(c, 1)
         if config.trace_init:
             self._trace_init()
@@ -79,17 +83,19 @@ class ConvNCF(Recommender):
     @torch.no_grad()
     def _trace_init(self) -> None:
         """Channels 0/1 carry relu(s)/relu(-s) of the running diagonal sum s; head = ch0 − ch1 = p·q."""
+        c = self.config.channels
         for k, conv in enumerate(self.convs):
-            conv.weight.mul_(0.1)
-            conv.bias.zero_()
-            conv.weight[:2].zero_()
-            conv.weight[:, :2].mul_(0.0 if k else 1.0)  # keep the free channels off the exact path's inputs
+            w = conv.weight.view(c, 2, 2, -1)  # [out, row offset, col offset, in]
+            w.mul_(0.1)
+            w[:2].zero_()
+            if k:
+                w[:, :, :, :2].zero_()  # the free channels start off the exact path's inputs
             for t in (0, 1):
                 if k == 0:
-                    conv.weight[0, 0, t, t], conv.weight[1, 0, t, t] = 1.0, -1.0
+                    w[0, t, t, 0], w[1, t, t, 0] = 1.0, -1.0
                 else:
-                    conv.weight[0, 0, t, t], conv.weight[0, 1, t, t] = 1.0, -1.0
-                    conv.weight[1, 0, t, t], conv.weight[1, 1, t, t] = -1.0, 1.0
+                    w[0, t, t, 0], w[0, t, t, 1] = 1.0, -1.0
+                    w[1, t, t, 0], w[1, t, t, 1] = -1.0, 1.0
         self.head.weight.mul_(0.1)
         self.head.weight[0, :2] = torch.tensor([1.0, -1.0])
         self.head.bias.zero_()
@@ -116,12 +122,29 @@ class ConvNCF(Recommender):
             self.P.weight.copy_(mf.P.weight)
             self.Q.weight.copy_(mf.Q.weight)
 
-    def _pair_logits(self, pu: Tensor, qi: Tensor) -> Tensor:
-        """``pu``, ``qi`` [N, d] → [N]."""
-        x = torch.einsum("na,nb->nab", pu, qi).unsqueeze(1)
-        for conv in self.convs:
+    def _first_layer(self, p: Tensor, q: Tensor) -> Tensor:
+        """Layer 1 on the outer product without building it: [..., d] × [..., d] → [..., d/2, d/2, C].
+
+        out[i, j, c] = Σ_ab W[c, a, b] p[2i+a] q[2j+b]: fold W into q first (cheap), then one
+        contraction over a. ``p`` and ``q`` broadcast, so scoring pairs every user with every item.
+        """
+        c, h = self.config.channels, self.config.embedding_dim // 2
+        w = self.convs[0].weight.view(c, 2, 2)
+        t = torch.einsum("...jb,cab->...jac", q.unflatten(-1, (h, 2)), w)  # [..., h, 2, C]
+        out = (p.unflatten(-1, (h, 2)).unsqueeze(-2).unsqueeze(-1) * t.unsqueeze(-4)).sum(-2)
+        return F.relu(out + self.convs[0].bias)  # [..., h(i), h(j), C]
+
+    def _stack(self, x: Tensor) -> Tensor:
+        """Layers 2… on channels-last maps [N, H, W, C] → logits [N]."""
+        for conv in self.convs[1:]:
+            n, hh, ww, c = x.shape
+            x = x.view(n, hh // 2, 2, ww // 2, 2, c).transpose(2, 3).reshape(n, hh // 2, ww // 2, 4 * c)
             x = F.relu(conv(x))
         return self.head(x.flatten(1)).squeeze(-1)
+
+    def _pair_logits(self, pu: Tensor, qi: Tensor) -> Tensor:
+        """``pu``, ``qi`` [N, d] → [N]."""
+        return self._stack(self._first_layer(pu, qi))
 
     def forward(self, batch: PairBatch) -> Losses:
         pu, qi = self.P(batch.users), self.Q(batch.pos)
@@ -145,8 +168,8 @@ class ConvNCF(Recommender):
         def block(items: Tensor) -> Tensor:
             qi = self.Q(items)
             c = qi.shape[0]
-            logits = self._pair_logits(pu.repeat_interleave(c, 0), qi.repeat(b, 1))
-            return logits.view(b, c)
+            first = self._first_layer(pu[:, None, :], qi[None, :, :])  # [B, C_items, h, h, ch]
+            return self._stack(first.flatten(0, 1)).view(b, c)
 
         return chunked_over_items(block, self.n_items, self.config.item_chunk, pu.device)
 

@@ -80,6 +80,7 @@ class ComparePanel(QWidget):
         l2.addWidget(self.sig_note)
         lower.addWidget(g1)
         lower.addWidget(g2)
+        lower.setSizes([650, 550])
         split.addWidget(lower)
         split.setSizes([380, 380])
         root.addWidget(split, 1)

@@ -188,6 +188,7 @@ class TrainPanel(QWidget):
         self._t0 = time.monotonic()
         self._steps_done = 0
         self._stepped_epoch = None
+        self.message.clear_message()
         self.status = "running"
         self.status_label.setText("starting…")
         self._log(f"— Starting {job.title}")

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+pytestmark = pytest.mark.gui
+
+
+def test_model_form_round_trips(window):
+    mp = window.model_page
+    problems = mp.set_config("mf", {"embedding_dim": 32}, {"epochs": 7, "lr": 0.005, "batch_size": 128,
+                                                           "early_stop_metric": "recall@10", "patience": 3})
+    assert problems == []
+    assert mp.model_values()["embedding_dim"] == 32
+    tv = mp.train_values()
+    assert (tv["epochs"], tv["lr"], tv["batch_size"], tv["early_stop_metric"], tv["patience"]) == \
+        (7, 0.005, 128, "recall@10", 3)
+    spec = mp.build_spec(window.state.data_spec(), "ratio:8,1,1")
+    assert spec is not None and spec.model == "mf" and spec.train["epochs"] == 7
+    assert spec.train_config().epochs == 7
+
+
+def test_every_model_form_builds_and_validates(window):
+    from recsys_gui.core.models import available_models
+
+    for name in available_models():
+        window.model_page.select_model(name)
+        assert window.model_page.check(), name
+
+
+def test_form_shows_range_errors(window):
+    mp = window.model_page
+    mp.select_model("mf")
+    problems = mp.train_form.set_values({"epochs": 0})
+    assert problems and "Epochs" in problems[0]
+    assert not mp.train_form.error_label.isHidden()
+    mp.train_form.editors["grad_clip"].setText("-1")
+    assert not mp.check()
+    assert "grad_clip" in mp.train_form.error_label.text()
+
+
+def test_frame_model_passes_modeltester(qtmodeltester):
+    from recsys_gui.gui.qtmodels.frame_model import FrameModel
+
+    m = FrameModel(pd.DataFrame({"a": [1, 2, 3], "b": ["x", None, "z"], "c": [0.5, float("nan"), 2.0]}))
+    qtmodeltester.check(m)
+    m.set_frame(pd.DataFrame({"x": []}))
+    qtmodeltester.check(m)
+
+
+def test_runs_model_passes_modeltester(qtmodeltester):
+    from recsys_gui.gui.qtmodels.runs_model import RunsModel
+
+    m = RunsModel()
+    m.set_runs([{"id": "r1", "name": "r1", "model": "mf", "status": "completed", "created_at": 1.7e9,
+                 "epochs_run": 3, "device": "CPU", "split": "ratio", "test": {"ndcg@10": 0.2}},
+                {"id": "r2", "name": "r2", "model": "pop", "status": "failed", "created_at": 1.7e9,
+                 "test": {}}])
+    qtmodeltester.check(m)
+    assert m.columnCount() == 8 and m.run_id(1) == "r2"

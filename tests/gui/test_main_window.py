@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from recsys_gui.gui.main_window import PAGES
+
+pytestmark = pytest.mark.gui
+
+
+def test_window_opens_with_every_page_and_closes(window, qtbot):
+    assert window.nav.count() == len(PAGES) == 7
+    assert window.stack.count() == 7
+    for i, name in enumerate(PAGES):
+        assert window.nav.item(i).text() == name
+        assert not window.nav.item(i).icon().isNull(), f"{name} has no icon"
+        window.go(name)
+        assert window.stack.currentWidget() is window.pages[name]
+    assert "workspace" in window.workspace_label.text()
+    qtbot.waitUntil(lambda: window.device_label.text() != "device: …", timeout=10000)
+    assert "CPU" in window.device_label.text() or "GiB" in window.device_label.text()
+    grab = window.grab()
+    assert grab.width() >= 1000 and grab.height() >= 600
+
+
+def test_recent_files_are_remembered(window, interactions_csv, qtbot):
+    window.open_data(str(interactions_csv))
+    assert window.recent_files()[0] == str(interactions_csv)
+    qtbot.waitUntil(lambda: window.state.data is not None, timeout=20000)
+
+
+def test_cli_module_does_not_import_qt():
+    code = ("import sys, recsys_gui.cli, recsys_gui.cli.screenshots_cmd, recsys_gui.core.utils.resources; "
+            "recsys_gui.cli.build_parser(); "
+            "bad=[m for m in sys.modules if m.startswith(('PySide6','pyqtgraph','recsys_gui.gui'))]; "
+            "print(bad); sys.exit(1 if bad else 0)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_resources_found():
+    from recsys_gui.core.utils.resources import icon_path, read_stylesheet
+
+    for name in ("app", *[p.lower() for p in PAGES]):
+        assert icon_path(name) is not None, name
+    assert "{{" in read_stylesheet("app")
+    from recsys_gui.gui.theme import stylesheet
+
+    for t in ("light", "dark"):
+        assert "{{" not in stylesheet(t)
