@@ -1,5 +1,6 @@
 """Progress as a stream of small frozen events, each a plain JSON-serialisable dict on the wire.
 
+Epochs are numbered from 0 in events and in the store; people see them numbered from 1.
 The same stream reaches Qt as signals, the CLI as a progress bar, torchrun runs as events.jsonl
 and the run store as rows.
 """

@@ -156,7 +156,7 @@ class Trainer:
                     sums[k] = sums[k] + v if k in sums else v.clone()
                 n_steps += 1
                 global_step += 1
-                if global_step % cfg.log_every_n_steps == 0:
+                if global_step % cfg.log_every_n_steps == 0 or step_i == n_batches - 1:
                     vals = self._read(sums, n_steps)
                     now = time.perf_counter()
                     self.emit(ev.StepLogged(epoch, step_i, global_step, vals, optimizers[0].param_groups[0]["lr"],
