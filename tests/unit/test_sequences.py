@@ -106,7 +106,8 @@ def test_no_future_leakage(mode):
 
 def test_rank_sharding_partitions_an_epoch():
     rng = np.random.default_rng(2)
-    d = data(rng.integers(0, 20, 500), rng.integers(0, 30, 500), ts=rng.permutation(500), n_users=20, n_items=30)
+    d = data(rng.integers(0, 20, 500), rng.integers(0, 30, 500), ts=rng.permutation(500),
+             n_users=20, n_items=30)
     whole = SequenceBatcher(d, batch_size=7, device=CPU, seed=5, max_len=4, mode="prefixes")
     parts = [SequenceBatcher(d, batch_size=7, device=CPU, seed=5, max_len=4, mode="prefixes", rank=r,
                              world_size=3) for r in range(3)]
@@ -119,12 +120,13 @@ def test_rank_sharding_partitions_an_epoch():
         its.append(i)
     assert key(torch.cat(us), torch.cat(its)) == key(u0, i0)
     sizes = [u.numel() for u in us]
-    assert max(sizes) - min(sizes) <= 1 + whole.n_examples // 3 - whole.n_examples // 3
+    assert max(sizes) - min(sizes) <= 2  # ceil-sized contiguous slices; the last may be shorter
 
 
 def test_epochs_are_seeded_and_differ():
     rng = np.random.default_rng(3)
-    d = data(rng.integers(0, 10, 200), rng.integers(0, 30, 200), ts=rng.permutation(200), n_users=10, n_items=30)
+    d = data(rng.integers(0, 10, 200), rng.integers(0, 30, 200), ts=rng.permutation(200),
+             n_users=10, n_items=30)
     a = SequenceBatcher(d, batch_size=8, device=CPU, seed=1, max_len=5)
     b = SequenceBatcher(d, batch_size=8, device=CPU, seed=1, max_len=5)
     assert torch.equal(all_batches(a, 0)[1], all_batches(b, 0)[1])

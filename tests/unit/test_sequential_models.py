@@ -20,7 +20,7 @@ SMALL = {"embedding_dim": 16, "max_len": 8, "dropout": 0.0}
 
 
 def cyclic_split(n_users: int = 40, n_items: int = 12, length: int = 14) -> Split:
-    """Each user walks the item cycle 0→1→…→11→0 from a random start: the next item is determined."""
+    """Each user walks the item cycle 0→1→…→11→0 from a random start: the next item is known."""
     rng = np.random.default_rng(0)
     users, items, ts = [], [], []
     for u in range(n_users):
@@ -33,10 +33,12 @@ def cyclic_split(n_users: int = 40, n_items: int = 12, length: int = 14) -> Spli
     d = InteractionData(users_a, items_a, np.ones(len(users_a), np.float32), ts_a,
                         pd.Index(range(n_users)), pd.Index(range(n_items)))
     k = np.tile(np.arange(length), n_users)
-    return Split(d.subset(k < length - 2), d.subset(k == length - 2), d.subset(k == length - 1), protocol="cyc")
+    return Split(d.subset(k < length - 2), d.subset(k == length - 2), d.subset(k == length - 1),
+                 protocol="cyc")
 
 
-@pytest.mark.parametrize("name,aliases", [("gru4rec", ("gru", "rnn")), ("sasrec", ("attention", "transformer"))])
+@pytest.mark.parametrize("name,aliases",
+                         [("gru4rec", ("gru", "rnn")), ("sasrec", ("attention", "transformer"))])
 def test_registered_with_aliases(name, aliases):
     cls = get_model_class(name)
     assert cls.family == "Sequential" and cls.capabilities.batch_kind == "sequences"

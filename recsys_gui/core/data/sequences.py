@@ -103,7 +103,6 @@ class SequenceBatcher:
         self.pad = train.n_items
         self.generator = torch.Generator(device=device)
         self.generator.manual_seed(int(seed) * 7919 + rank)
-        self._seed = int(seed)
         items, indptr = ordered_sequences(train)
         self.flat = torch.as_tensor(items, device=device)
         starts = torch.as_tensor(indptr[:-1], device=device)

@@ -35,7 +35,7 @@ class SyntheticConfig:
     n_items: int = 500
     mean_per_user: float = 50.0
     dim: int = 12
-    taste_weight: float = 2.4  # how much taste (vs popularity) decides what a user picks
+    taste_weight: float = 3.0  # how much taste (vs popularity) decides what a user picks
     popularity_exponent: float = 1.2  # Zipf-like exponent of item popularity
     days: int = 3 * 365
 

@@ -1,7 +1,7 @@
 """CNN: ConvNCF (He et al., "Outer Product-based Neural Collaborative Filtering", IJCAI 2018).
 
-The outer product ``p_u q_iᵀ`` is a d×d interaction map; a stack of 2×2, stride-2 convolutions
-(log2 d layers, ``channels`` maps each, ReLU) shrinks it to 1×1 and a linear head gives the score.
+The outer product ``p_u q_iᵀ`` is a d×d interaction map; a 4×4/stride-4 convolution then 2×2/stride-2
+ones (RecBole's layout; ``channels`` maps each, ReLU) shrinks it to 1×1 and a linear head gives the score.
 Trained with pairwise BPR. As in the paper, the embeddings start from a BPR-MF pre-training run
 (done in ``prepare``, ``pretrain_epochs``). In addition, two of the channels start as an exact
 "trace" path — relu(x) and relu(-x) of the diagonal sums, so head = Σ p_a q_a — which makes the
@@ -30,7 +30,7 @@ from recsys_gui.core.models.layers import chunked_over_items
 @dataclass(frozen=True, kw_only=True)
 class ConvNCFConfig(EmbeddingConfig):
     embedding_dim: int = setting(32, "Embedding size", "Length of the user and item vectors (a power of 2; "
-                                 "the map is d×d).", min=2, max=256)
+                                 "the map is d×d; the first conv has a 4×4 kernel, stride 4).", min=4, max=256)
     channels: int = setting(8, "Channels", "Feature maps per convolution layer (≥ 2).", min=2, max=256)
     negatives: int = setting(1, "Negatives per positive", "Sampled negatives per BPR term.", min=1, max=64)
     reg: float = setting(1e-4, "L2 on used embeddings", "Penalty on the embeddings touched by each batch.",
@@ -39,7 +39,7 @@ class ConvNCFConfig(EmbeddingConfig):
                                    "(0: random start).", min=0, max=10000)
     trace_init: bool = setting(True, "Start as MF", "Initialise two channels so the stack starts as the dot "
                                "product.", advanced=True)
-    item_chunk: int = setting(16, "Scoring chunk (items)", "Items scored per step; memory grows with "
+    item_chunk: int = setting(64, "Scoring chunk (items)", "Items scored per step; memory grows with "
                               "users × chunk × d².", min=1, max=100000, advanced=True)
 
     def validate(self) -> None:
@@ -70,9 +70,10 @@ class ConvNCF(Recommender):
         self.Q = nn.Embedding(n_items, d)
         nn.init.normal_(self.P.weight, 0.0, 0.1)
         nn.init.normal_(self.Q.weight, 0.0, 0.1)
-        n_layers = int(math.log2(d))
-        # A 2×2/stride-2 convolution over non-overlapping patches is a matmul on channels-last patches.
-        self.convs = nn.ModuleList(nn.Linear(4 * (1 if k == 0 else c), c) for k in range(n_layers))
+        self.k1 = 4 if d >= 4 else d  # first kernel/stride 4 (RecBole's layout): the map is cheap from then on
+        n_layers = 1 + int(math.log2(d // self.k1))
+        # A k×k/stride-k convolution over non-overlapping patches is a matmul on channels-last patches.
+        self.convs = nn.ModuleList(nn.Linear(self.k1**2 if k == 0 else 4 * c, c) for k in range(n_layers))
         for conv in self.convs:
             nn.init.kaiming_uniform_(conv.weight, nonlinearity="relu")
             nn.init.zeros_(conv.bias)
@@ -85,12 +86,13 @@ class ConvNCF(Recommender):
         """Channels 0/1 carry relu(s)/relu(-s) of the running diagonal sum s; head = ch0 − ch1 = p·q."""
         c = self.config.channels
         for k, conv in enumerate(self.convs):
-            w = conv.weight.view(c, 2, 2, -1)  # [out, row offset, col offset, in]
+            kk = self.k1 if k == 0 else 2
+            w = conv.weight.view(c, kk, kk, -1)  # [out, row offset, col offset, in]
             w.mul_(0.1)
             w[:2].zero_()
             if k:
                 w[:, :, :, :2].zero_()  # the free channels start off the exact path's inputs
-            for t in (0, 1):
+            for t in range(kk):
                 if k == 0:
                     w[0, t, t, 0], w[1, t, t, 0] = 1.0, -1.0
                 else:
@@ -122,17 +124,30 @@ class ConvNCF(Recommender):
             self.P.weight.copy_(mf.P.weight)
             self.Q.weight.copy_(mf.Q.weight)
 
-    def _first_layer(self, p: Tensor, q: Tensor) -> Tensor:
-        """Layer 1 on the outer product without building it: [..., d] × [..., d] → [..., d/2, d/2, C].
+    def _fold_items(self, q: Tensor) -> Tensor:
+        """Layer 1's weights folded into the item side: T[n, j, a, c] = Σ_b W[c, a, b] q[k·j + b]."""
+        c, k = self.config.channels, self.k1
+        w = self.convs[0].weight.view(c, k, k)
+        return torch.einsum("njb,cab->njac", q.unflatten(-1, (-1, k)), w)
 
-        out[i, j, c] = Σ_ab W[c, a, b] p[2i+a] q[2j+b]: fold W into q first (cheap), then one
-        contraction over a. ``p`` and ``q`` broadcast, so scoring pairs every user with every item.
+    def _first_layer(self, p: Tensor, q: Tensor) -> Tensor:
+        """Layer 1 on the outer product without building it: pairs [N, d] × [N, d] → [N, h, h, C].
+
+        out[i, j, c] = Σ_ab W[c, a, b] p[k·i+a] q[k·j+b] = Σ_a p[k·i+a] T[j, a, c]: one small bmm.
         """
-        c, h = self.config.channels, self.config.embedding_dim // 2
-        w = self.convs[0].weight.view(c, 2, 2)
-        t = torch.einsum("...jb,cab->...jac", q.unflatten(-1, (h, 2)), w)  # [..., h, 2, C]
-        out = (p.unflatten(-1, (h, 2)).unsqueeze(-2).unsqueeze(-1) * t.unsqueeze(-4)).sum(-2)
-        return F.relu(out + self.convs[0].bias)  # [..., h(i), h(j), C]
+        t = self._fold_items(q)  # [N, h, k, C]
+        n, h, k, c = t.shape
+        out = torch.bmm(p.view(n, h, k), t.transpose(1, 2).reshape(n, k, h * c)).view(n, h, h, c)
+        return F.relu(out + self.convs[0].bias)
+
+    def _first_layer_grid(self, p: Tensor, q: Tensor) -> Tensor:
+        """Every user with every item: [B, d] × [I, d] → [B·I, h, h, C] with one matmul."""
+        t = self._fold_items(q)  # [I, h, k, C]
+        i, h, k, c = t.shape
+        b = p.shape[0]
+        out = p.reshape(b * h, k) @ t.permute(2, 0, 1, 3).reshape(k, i * h * c)  # [(B, h_i), (I, h_j, C)]
+        out = out.view(b, h, i, h, c).transpose(1, 2).reshape(b * i, h, h, c)
+        return F.relu(out + self.convs[0].bias)
 
     def _stack(self, x: Tensor) -> Tensor:
         """Layers 2… on channels-last maps [N, H, W, C] → logits [N]."""
@@ -168,8 +183,7 @@ class ConvNCF(Recommender):
         def block(items: Tensor) -> Tensor:
             qi = self.Q(items)
             c = qi.shape[0]
-            first = self._first_layer(pu[:, None, :], qi[None, :, :])  # [B, C_items, h, h, ch]
-            return self._stack(first.flatten(0, 1)).view(b, c)
+            return self._stack(self._first_layer_grid(pu, qi)).view(b, c)
 
         return chunked_over_items(block, self.n_items, self.config.item_chunk, pu.device)
 

@@ -135,8 +135,10 @@ class SASRecConfig(SequentialConfig):
     dropout: float = setting(0.5, "Dropout", "Dropout on embeddings, attention and feed-forward outputs.",
                              min=0.0, max=0.95)
     n_layers: int = setting(2, "Attention blocks", "Stacked self-attention blocks.", min=1, max=12)
-    heads: int = setting(2, "Attention heads", "Heads per block; must divide the embedding size.", min=1, max=64)
-    inner: int = setting(256, "Feed-forward size", "Width of each block's feed-forward layer.", min=4, max=8192)
+    heads: int = setting(2, "Attention heads", "Heads per block; must divide the embedding size.",
+                         min=1, max=64)
+    inner: int = setting(256, "Feed-forward size", "Width of each block's feed-forward layer.",
+                         min=4, max=8192)
 
     def validate(self) -> None:
         super().validate()
@@ -161,7 +163,8 @@ class _Block(nn.Module):
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
         b, n, d = x.shape
         q, k, v = self.qkv(x).view(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
-        att = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.p if self.training else 0.0)
+        p = self.p if self.training else 0.0
+        att = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
         x = self.ln1(x + self.drop(self.out(att.transpose(1, 2).reshape(b, n, d))))
         return self.ln2(x + self.drop(self.ff(x)))
 
