@@ -12,6 +12,7 @@ Prints seconds, rows/s and peak RSS, and checks the file (row count, primary key
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -40,9 +41,14 @@ def build(n_users: int, n_items: int, dim: int, seen: int, seed: int):
     model = build_model("mf", {"embedding_dim": dim}, n_users, n_items)
     users = np.repeat(np.arange(n_users, dtype=np.int64), seen)
     items = rng.integers(0, n_items, size=users.size, dtype=np.int64)
-    data = InteractionData(users, items, np.ones(users.size, np.float32), None,
-                           pd.Index(np.arange(1, n_users + 1, dtype=np.int64)),
-                           pd.Index(np.arange(1, n_items + 1, dtype=np.int64)))
+    data = InteractionData(
+        users,
+        items,
+        np.ones(users.size, np.float32),
+        None,
+        pd.Index(np.arange(1, n_users + 1, dtype=np.int64)),
+        pd.Index(np.arange(1, n_items + 1, dtype=np.int64)),
+    )
     return model, data
 
 
@@ -58,13 +64,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     ap.add_argument("--out", help="output file (default: a temporary file, deleted afterwards)")
     ap.add_argument("--keep", action="store_true", help="keep the output file")
-    ap.add_argument("--no-prefetch", action="store_true", help="rank and write in one thread (for comparison)")
+    ap.add_argument(
+        "--no-prefetch", action="store_true", help="rank and write in one thread (for comparison)"
+    )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
 
     import torch
 
-    from recsys_gui.core.export.recommendations import Labels, prefetched, recommend_frames, write_recommendations
+    from recsys_gui.core.export.recommendations import (
+        Labels,
+        prefetched,
+        recommend_frames,
+        write_recommendations,
+    )
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -79,8 +92,14 @@ def main(argv: list[str] | None = None) -> int:
     frames = recommend_frames(model, data, k=args.top, device="cpu", chunk_users=args.chunk_users)
     if not args.no_prefetch:
         frames = prefetched(frames)
-    path, rows = write_recommendations(frames, out, labels=Labels.from_data(data), fmt=args.format,
-                                       overwrite=True, run_info={"benchmark": "export_bench"})
+    path, rows = write_recommendations(
+        frames,
+        out,
+        labels=Labels.from_data(data),
+        fmt=args.format,
+        overwrite=True,
+        run_info={"benchmark": "export_bench"},
+    )
     seconds = time.perf_counter() - t0
     peak = peak_rss_mb()
     size_mb = path.stat().st_size / 1e6
@@ -94,23 +113,35 @@ def main(argv: list[str] | None = None) -> int:
         max_rank = db.execute("select max(rank) from recommendations").fetchone()[0]
         ok = ok and n == rows and max_rank == args.top
         db.close()
-    result = {"users": args.users, "items": args.items, "dim": args.dim, "top": args.top, "format": args.format,
-              "rows": rows, "seconds": round(seconds, 2), "rows_per_s": round(rows / seconds),
-              "peak_rss_mb": round(peak), "rss_after_build_mb": round(rss_before),
-              "build_seconds": round(t_build, 2), "file_mb": round(size_mb, 1),
-              "torch_threads": torch.get_num_threads(), "cpus": os.cpu_count(), "checked": ok}
+    result = {
+        "users": args.users,
+        "items": args.items,
+        "dim": args.dim,
+        "top": args.top,
+        "format": args.format,
+        "rows": rows,
+        "seconds": round(seconds, 2),
+        "rows_per_s": round(rows / seconds),
+        "peak_rss_mb": round(peak),
+        "rss_after_build_mb": round(rss_before),
+        "build_seconds": round(t_build, 2),
+        "file_mb": round(size_mb, 1),
+        "torch_threads": torch.get_num_threads(),
+        "cpus": os.cpu_count(),
+        "checked": ok,
+    }
     if not args.keep:
         path.unlink(missing_ok=True)
-        try:
+        with contextlib.suppress(OSError):
             os.rmdir(tmpdir)
-        except OSError:
-            pass
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"{rows:,} rows ({args.users:,} users × top {args.top}, {args.items:,} items, dim {args.dim}) "
-              f"→ {args.format} in {seconds:.1f} s = {rows / seconds:,.0f} rows/s; peak RSS {peak:,.0f} MB; "
-              f"file {size_mb:,.0f} MB; check {'ok' if ok else 'FAILED'}")
+        print(
+            f"{rows:,} rows ({args.users:,} users × top {args.top}, {args.items:,} items, dim {args.dim}) "
+            f"→ {args.format} in {seconds:.1f} s = {rows / seconds:,.0f} rows/s; peak RSS {peak:,.0f} MB; "
+            f"file {size_mb:,.0f} MB; check {'ok' if ok else 'FAILED'}"
+        )
     return 0 if ok else 1
 
 

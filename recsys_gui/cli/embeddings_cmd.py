@@ -9,15 +9,24 @@ from recsys_gui.cli.common import add_workspace, print_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("export-embeddings", help="Export a run's user and item embeddings (CSV, Parquet or .npy).",
-                       description="--out emb.csv writes emb.users.csv and emb.items.csv (raw id first, then "
-                                   "e0..e{d-1}); emb.parquet likewise; emb.npy writes emb.users.npy plus "
-                                   "emb.users.ids.csv. A folder gets users.<fmt> and items.<fmt>. A side the "
-                                   "model does not have is skipped with a note.")
+    p = sub.add_parser(
+        "export-embeddings",
+        help="Export a run's user and item embeddings (CSV, Parquet or .npy).",
+        description="--out emb.csv writes emb.users.csv and emb.items.csv (raw id first, then "
+        "e0..e{d-1}); emb.parquet likewise; emb.npy writes emb.users.npy plus "
+        "emb.users.ids.csv. A folder gets users.<fmt> and items.<fmt>. A side the "
+        "model does not have is skipped with a note.",
+    )
     p.add_argument("run_id", metavar="RUN_ID")
-    p.add_argument("--out", "-o", required=True, metavar="PATH", help="File name (.csv/.parquet/.npy) or folder.")
-    p.add_argument("--format", dest="fmt", choices=("csv", "parquet", "npy"),
-                   help="Output format (default: from the suffix of --out; csv for a folder).")
+    p.add_argument(
+        "--out", "-o", required=True, metavar="PATH", help="File name (.csv/.parquet/.npy) or folder."
+    )
+    p.add_argument(
+        "--format",
+        dest="fmt",
+        choices=("csv", "parquet", "npy"),
+        help="Output format (default: from the suffix of --out; csv for a folder).",
+    )
     p.add_argument("--side", choices=("both", "user", "item"), default="both")
     p.add_argument("--overwrite", action="store_true", help="Replace existing files.")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
@@ -30,8 +39,15 @@ def run(args: argparse.Namespace) -> int:
     from recsys_gui.core.export.embeddings import export_embeddings
 
     sides = ("user", "item") if args.side == "both" else (args.side,)
-    report = export_embeddings(args.workspace, args.run_id, args.out, fmt=args.fmt, sides=sides,
-                               overwrite=args.overwrite, device=args.device)
+    report = export_embeddings(
+        args.workspace,
+        args.run_id,
+        args.out,
+        fmt=args.fmt,
+        sides=sides,
+        overwrite=args.overwrite,
+        device=args.device,
+    )
     for note in report.notes:
         print(f"note: {note}", file=sys.stderr)
     if args.json:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import sqlite3
 from collections import defaultdict
@@ -34,7 +35,8 @@ def _last_json(text: str) -> dict:
 
 
 def _ndcg10(lists: dict[str, list[str]], test: dict[str, set[str]]) -> float:
-    """PROTOCOLS.md: binary gains, log2(rank + 1) discount, IDCG over min(#test, 10); users with test items."""
+    """PROTOCOLS.md: binary gains, log2(rank + 1) discount, IDCG over min(#test, 10), mean over
+    users with test items."""
     disc = 1.0 / np.log2(np.arange(2, 12))
     vals = []
     for u, rel in test.items():
@@ -56,9 +58,27 @@ def p1_run(tmp_path_factory):
 
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
-        code = main(["train", "--train", str(P1 / "train.tsv"), "--valid", str(P1 / "valid.tsv"), "--test",
-                     str(P1 / "test.tsv"), "--model", "mf", "--seed", "2020", "--epochs", "5", "--workspace", str(ws),
-                     "--json", "--quiet"])
+        code = main(
+            [
+                "train",
+                "--train",
+                str(P1 / "train.tsv"),
+                "--valid",
+                str(P1 / "valid.tsv"),
+                "--test",
+                str(P1 / "test.tsv"),
+                "--model",
+                "mf",
+                "--seed",
+                "2020",
+                "--epochs",
+                "5",
+                "--workspace",
+                str(ws),
+                "--json",
+                "--quiet",
+            ]
+        )
     assert code == 0
     return ws, _last_json(buf.getvalue())["run_id"]
 
@@ -73,7 +93,7 @@ def _check(rows: list[tuple[str, int, str, float]], seen: dict[str, set[str]]) -
         lst.sort()
         assert [r for r, _, _ in lst] == list(range(1, K + 1))
         scores = [s for _, _, s in lst]
-        assert all(a >= b for a, b in zip(scores, scores[1:], strict=False))
+        assert all(a >= b for a, b in itertools.pairwise(scores))
         assert not {i for _, i, _ in lst} & seen[u], f"user {u} gets an already-seen item"
         lists[u] = [i for _, i, _ in lst]
     return lists
@@ -84,8 +104,22 @@ def test_p1_exports_are_complete_unseen_and_match_evaluate(p1_run, tmp_path, cap
 
     ws, run_id = p1_run
     for fmt in ("sqlite", "csv"):
-        assert main(["recommend", run_id, "--top", str(K), "--out", str(tmp_path / f"recs.{fmt}"), "--workspace",
-                     str(ws), "--json"]) == 0
+        assert (
+            main(
+                [
+                    "recommend",
+                    run_id,
+                    "--top",
+                    str(K),
+                    "--out",
+                    str(tmp_path / f"recs.{fmt}"),
+                    "--workspace",
+                    str(ws),
+                    "--json",
+                ]
+            )
+            == 0
+        )
         report = _last_json(capsys.readouterr().out)
         assert report["rows"] == 943 * K and report["users"] == 943
     seen = _read("train")
@@ -93,8 +127,10 @@ def test_p1_exports_are_complete_unseen_and_match_evaluate(p1_run, tmp_path, cap
         seen[u] |= items
 
     con = sqlite3.connect(tmp_path / "recs.sqlite")
-    sq = [(str(u), int(r), str(i), float(s)) for u, r, i, s in
-          con.execute("select user_id, rank, item_id, score from recommendations")]
+    sq = [
+        (str(u), int(r), str(i), float(s))
+        for u, r, i, s in con.execute("select user_id, rank, item_id, score from recommendations")
+    ]
     lists_sql = _check(sq, seen)
     assert con.execute("select model, data_fingerprint from run").fetchone()[0] == "mf"
     with open(tmp_path / "recs.csv", newline="") as f:

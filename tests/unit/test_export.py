@@ -10,7 +10,6 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
@@ -140,9 +139,13 @@ def test_sqlite_schema_run_and_items_tables(tmp_path):
     labels = Labels.from_data(split.train)
     items = pd.DataFrame({"item_id": labels.items, "title": labels.titles})
     out = tmp_path / "recs.sqlite"
-    _, rows = write_recommendations(recommend_frames(_model(split), split, k=3), out, labels=labels,
-                                    run_info={"run_id": "r1", "model": "mf", "test_metrics_json": {"ndcg@10": 0.5}},
-                                    items=items)
+    _, rows = write_recommendations(
+        recommend_frames(_model(split), split, k=3),
+        out,
+        labels=labels,
+        run_info={"run_id": "r1", "model": "mf", "test_metrics_json": {"ndcg@10": 0.5}},
+        items=items,
+    )
     db = sqlite_utils.Database(out)
     assert db["recommendations"].pks == ["user_id", "rank"]
     assert any(ix.columns == ["item_id"] for ix in db["recommendations"].indexes)
@@ -168,14 +171,17 @@ def test_raw_ids_round_trip_and_csv_is_spreadsheet_safe(tmp_path):
     with open(tmp_path / "r.csv", newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     assert [r["user_id"] for r in rows] == [
-        "'" + u if u in ("=cmd()", "+1+1", "@sum") else u for u in expected["user_id"]]
+        "'" + u if u in ("=cmd()", "+1+1", "@sum") else u for u in expected["user_id"]
+    ]
     assert "007" in {r["user_id"] for r in rows} and "a,b" in {r["user_id"] for r in rows}
     assert 'say "hi"' in {r["user_id"] for r in rows}
     assert "-5" in {r["user_id"] for r in rows}  # a numeric literal cannot run: left alone
     titles = {r["title"] for r in rows}
     assert "'=evil()" in titles and "=evil()" not in titles and "'-minus" in titles
-    assert all(float(r["score"]) == pytest.approx(float(s), rel=1e-6)
-               for r, s in zip(rows, expected["score"], strict=True))
+    assert all(
+        float(r["score"]) == pytest.approx(float(s), rel=1e-6)
+        for r, s in zip(rows, expected["score"], strict=True)
+    )
     text = (tmp_path / "r.csv").read_text(encoding="utf-8")
     assert '"a,b"' in text and '"say ""hi"""' in text
 
@@ -190,15 +196,23 @@ def test_raw_ids_round_trip_and_csv_is_spreadsheet_safe(tmp_path):
 def test_integer_ids_stay_integers(tmp_path):
     split = tiny_split()
     data = split.train
-    ints = InteractionData(data.users, data.items, data.values, None, pd.Index(np.arange(100, 100 + data.n_users)),
-                           pd.Index(np.arange(data.n_items) * 3))
+    ints = InteractionData(
+        data.users,
+        data.items,
+        data.values,
+        None,
+        pd.Index(np.arange(100, 100 + data.n_users)),
+        pd.Index(np.arange(data.n_items) * 3),
+    )
     sp = Split(ints, None, ints.subset(np.zeros(len(ints), bool)))
     labels = Labels.from_data(ints)
     for fmt in ("csv", "sqlite", "parquet"):
         write_recommendations(recommend_frames(_model(sp), sp, k=2), tmp_path / f"r.{fmt}", labels=labels)
     con = sqlite3.connect(tmp_path / "r.sqlite")
     assert con.execute("select typeof(user_id), typeof(item_id) from recommendations limit 1").fetchone() == (
-        "integer", "integer")
+        "integer",
+        "integer",
+    )
     assert pd.read_parquet(tmp_path / "r.parquet")["user_id"].dtype == np.int64
     assert pd.read_csv(tmp_path / "r.csv")["user_id"].dtype == np.int64
 
@@ -240,8 +254,11 @@ def test_cancel_or_error_mid_export_leaves_nothing(tmp_path, fmt):
         return calls["n"] > 2
 
     with pytest.raises(TrainingCancelled):
-        write_recommendations(prefetched(recommend_frames(_model(split), split, k=3, chunk_users=5,
-                                                          should_stop=stop)), out, labels=labels)
+        write_recommendations(
+            prefetched(recommend_frames(_model(split), split, k=3, chunk_users=5, should_stop=stop)),
+            out,
+            labels=labels,
+        )
     assert list(tmp_path.iterdir()) == []
 
     def broken():
@@ -316,7 +333,11 @@ def test_embedding_files_round_trip(tmp_path):
         kind, paths = embedding_paths(tmp_path / name, None, ("item",))
         write_embeddings(emb, labels.items, paths["item"], kind, "item", titles=labels.titles)
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "e.items.csv", "e.items.ids.csv", "e.items.npy", "e.items.parquet"]
+        "e.items.csv",
+        "e.items.ids.csv",
+        "e.items.npy",
+        "e.items.parquet",
+    ]
     pq = pd.read_parquet(tmp_path / "e.items.parquet")
     assert pq["item_id"].tolist() == list(split.train.item_ids)
     np.testing.assert_array_equal(pq[["e0", "e1", "e2"]].to_numpy(), emb)
@@ -360,9 +381,27 @@ def tiny_run(tmp_path_factory):
         df = part.to_frame().rename(columns={"user": "user_id", "item": "item_id", "value": "rating"})
         df.to_csv(root / f"{name}.tsv", sep="\t", index=False)
     ws = root / "ws"
-    code = main(["train", "--train", str(root / "train.tsv"), "--valid", str(root / "valid.tsv"), "--test",
-                 str(root / "test.tsv"), "--model", "mf", "--epochs", "2", "--seed", "1", "--workspace", str(ws),
-                 "--json", "--quiet"])
+    code = main(
+        [
+            "train",
+            "--train",
+            str(root / "train.tsv"),
+            "--valid",
+            str(root / "valid.tsv"),
+            "--test",
+            str(root / "test.tsv"),
+            "--model",
+            "mf",
+            "--epochs",
+            "2",
+            "--seed",
+            "1",
+            "--workspace",
+            str(ws),
+            "--json",
+            "--quiet",
+        ]
+    )
     assert code == 0
     from recsys_gui.core.store.run_store import RunStore
 
@@ -373,11 +412,27 @@ def tiny_run(tmp_path_factory):
 def test_cli_recommend_formats_users_and_overwrite(tiny_run, tmp_path, capsys):
     from recsys_gui.cli import main
 
-    root, ws, run_id, split = tiny_run
+    _root, ws, run_id, split = tiny_run
     (tmp_path / "users.txt").write_text("u3\nnobody\nu1\n\n")
     out = tmp_path / "recs.db"
-    assert main(["recommend", run_id, "--top", "4", "--out", str(out), "--users", str(tmp_path / "users.txt"),
-                 "--workspace", str(ws), "--json"]) == 0
+    assert (
+        main(
+            [
+                "recommend",
+                run_id,
+                "--top",
+                "4",
+                "--out",
+                str(out),
+                "--users",
+                str(tmp_path / "users.txt"),
+                "--workspace",
+                str(ws),
+                "--json",
+            ]
+        )
+        == 0
+    )
     cap = capsys.readouterr()
     report = json.loads(cap.out.strip().splitlines()[-1])
     assert report["rows"] == 8 and report["users"] == 2 and report["unknown_users"] == ["nobody"]
@@ -389,15 +444,46 @@ def test_cli_recommend_formats_users_and_overwrite(tiny_run, tmp_path, capsys):
     assert main(["recommend", run_id, "--top", "4", "--out", str(out), "--workspace", str(ws)]) == 2
     assert "--overwrite" in capsys.readouterr().err
     assert out.read_bytes() == before
-    assert main(["recommend", run_id, "--top", "4", "--out", str(out), "--workspace", str(ws), "--overwrite",
-                 "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "recommend",
+                run_id,
+                "--top",
+                "4",
+                "--out",
+                str(out),
+                "--workspace",
+                str(ws),
+                "--overwrite",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     con.close()  # the old connection still sees the replaced file's inode
     con = sqlite3.connect(out)
     assert con.execute("select count(*) from recommendations").fetchone()[0] == 4 * split.n_users
     assert main(["recommend", run_id, "--out", str(tmp_path / "x.txt"), "--workspace", str(ws)]) == 2
     (tmp_path / "items.txt").write_text("i0\ni2\ni4\ni6\ni8\n")
-    assert main(["recommend", run_id, "--top", "3", "--out", str(tmp_path / "allow.parquet"), "--items",
-                 str(tmp_path / "items.txt"), "--include-seen", "--workspace", str(ws)]) == 0
+    assert (
+        main(
+            [
+                "recommend",
+                run_id,
+                "--top",
+                "3",
+                "--out",
+                str(tmp_path / "allow.parquet"),
+                "--items",
+                str(tmp_path / "items.txt"),
+                "--include-seen",
+                "--workspace",
+                str(ws),
+            ]
+        )
+        == 0
+    )
     allow = pd.read_parquet(tmp_path / "allow.parquet")
     assert set(allow["item_id"]) <= {"i0", "i2", "i4", "i6", "i8"}
 
@@ -406,11 +492,25 @@ def test_cli_export_embeddings(tiny_run, tmp_path, capsys):
     from recsys_gui.cli import main
 
     _, ws, run_id, split = tiny_run
-    assert main(["export-embeddings", run_id, "--out", str(tmp_path / "emb.parquet"), "--workspace", str(ws),
-                 "--json"]) == 0
+    assert (
+        main(
+            [
+                "export-embeddings",
+                run_id,
+                "--out",
+                str(tmp_path / "emb.parquet"),
+                "--workspace",
+                str(ws),
+                "--json",
+            ]
+        )
+        == 0
+    )
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert report["shapes"] == {"user": [split.n_users, 64], "item": [split.n_items, 64]}
     users = pd.read_parquet(tmp_path / "emb.users.parquet")
     assert sorted(users["user_id"]) == sorted(split.train.user_ids)  # the loader's own id order
-    assert main(["export-embeddings", run_id, "--out", str(tmp_path / "emb.parquet"), "--workspace",
-                 str(ws)]) == 2
+    assert (
+        main(["export-embeddings", run_id, "--out", str(tmp_path / "emb.parquet"), "--workspace", str(ws)])
+        == 2
+    )

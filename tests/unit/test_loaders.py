@@ -163,7 +163,7 @@ def test_rating_threshold_makes_implicit(tmp_path):
 
 
 def test_iterative_k_core(tmp_path):
-    # user 3 has 2 rows; dropping item 9 (1 row) takes user 3 under 2, which takes item 4 under 2.
+    # item 9 has 1 row; dropping it takes user 3 under 2, which then takes item 4 under 2.
     rows = ["1,1", "1,2", "2,1", "2,2", "3,4", "3,9", "4,4", "4,1", "4,2"]
     p = write(tmp_path, "user,item\n" + "\n".join(rows) + "\n")
     data, report = load_interactions(p, LoadOptions(min_user_count=2, min_item_count=2))
@@ -171,7 +171,7 @@ def test_iterative_k_core(tmp_path):
     ic = np.bincount(data.items)
     assert uc.min() >= 2 and ic.min() >= 2
     assert set(data.user_ids) == {1, 2, 4} and set(data.item_ids) == {1, 2}
-    assert report.dropped["k-core"] == 4
+    assert report.dropped["k-core"] == 3
 
 
 def test_missing_ids_are_dropped_and_reported(tmp_path):

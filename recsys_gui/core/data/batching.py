@@ -80,9 +80,9 @@ class DeviceBatcher:
         self.rank, self.world_size = rank, world_size
         self.generator = torch.Generator(device=device)
         self.generator.manual_seed(int(seed) * 7919 + rank)
-        self.users = torch.as_tensor(train.users, dtype=torch.long, device=device)
-        self.items = torch.as_tensor(train.items, dtype=torch.long, device=device)
-        self.values = torch.as_tensor(train.values, dtype=torch.float32, device=device)
+        self.users = torch.as_tensor(np.array(train.users, dtype=np.int64), device=device)
+        self.items = torch.as_tensor(np.array(train.items, dtype=np.int64), device=device)
+        self.values = torch.as_tensor(np.array(train.values, dtype=np.float32), device=device)
         self.index = PositiveIndex(self.users, self.items, self.n_items)
         if kind == "user_rows":
             self._build_user_csr()

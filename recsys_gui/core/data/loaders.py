@@ -406,7 +406,7 @@ def _guess_roles(p: Path, columns: tuple[str, ...], header: bool, data: list[lis
         for c in [c for c in columns if c not in taken]:
             if "rating" not in chosen and kinds[c] in ("int", "float"):
                 chosen["rating"] = c
-            elif "timestamp" not in chosen and kinds[c] in ("epoch", "date"):
+            elif "timestamp" not in chosen and kinds[c] in ("epoch", "date", "int", "float"):
                 chosen["timestamp"] = c
             elif "rating" not in chosen and kinds[c] == "epoch" and "timestamp" in chosen:
                 chosen["rating"] = c
@@ -561,8 +561,9 @@ def _maybe_leading_zeros(sn: SniffResult) -> bool:
         pre = np.asarray(buf[s - 2:s]) if s >= 2 else np.array([10, 10], dtype=np.uint8)
         post = np.asarray(buf[e:e + 1]) if e < n else np.array([10], dtype=np.uint8)
         seg = np.concatenate([pre, np.asarray(buf[s:e]), post])
-        cand = np.flatnonzero((seg[2:-1] == 48) & ((seg[3:] - 48) < 10)) + 2
-        if cand.size and (delim[seg[cand - 1]] | ((seg[cand - 1] == 45) & delim[seg[cand - 2]])).any():
+        cand = np.flatnonzero(seg[2:-1] == 48) + 2  # every '0': "0x" after a delimiter, or "-0..."
+        if cand.size and ((delim[seg[cand - 1]] & ((seg[cand + 1] - 48) < 10))
+                          | ((seg[cand - 1] == 45) & delim[seg[cand - 2]])).any():
             return True
     return False
 
@@ -712,7 +713,7 @@ def _encode_ints(col: pa.ChunkedArray) -> tuple[np.ndarray, pd.Index]:
     return codes.astype(np.int64, copy=False), pd.Index(uniq, dtype=np.int64)
 
 
-_CANONICAL_INT = re.compile(r"-?(0|[1-9][0-9]{0,17})")
+_CANONICAL_INT = re.compile(r"0|-?[1-9][0-9]{0,17}")  # exactly what str(int) gives back ("-0" is text)
 
 
 def _encode_text(col: pa.ChunkedArray) -> tuple[np.ndarray, pd.Index]:
@@ -799,7 +800,8 @@ def _to_seconds(col: pa.ChunkedArray, sn: SniffResult, name: str
     if pa.types.is_timestamp(t) or pa.types.is_date(t):
         secs = pc.cast(col.cast(pa.timestamp("s")) if pa.types.is_date(t) else col.cast(
             pa.timestamp("s"), safe=False), pa.int64())
-        return _missing_split(secs)
+        vals, missing = _missing_split(secs)
+        return vals, missing, None
     if pa.types.is_integer(t) or pa.types.is_floating(t):
         vals, missing = _missing_split(col.cast(pa.float64()) if pa.types.is_floating(t) else col.cast(pa.int64()))
         return _scale_epoch(vals, missing)

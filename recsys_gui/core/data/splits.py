@@ -36,7 +36,8 @@ SPLIT_HELP: dict[str, str] = {
                 "it is the closest to deploying the model. Users and items new after the cut are cold.",
     "users": "Held-out users (strong generalisation, as in Mult-VAE): 10% of users are validation users "
              "and 10% test users, never trained on. For each of them a fold-in share (80%) of their "
-             "interactions is given as history when ranking and the rest are the targets. Ignores time.",
+             "interactions is given as history when ranking and the rest are the targets. Ignores time, so "
+             "a target can be older than the history: it leaks some of the future.",
     "predefined": "Ready-made train/valid/test files, used as they are. Whether the future leaks depends "
                   "on how the files were made.",
 }

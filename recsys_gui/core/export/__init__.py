@@ -16,5 +16,13 @@ from recsys_gui.core.export.recommendations import (
     write_recommendations,
 )
 
-__all__ = ["EmbeddingsReport", "ExportReport", "Labels", "export_embeddings", "export_recommendations",
-           "project_embeddings", "recommend_frames", "write_recommendations"]
+__all__ = [
+    "EmbeddingsReport",
+    "ExportReport",
+    "Labels",
+    "export_embeddings",
+    "export_recommendations",
+    "project_embeddings",
+    "recommend_frames",
+    "write_recommendations",
+]

@@ -34,7 +34,9 @@ def check_target(target: Path, *, overwrite: bool, flag: str = "--overwrite") ->
     if target.is_dir():
         raise ExportError(f"{target} is a folder; give a file name for the export.")
     if target.exists() and not overwrite:
-        raise ExportError(f"{target} already exists. Pass {flag} to replace it, or choose another output path.")
+        raise ExportError(
+            f"{target} already exists. Pass {flag} to replace it, or choose another output path."
+        )
     parent = target.parent
     if parent.exists() and not parent.is_dir():
         raise ExportError(f"{parent} is not a folder.")
@@ -61,7 +63,7 @@ def clean_stale_partials(target: Path) -> list[Path]:
     except OSError:
         return removed
     for p in candidates:
-        tag = p.name[len(prefix):-len(PARTIAL_SUFFIX)]
+        tag = p.name[len(prefix) : -len(PARTIAL_SUFFIX)]
         pid_text = tag.split("-", 1)[0]
         if not pid_text.isdigit() or _pid_alive(int(pid_text)):
             continue
@@ -84,8 +86,10 @@ def atomic_target(target: Path, *, overwrite: bool, flag: str = "--overwrite") -
     try:
         yield tmp
         if target.exists() and not overwrite:
-            raise ExportError(f"{target} appeared while the export was running; it was left as it is. "
-                              f"Pass {flag} to replace it.")
+            raise ExportError(
+                f"{target} appeared while the export was running; it was left as it is. "
+                f"Pass {flag} to replace it."
+            )
         os.replace(tmp, target)
     except BaseException:
         remove_quietly(tmp)

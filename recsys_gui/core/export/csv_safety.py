@@ -26,8 +26,7 @@ _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
 def needs_neutralising(value: object) -> bool:
     """True for a text value a spreadsheet could execute."""
-    return (isinstance(value, str) and value.startswith(DANGEROUS_FIRST)
-            and _NUMBER.fullmatch(value) is None)
+    return isinstance(value, str) and value.startswith(DANGEROUS_FIRST) and _NUMBER.fullmatch(value) is None
 
 
 def neutralise(value: object) -> object:

@@ -52,14 +52,24 @@ class EmbeddingsReport:
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, "files": {k: [str(p) for p in v] for k, v in self.files.items()},
-                "shapes": {k: list(v) for k, v in self.shapes.items()}, "notes": self.notes,
-                "seconds": round(self.seconds, 3)}
+        return {
+            "run_id": self.run_id,
+            "files": {k: [str(p) for p in v] for k, v in self.files.items()},
+            "shapes": {k: list(v) for k, v in self.shapes.items()},
+            "notes": self.notes,
+            "seconds": round(self.seconds, 3),
+        }
 
 
 # --- computing ----------------------------------------------------------------------------------
-def model_embeddings(model: Recommender, data: Split | InteractionData, *, device: torch.device | str | None = None,
-                     sides: Sequence[Side] = SIDES, chunk_users: int = 65536) -> dict[Side, np.ndarray | None]:
+def model_embeddings(
+    model: Recommender,
+    data: Split | InteractionData,
+    *,
+    device: torch.device | str | None = None,
+    sides: Sequence[Side] = SIDES,
+    chunk_users: int = 65536,
+) -> dict[Side, np.ndarray | None]:
     """float32 matrices [n_users, d] / [n_items, d] by side; None where the model has no such side.
 
     History-based models get each user's training history (as the evaluator gives it), computed in
@@ -70,8 +80,11 @@ def model_embeddings(model: Recommender, data: Split | InteractionData, *, devic
     from recsys_gui.core.evaluation.ranking import DeviceCSR
 
     history_data = data.known_for_valid() if isinstance(data, Split) else data
-    dev = torch.device(device) if device is not None else next(
-        (p.device for p in model.parameters()), torch.device("cpu"))
+    dev = (
+        torch.device(device)
+        if device is not None
+        else next((p.device for p in model.parameters()), torch.device("cpu"))
+    )
     model.to(dev)
     model.eval()
     out: dict[Side, np.ndarray | None] = {}
@@ -102,8 +115,9 @@ def projection_sample(n: int, sample: int | None, seed: int = 0) -> np.ndarray |
     return np.sort(np.random.default_rng(seed).choice(n, size=int(sample), replace=False))
 
 
-def project_embeddings(emb: np.ndarray, method: Literal["pca", "tsne"] = "pca", sample: int | None = 20_000,
-                       seed: int = 0) -> np.ndarray:
+def project_embeddings(
+    emb: np.ndarray, method: Literal["pca", "tsne"] = "pca", sample: int | None = 20_000, seed: int = 0
+) -> np.ndarray:
     """2-D coordinates [n, 2] for the embeddings scatter (scikit-learn).
 
     PCA is fitted on at most ``sample`` rows and applied to all rows. t-SNE cannot place points it
@@ -144,8 +158,9 @@ def project_embeddings(emb: np.ndarray, method: Literal["pca", "tsne"] = "pca", 
 
 
 # --- writing ------------------------------------------------------------------------------------
-def embedding_paths(out: Path | str, fmt: str | None, sides: Sequence[Side] = SIDES
-                    ) -> tuple[str, dict[Side, list[Path]]]:
+def embedding_paths(
+    out: Path | str, fmt: str | None, sides: Sequence[Side] = SIDES
+) -> tuple[str, dict[Side, list[Path]]]:
     """(format, files per side) for an output path: a file name with a suffix, or a folder."""
     out = Path(out).expanduser()
     suffix_kind = EMB_FORMATS.get(out.suffix.lower())
@@ -168,7 +183,9 @@ def _ext(kind: str) -> str:
     return {"csv": ".csv", "parquet": ".parquet", "npy": ".npy"}[kind]
 
 
-def embedding_frame(emb: np.ndarray, ids: np.ndarray, side: Side, titles: np.ndarray | None = None) -> pd.DataFrame:
+def embedding_frame(
+    emb: np.ndarray, ids: np.ndarray, side: Side, titles: np.ndarray | None = None
+) -> pd.DataFrame:
     """Raw id (and title) first, then one float32 column per dimension."""
     cols: dict[str, Any] = {f"{side}_id": ids}
     if titles is not None:
@@ -177,9 +194,17 @@ def embedding_frame(emb: np.ndarray, ids: np.ndarray, side: Side, titles: np.nda
     return pd.DataFrame(cols)
 
 
-def write_embeddings(emb: np.ndarray, ids: np.ndarray, paths: Sequence[Path], kind: str, side: Side, *,
-                     titles: np.ndarray | None = None, overwrite: bool = False,
-                     meta: Mapping[str, Any] | None = None) -> None:
+def write_embeddings(
+    emb: np.ndarray,
+    ids: np.ndarray,
+    paths: Sequence[Path],
+    kind: str,
+    side: Side,
+    *,
+    titles: np.ndarray | None = None,
+    overwrite: bool = False,
+    meta: Mapping[str, Any] | None = None,
+) -> None:
     """Write one side's matrix (and, for .npy, its id file), each file atomically."""
     if len(ids) != emb.shape[0]:
         raise ExportError(f"{side} embeddings have {emb.shape[0]} rows but there are {len(ids)} {side} ids.")
@@ -194,12 +219,14 @@ def write_embeddings(emb: np.ndarray, ids: np.ndarray, paths: Sequence[Path], ki
     _write_table(embedding_frame(emb, ids, side, titles), paths[0], kind, overwrite=overwrite, meta=meta)
 
 
-def _write_table(frame: pd.DataFrame, path: Path, kind: str, *, overwrite: bool,
-                 meta: Mapping[str, Any] | None = None) -> None:
+def _write_table(
+    frame: pd.DataFrame, path: Path, kind: str, *, overwrite: bool, meta: Mapping[str, Any] | None = None
+) -> None:
     with atomic_target(path, overwrite=overwrite) as tmp:
         if kind == "csv":
-            neutralise_frame(frame).to_csv(tmp, index=False, lineterminator="\n", quoting=csv.QUOTE_MINIMAL,
-                                           encoding="utf-8")
+            neutralise_frame(frame).to_csv(
+                tmp, index=False, lineterminator="\n", quoting=csv.QUOTE_MINIMAL, encoding="utf-8"
+            )
         else:
             import json
 
@@ -207,14 +234,26 @@ def _write_table(frame: pd.DataFrame, path: Path, kind: str, *, overwrite: bool,
             import pyarrow.parquet as pq
 
             table = pa.Table.from_pandas(frame, preserve_index=False)
-            table = table.replace_schema_metadata({**(table.schema.metadata or {}),
-                                                   b"recsys_gui": json.dumps(dict(meta or {}), default=str).encode()})
+            table = table.replace_schema_metadata(
+                {
+                    **(table.schema.metadata or {}),
+                    b"recsys_gui": json.dumps(dict(meta or {}), default=str).encode(),
+                }
+            )
             pq.write_table(table, str(tmp), compression="zstd")
 
 
-def export_embeddings(workspace: Workspace | Path | str | None, run_id: str, out: Path | str, *,
-                      fmt: str | None = None, sides: Sequence[Side] = SIDES, overwrite: bool = False,
-                      device: str = "auto", progress: ProgressFn | None = None) -> EmbeddingsReport:
+def export_embeddings(
+    workspace: Workspace | Path | str | None,
+    run_id: str,
+    out: Path | str,
+    *,
+    fmt: str | None = None,
+    sides: Sequence[Side] = SIDES,
+    overwrite: bool = False,
+    device: str = "auto",
+    progress: ProgressFn | None = None,
+) -> EmbeddingsReport:
     """Export the run's user and item embeddings with raw ids; sides the model lacks are noted, not written.
 
     Every target is checked before the model is loaded, so an export that would overwrite a file
@@ -249,12 +288,14 @@ def export_embeddings(workspace: Workspace | Path | str | None, run_id: str, out
         ids = labels.users if side == "user" else labels.items
         titles = labels.titles if side == "item" else None
         tick(0.4 + 0.5 * n / max(len(sides), 1), f"Writing {side} embeddings")
-        write_embeddings(emb, ids, paths[side], kind, side, titles=titles, overwrite=overwrite,
-                         meta={**meta, "side": side})
+        write_embeddings(
+            emb, ids, paths[side], kind, side, titles=titles, overwrite=overwrite, meta={**meta, "side": side}
+        )
         files[side] = paths[side]
         shapes[side] = (int(emb.shape[0]), int(emb.shape[1]))
     if not files:
         notes.append("Nothing was written: this model exposes no embeddings.")
     tick(1.0, "Done")
-    return EmbeddingsReport(run_id=str(row["id"]), files=files, shapes=shapes, notes=notes,
-                            seconds=time.perf_counter() - t0)
+    return EmbeddingsReport(
+        run_id=str(row["id"]), files=files, shapes=shapes, notes=notes, seconds=time.perf_counter() - t0
+    )

@@ -22,6 +22,7 @@ tuples; sqlite-utils creates the small tables and the index, and opens the resul
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import sqlite3
@@ -49,8 +50,14 @@ ProgressFn = Callable[[float, str], None]
 SCORE_BUDGET = 1 << 24  # scores held per chunk (64 MB of float32): bounds memory for any catalogue
 
 FORMATS = ("sqlite", "csv", "parquet")
-SUFFIXES = {".sqlite": "sqlite", ".sqlite3": "sqlite", ".db": "sqlite", ".csv": "csv", ".parquet": "parquet",
-            ".pq": "parquet"}
+SUFFIXES = {
+    ".sqlite": "sqlite",
+    ".sqlite3": "sqlite",
+    ".db": "sqlite",
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
 COLUMNS = ("user_id", "rank", "item_id", "score")
 
 
@@ -64,28 +71,52 @@ def format_for(path: Path, fmt: str | None) -> str:
         return f
     suffix = Path(path).suffix.lower()
     if suffix not in SUFFIXES:
-        raise ExportError(f"Cannot tell the format of '{path}' from its suffix. Use .sqlite/.db, .csv or "
-                          ".parquet, or pass --format.")
+        raise ExportError(
+            f"Cannot tell the format of '{path}' from its suffix. Use .sqlite/.db, .csv or "
+            ".parquet, or pass --format."
+        )
     return SUFFIXES[suffix]
 
 
 class RecommendationSink(Protocol):
     def write(self, frame: pd.DataFrame) -> None: ...
-    def close(self) -> None: ...     # finish the file (success)
-    def abort(self) -> None: ...     # release handles after an error; the caller deletes the file
+    def close(self) -> None: ...  # finish the file (success)
+    def abort(self) -> None: ...  # release handles after an error; the caller deletes the file
 
 
-def open_sink(fmt: str, path: Path, *, user_ids_are_int: bool, item_ids_are_int: bool, with_title: bool,
-              run_info: Mapping[str, Any] | None = None, items: pd.DataFrame | None = None) -> RecommendationSink:
-    """A sink for ``fmt`` writing ``path``; ``run_info``/``items`` go into SQLite tables or Parquet metadata."""
+def open_sink(
+    fmt: str,
+    path: Path,
+    *,
+    user_ids_are_int: bool,
+    item_ids_are_int: bool,
+    with_title: bool,
+    run_info: Mapping[str, Any] | None = None,
+    items: pd.DataFrame | None = None,
+) -> RecommendationSink:
+    """A sink for ``fmt`` writing ``path``.
+
+    ``run_info``/``items`` become SQLite tables (Parquet keeps ``run_info`` as file metadata).
+    """
     if fmt == "sqlite":
-        return SqliteSink(path, user_ids_are_int=user_ids_are_int, item_ids_are_int=item_ids_are_int,
-                          with_title=with_title, run_info=run_info, items=items)
+        return SqliteSink(
+            path,
+            user_ids_are_int=user_ids_are_int,
+            item_ids_are_int=item_ids_are_int,
+            with_title=with_title,
+            run_info=run_info,
+            items=items,
+        )
     if fmt == "csv":
         return CsvSink(path, with_title=with_title)
     if fmt == "parquet":
-        return ParquetSink(path, user_ids_are_int=user_ids_are_int, item_ids_are_int=item_ids_are_int,
-                           with_title=with_title, run_info=run_info)
+        return ParquetSink(
+            path,
+            user_ids_are_int=user_ids_are_int,
+            item_ids_are_int=item_ids_are_int,
+            with_title=with_title,
+            run_info=run_info,
+        )
     raise ExportError(f"Unknown export format '{fmt}'.")
 
 
@@ -97,8 +128,16 @@ def _columns(with_title: bool) -> list[str]:
 class SqliteSink:
     """``recommendations`` (PK user_id, rank; index on item_id), ``run`` and ``items`` tables."""
 
-    def __init__(self, path: Path, *, user_ids_are_int: bool, item_ids_are_int: bool, with_title: bool,
-                 run_info: Mapping[str, Any] | None = None, items: pd.DataFrame | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        user_ids_are_int: bool,
+        item_ids_are_int: bool,
+        with_title: bool,
+        run_info: Mapping[str, Any] | None = None,
+        items: pd.DataFrame | None = None,
+    ) -> None:
         import sqlite_utils
 
         self.path = Path(path)
@@ -107,8 +146,14 @@ class SqliteSink:
         self.items = items
         self.conn = sqlite3.connect(self.path, isolation_level=None)
         self.db = sqlite_utils.Database(self.conn)
-        for pragma in ("page_size=8192", "journal_mode=OFF", "synchronous=OFF", "locking_mode=EXCLUSIVE",
-                       "cache_size=-65536", "temp_store=FILE"):
+        for pragma in (
+            "page_size=8192",
+            "journal_mode=OFF",
+            "synchronous=OFF",
+            "locking_mode=EXCLUSIVE",
+            "cache_size=-65536",
+            "temp_store=FILE",
+        ):
             self.conn.execute(f"PRAGMA {pragma}")
         u = "INTEGER" if user_ids_are_int else "TEXT"
         i = "INTEGER" if item_ids_are_int else "TEXT"
@@ -116,8 +161,9 @@ class SqliteSink:
         # sqlite-utils cannot declare WITHOUT ROWID; the clustered composite key is what makes
         # the bulk load an append and "all recommendations of a user" one range scan.
         self.conn.execute(
-            f"CREATE TABLE recommendations (user_id {u} NOT NULL, rank INTEGER NOT NULL, item_id {i} NOT NULL, "
-            f"score REAL{title}, PRIMARY KEY (user_id, rank)) WITHOUT ROWID")
+            f"CREATE TABLE recommendations (user_id {u} NOT NULL, rank INTEGER NOT NULL, "
+            f"item_id {i} NOT NULL, score REAL{title}, PRIMARY KEY (user_id, rank)) WITHOUT ROWID"
+        )
         cols = _columns(with_title)
         self.insert = f"INSERT INTO recommendations ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
         self.conn.execute("BEGIN")
@@ -130,7 +176,9 @@ class SqliteSink:
         try:
             self.conn.executemany(self.insert, rows)
         except sqlite3.IntegrityError as exc:
-            raise ExportError(f"Duplicate (user_id, rank) in the export ({exc}); a user was listed twice.") from None
+            raise ExportError(
+                f"Duplicate (user_id, rank) in the export ({exc}); a user was listed twice."
+            ) from None
 
     def close(self) -> None:
         self.db["recommendations"].create_index(["item_id"], index_name="idx_recommendations_item_id")
@@ -143,10 +191,8 @@ class SqliteSink:
         self.conn.close()
 
     def abort(self) -> None:
-        try:
+        with contextlib.suppress(sqlite3.Error):
             self.conn.close()
-        except sqlite3.Error:
-            pass
 
 
 def _sql_value(v: Any) -> Any:
@@ -198,17 +244,26 @@ class ParquetSink:
 
     ROW_GROUP = 1_000_000
 
-    def __init__(self, path: Path, *, user_ids_are_int: bool, item_ids_are_int: bool, with_title: bool,
-                 run_info: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        user_ids_are_int: bool,
+        item_ids_are_int: bool,
+        with_title: bool,
+        run_info: Mapping[str, Any] | None = None,
+    ) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         self.pa = pa
         self.with_title = with_title
-        fields = [pa.field("user_id", pa.int64() if user_ids_are_int else pa.string(), nullable=False),
-                  pa.field("rank", pa.int32(), nullable=False),
-                  pa.field("item_id", pa.int64() if item_ids_are_int else pa.string(), nullable=False),
-                  pa.field("score", pa.float32())]
+        fields = [
+            pa.field("user_id", pa.int64() if user_ids_are_int else pa.string(), nullable=False),
+            pa.field("rank", pa.int32(), nullable=False),
+            pa.field("item_id", pa.int64() if item_ids_are_int else pa.string(), nullable=False),
+            pa.field("score", pa.float32()),
+        ]
         if with_title:
             fields.append(pa.field("title", pa.string()))
         meta = {b"recsys_gui": json.dumps(dict(run_info or {}), default=str).encode()}
@@ -238,10 +293,9 @@ class ParquetSink:
         self.writer.close()
 
     def abort(self) -> None:
-        try:
+        # the file is deleted next; a second error must not hide the first
+        with contextlib.suppress(Exception):
             self.writer.close()
-        except Exception:  # the file is deleted next; a second error must not hide the first
-            pass
 
 
 # --- ids ----------------------------------------------------------------------------------------
@@ -311,8 +365,9 @@ def read_id_file(path: Path | str, what: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-def resolve_ids(spec: Path | str | Sequence[object] | None, ids: pd.Index, what: str
-                ) -> tuple[np.ndarray | None, list[str]]:
+def resolve_ids(
+    spec: Path | str | Sequence[object] | None, ids: pd.Index, what: str
+) -> tuple[np.ndarray | None, list[str]]:
     """A file path or a list of raw ids → (dense indices or None for "all", unknown raw ids)."""
     if spec is None:
         return None, []
@@ -323,7 +378,9 @@ def resolve_ids(spec: Path | str | Sequence[object] | None, ids: pd.Index, what:
     dense, unknown = match_ids(raw, ids)
     if dense.size == 0:
         sample = ", ".join(repr(u) for u in unknown[:5])
-        raise ExportError(f"None of the {len(unknown)} {what} ids{where} is known to this run (e.g. {sample}).")
+        raise ExportError(
+            f"None of the {len(unknown)} {what} ids{where} is known to this run (e.g. {sample})."
+        )
     return dense, unknown
 
 
@@ -333,12 +390,20 @@ def auto_chunk_users(n_items: int, budget: int = SCORE_BUDGET) -> int:
     return int(max(64, min(65536, budget // max(n_items, 1))))
 
 
-def recommend_frames(model: Recommender, data: Split | InteractionData, *, k: int = 20,
-                     users: np.ndarray | Sequence[int] | None = None, exclude_seen: bool = True,
-                     allow_items: np.ndarray | Sequence[int] | None = None,
-                     device: torch.device | str | None = None, chunk_users: int | None = None,
-                     labels: Labels | None = None, should_stop: Callable[[], bool] | None = None,
-                     on_chunk: Callable[[int], None] | None = None) -> Iterator[pd.DataFrame]:
+def recommend_frames(
+    model: Recommender,
+    data: Split | InteractionData,
+    *,
+    k: int = 20,
+    users: np.ndarray | Sequence[int] | None = None,
+    exclude_seen: bool = True,
+    allow_items: np.ndarray | Sequence[int] | None = None,
+    device: torch.device | str | None = None,
+    chunk_users: int | None = None,
+    labels: Labels | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    on_chunk: Callable[[int], None] | None = None,
+) -> Iterator[pd.DataFrame]:
     """Top-``k`` rows per user, one DataFrame per chunk of users, with raw ids.
 
     ``data`` is a ``Split`` (seen = train + valid + fold-in; history = train + fold-in, as the
@@ -359,10 +424,15 @@ def recommend_frames(model: Recommender, data: Split | InteractionData, *, k: in
     else:
         history_data = seen_data = ref = data
     if (model.n_users, model.n_items) != (ref.n_users, ref.n_items):
-        raise ExportError(f"The model was built for {model.n_users} users × {model.n_items} items but the data has "
-                          f"{ref.n_users} × {ref.n_items}; it is not the data this model was trained on.")
-    dev = torch.device(device) if device is not None else next(
-        (p.device for p in model.parameters()), torch.device("cpu"))
+        raise ExportError(
+            f"The model was built for {model.n_users} users × {model.n_items} items but the data has "
+            f"{ref.n_users} × {ref.n_items}; it is not the data this model was trained on."
+        )
+    dev = (
+        torch.device(device)
+        if device is not None
+        else next((p.device for p in model.parameters()), torch.device("cpu"))
+    )
     model.to(dev)
     model.eval()
     labels = labels or Labels.from_data(ref)
@@ -382,7 +452,7 @@ def recommend_frames(model: Recommender, data: Split | InteractionData, *, k: in
     for start in range(0, user_idx.size, step):
         if should_stop is not None and should_stop():
             raise TrainingCancelled("Export stopped.")
-        chunk = user_idx[start:start + step]
+        chunk = user_idx[start : start + step]
         ut = torch.as_tensor(chunk, device=dev)
         idx, vals = topk_for_users(model, ut, k=k, history=history, exclude=exclude, allow_items=allow)
         yield _frame(chunk, idx.cpu().numpy(), vals.cpu().numpy(), ranks, labels)
@@ -390,7 +460,9 @@ def recommend_frames(model: Recommender, data: Split | InteractionData, *, k: in
             on_chunk(chunk.size)
 
 
-def _frame(users: np.ndarray, idx: np.ndarray, vals: np.ndarray, ranks: np.ndarray, labels: Labels) -> pd.DataFrame:
+def _frame(
+    users: np.ndarray, idx: np.ndarray, vals: np.ndarray, ranks: np.ndarray, labels: Labels
+) -> pd.DataFrame:
     """Flatten one chunk's [B, k] top-k into labelled rows, dropping masked (-inf) slots."""
     ok = vals > -np.inf  # also drops NaN scores, which are not recommendations
     if ok.all():
@@ -401,8 +473,12 @@ def _frame(users: np.ndarray, idx: np.ndarray, vals: np.ndarray, ranks: np.ndarr
         u = np.repeat(users, ok.sum(1))
         r = np.cumsum(ok, axis=1, dtype=np.int32)[ok]
         items, scores = idx[ok], vals[ok]
-    cols: dict[str, Any] = {"user_id": labels.users[u], "rank": r.astype(np.int32, copy=False),
-                            "item_id": labels.items[items], "score": scores.astype(np.float32, copy=False)}
+    cols: dict[str, Any] = {
+        "user_id": labels.users[u],
+        "rank": r.astype(np.int32, copy=False),
+        "item_id": labels.items[items],
+        "score": scores.astype(np.float32, copy=False),
+    }
     if labels.titles is not None:
         cols["title"] = labels.titles[items]
     frame = pd.DataFrame(cols)
@@ -463,10 +539,17 @@ def prefetched(frames: Iterator[pd.DataFrame], depth: int = 2) -> Iterator[pd.Da
 
 
 # --- writing ------------------------------------------------------------------------------------
-def write_recommendations(frames: Iterable[pd.DataFrame], out: Path | str, *, labels: Labels,
-                          fmt: str | None = None, overwrite: bool = False,
-                          run_info: Mapping[str, Any] | None = None, items: pd.DataFrame | None = None,
-                          flag: str = "--overwrite") -> tuple[Path, int]:
+def write_recommendations(
+    frames: Iterable[pd.DataFrame],
+    out: Path | str,
+    *,
+    labels: Labels,
+    fmt: str | None = None,
+    overwrite: bool = False,
+    run_info: Mapping[str, Any] | None = None,
+    items: pd.DataFrame | None = None,
+    flag: str = "--overwrite",
+) -> tuple[Path, int]:
     """Stream ``frames`` into ``out`` atomically; returns (path, rows written).
 
     ``labels`` tells the column types (integer or text ids, whether titles exist) even when no
@@ -477,9 +560,15 @@ def write_recommendations(frames: Iterable[pd.DataFrame], out: Path | str, *, la
     kind = format_for(target, fmt)
     rows = 0
     with atomic_target(target, overwrite=overwrite, flag=flag) as tmp:
-        sink = open_sink(kind, tmp, user_ids_are_int=labels.user_ids_are_int,
-                         item_ids_are_int=labels.item_ids_are_int, with_title=labels.titles is not None,
-                         run_info=run_info, items=items)
+        sink = open_sink(
+            kind,
+            tmp,
+            user_ids_are_int=labels.user_ids_are_int,
+            item_ids_are_int=labels.item_ids_are_int,
+            with_title=labels.titles is not None,
+            run_info=run_info,
+            items=items,
+        )
         try:
             for frame in frames:
                 sink.write(frame)
@@ -509,20 +598,37 @@ class ExportReport:
     short_users: int = 0  # users with fewer than `top` candidates left after masking
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": str(self.path), "format": self.format, "run_id": self.run_id, "top": self.top,
-                "rows": self.rows, "users": self.users, "seconds": round(self.seconds, 3),
-                "rows_per_s": round(self.rows / self.seconds) if self.seconds > 0 else None,
-                "unknown_users": self.unknown_users, "unknown_items": self.unknown_items,
-                "short_users": self.short_users}
+        return {
+            "path": str(self.path),
+            "format": self.format,
+            "run_id": self.run_id,
+            "top": self.top,
+            "rows": self.rows,
+            "users": self.users,
+            "seconds": round(self.seconds, 3),
+            "rows_per_s": round(self.rows / self.seconds) if self.seconds > 0 else None,
+            "unknown_users": self.unknown_users,
+            "unknown_items": self.unknown_items,
+            "short_users": self.short_users,
+        }
 
 
-def export_recommendations(workspace: Workspace | Path | str | None, run_id: str, out: Path | str, *,
-                           top: int = 20, fmt: str | None = None,
-                           users: Path | str | Sequence[object] | None = None, include_seen: bool = False,
-                           items: Path | str | Sequence[object] | None = None, overwrite: bool = False,
-                           device: str = "auto", progress: ProgressFn | None = None,
-                           should_stop: Callable[[], bool] | None = None,
-                           chunk_users: int | None = None) -> ExportReport:
+def export_recommendations(
+    workspace: Workspace | Path | str | None,
+    run_id: str,
+    out: Path | str,
+    *,
+    top: int = 20,
+    fmt: str | None = None,
+    users: Path | str | Sequence[object] | None = None,
+    include_seen: bool = False,
+    items: Path | str | Sequence[object] | None = None,
+    overwrite: bool = False,
+    device: str = "auto",
+    progress: ProgressFn | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    chunk_users: int | None = None,
+) -> ExportReport:
     """Export a stored run's top-``top`` list for every user (or the ``users`` given) to ``out``.
 
     ``users``/``items`` are a file of raw ids (one per line) or a list of raw ids. The format comes
@@ -547,9 +653,11 @@ def export_recommendations(workspace: Workspace | Path | str | None, run_id: str
     split, _ = load_split(spec, seed=spec.train_config().seed)
     fingerprint = split.train.fingerprint()
     if row.get("data_fingerprint") and row["data_fingerprint"] != fingerprint:
-        raise ExportError(f"The data files of run {row['id']} have changed since it was trained (fingerprint "
-                          f"{fingerprint}, run has {row['data_fingerprint']}); ids would not match the model. "
-                          "Restore the files or train again.")
+        raise ExportError(
+            f"The data files of run {row['id']} have changed since it was trained (fingerprint "
+            f"{fingerprint}, run has {row['data_fingerprint']}); ids would not match the model. "
+            "Restore the files or train again."
+        )
     user_idx, unknown_users = resolve_ids(users, split.train.user_ids, "user")
     item_idx, unknown_items = resolve_ids(items, split.train.item_ids, "item")
     n_users = split.n_users if user_idx is None else int(user_idx.size)
@@ -569,38 +677,88 @@ def export_recommendations(workspace: Workspace | Path | str | None, run_id: str
             short += int(f.attrs["users"] - np.count_nonzero(f["rank"].to_numpy() == k))
             yield f
 
-    frames = prefetched(recommend_frames(model, split, k=top, users=user_idx, exclude_seen=not include_seen,
-                                         allow_items=item_idx, device=dev, chunk_users=chunk_users, labels=labels,
-                                         should_stop=should_stop, on_chunk=on_chunk))
-    info = run_info(row, spec.to_dict(), top=top, include_seen=include_seen, users=users, items=items,
-                    fingerprint=fingerprint)
+    frames = prefetched(
+        recommend_frames(
+            model,
+            split,
+            k=top,
+            users=user_idx,
+            exclude_seen=not include_seen,
+            allow_items=item_idx,
+            device=dev,
+            chunk_users=chunk_users,
+            labels=labels,
+            should_stop=should_stop,
+            on_chunk=on_chunk,
+        )
+    )
+    info = run_info(
+        row,
+        spec.to_dict(),
+        top=top,
+        include_seen=include_seen,
+        users=users,
+        items=items,
+        fingerprint=fingerprint,
+    )
     meta = items_table(split.train) if kind == "sqlite" else None
     try:
-        path, n_rows = write_recommendations(counted(frames), target, labels=labels, fmt=kind, overwrite=overwrite,
-                                             run_info=info, items=meta)
+        path, n_rows = write_recommendations(
+            counted(frames), target, labels=labels, fmt=kind, overwrite=overwrite, run_info=info, items=meta
+        )
     except TrainingCancelled:
         raise TrainingCancelled(f"Export stopped; {target} was not changed.") from None
     tick(1.0, f"Wrote {n_rows:,} rows to {path.name}")
-    return ExportReport(path=path, format=kind, run_id=str(row["id"]), top=top, rows=n_rows, users=n_users,
-                        seconds=time.perf_counter() - t0, unknown_users=unknown_users, unknown_items=unknown_items,
-                        short_users=short)
+    return ExportReport(
+        path=path,
+        format=kind,
+        run_id=str(row["id"]),
+        top=top,
+        rows=n_rows,
+        users=n_users,
+        seconds=time.perf_counter() - t0,
+        unknown_users=unknown_users,
+        unknown_items=unknown_items,
+        short_users=short,
+    )
 
 
-def run_info(row: Mapping[str, Any], spec: Mapping[str, Any], *, top: int, include_seen: bool,
-             users: object, items: object, fingerprint: str) -> dict[str, Any]:
+def run_info(
+    row: Mapping[str, Any],
+    spec: Mapping[str, Any],
+    *,
+    top: int,
+    include_seen: bool,
+    users: object,
+    items: object,
+    fingerprint: str,
+) -> dict[str, Any]:
     """The ``run`` table row: which model, configuration, data and metrics produced the lists."""
     from recsys_gui import __version__
 
-    return {"run_id": row["id"], "name": row.get("name"), "model": row.get("model"), "family": row.get("family"),
-            "model_config_json": spec.get("model_config", {}), "train_json": spec.get("train", {}),
-            "spec_json": spec, "data_path": row.get("data_path"), "data_fingerprint": fingerprint,
-            "split": row.get("split"), "seed": row.get("seed"), "best_epoch": row.get("best_epoch"),
-            "valid_metrics_json": row.get("valid") or {}, "test_metrics_json": row.get("test") or {},
-            "trained_at": row.get("created_at"), "exported_at": time.time(), "top": top,
-            "include_seen": include_seen,
-            "users_filter": None if users is None else (str(users) if isinstance(users, (str, Path)) else "list"),
-            "items_filter": None if items is None else (str(items) if isinstance(items, (str, Path)) else "list"),
-            "app_version": __version__}
+    return {
+        "run_id": row["id"],
+        "name": row.get("name"),
+        "model": row.get("model"),
+        "family": row.get("family"),
+        "model_config_json": spec.get("model_config", {}),
+        "train_json": spec.get("train", {}),
+        "spec_json": spec,
+        "data_path": row.get("data_path"),
+        "data_fingerprint": fingerprint,
+        "split": row.get("split"),
+        "seed": row.get("seed"),
+        "best_epoch": row.get("best_epoch"),
+        "valid_metrics_json": row.get("valid") or {},
+        "test_metrics_json": row.get("test") or {},
+        "trained_at": row.get("created_at"),
+        "exported_at": time.time(),
+        "top": top,
+        "include_seen": include_seen,
+        "users_filter": None if users is None else (str(users) if isinstance(users, (str, Path)) else "list"),
+        "items_filter": None if items is None else (str(items) if isinstance(items, (str, Path)) else "list"),
+        "app_version": __version__,
+    }
 
 
 def items_table(data: InteractionData) -> pd.DataFrame | None:

@@ -60,7 +60,7 @@ class ConvNCF(Recommender):
     aliases = ("convncf",)
     config_cls = ConvNCFConfig
     capabilities = Capabilities(batch_kind="pairs", user_embeddings=True, item_embeddings=True)
-    train_defaults = {"epochs": 30, "batch_size": 1024, "lr": 1e-3, "patience": 3, "eval_every_n_epochs": 2}
+    train_defaults = {"epochs": 10, "batch_size": 1024, "lr": 1e-3, "patience": 2, "eval_every_n_epochs": 5}
     config: ConvNCFConfig
 
     def __init__(self, config: ConvNCFConfig, n_users: int, n_items: int) -> None:

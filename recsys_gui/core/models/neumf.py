@@ -31,7 +31,7 @@ class NeuMFConfig(EmbeddingConfig):
     dropout: float = setting(0.1, "Dropout", "Dropout before every MLP layer.", min=0.0, max=0.99)
     negatives: int = setting(4, "Negatives per positive", "Sampled non-interacted items per positive.",
                              min=1, max=256)
-    item_chunk: int = setting(512, "Scoring chunk (items)", "Items scored per step; bounds memory.",
+    item_chunk: int = setting(64, "Scoring chunk (items)", "Items scored per step; bounds memory.",
                               min=1, max=1_000_000, advanced=True)
     pretrain_gmf_run: str | None = setting(None, "Pre-trained GMF run", "Run id whose GMF weights start the GMF "
                                            "branch (NCF §3.4.1).", advanced=True)
@@ -57,7 +57,7 @@ class NeuMF(Recommender):
     aliases = ("neumf", "ncf")
     config_cls = NeuMFConfig
     capabilities = Capabilities(batch_kind="pointwise", user_embeddings=True, item_embeddings=True)
-    train_defaults = {"epochs": 200, "batch_size": 1024, "lr": 1e-3, "patience": 10}
+    train_defaults = {"epochs": 200, "batch_size": 2048, "lr": 1e-3, "patience": 10}
     config: NeuMFConfig
 
     def __init__(self, config: NeuMFConfig, n_users: int, n_items: int) -> None:

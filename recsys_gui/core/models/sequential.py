@@ -106,7 +106,7 @@ class GRU4Rec(SequentialRecommender):
     description = "A GRU reads the user's items in time order and predicts the next one."
     aliases = ("gru", "rnn")
     config_cls = GRU4RecConfig
-    train_defaults = {"batch_size": 64, "lr": 1e-3, "epochs": 300, "patience": 10}
+    train_defaults = {"batch_size": 64, "lr": 3e-3, "epochs": 300, "patience": 10}
     config: GRU4RecConfig
 
     def __init__(self, config: GRU4RecConfig, n_users: int, n_items: int) -> None:
@@ -182,7 +182,7 @@ class SASRec(SequentialRecommender):
     description = "Causal self-attention over the user's items in time order predicts the next one."
     aliases = ("attention", "transformer")
     config_cls = SASRecConfig
-    train_defaults = {"batch_size": 64, "lr": 1e-3, "epochs": 300, "patience": 10}
+    train_defaults = {"batch_size": 64, "lr": 2e-3, "epochs": 300, "patience": 10}
     config: SASRecConfig
 
     def __init__(self, config: SASRecConfig, n_users: int, n_items: int) -> None:
