@@ -39,6 +39,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +99,7 @@ def thread_env(threads: int) -> dict[str, str]:
 class Launched:
     def __init__(self, label: str, cmd: list[str], cwd: Path, env: dict[str, str], log: Path) -> None:
         self.label, self.log = label, log
-        self.fh = open(log, "w")
+        self.fh = open(log, "w")  # noqa: SIM115 - closed in wait()
         self.t0 = time.perf_counter()
         self.p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=self.fh, stderr=subprocess.STDOUT)
 
@@ -137,7 +138,7 @@ def launch_recbole(rdir: Path, runner: Path, model: str, args, tag: str, logdir:
 def launch_ours(label: str, model: str, extra: list[str], args, ws: Path, logdir: Path) -> Launched:
     exe = Path(sys.executable).with_name("recsys-gui")
     base = [str(exe)] if exe.exists() else [sys.executable, "-m", "recsys_gui"]
-    cmd = base + ["train", "--train", str(P1 / "train.tsv"), "--valid", str(P1 / "valid.tsv"),
+    cmd = [*base, "train", "--train", str(P1 / "train.tsv"), "--valid", str(P1 / "valid.tsv"),
                   "--test", str(P1 / "test.tsv"), "--model", model, "--seed", "2020",
                   "--threads", str(args.threads), "--json", "--quiet", "--workspace", str(ws), *extra]
     if args.epochs is not None:
@@ -168,10 +169,11 @@ def recbole_stats(proc: Proc, rdir: Path, model: str, tag: str) -> RunStats:
         to_best = (best + 1) * ((rec["train_epoch_s_mean"] or 0) + (rec["valid_epoch_s_mean"] or 0))
         note = "to-best from mean epoch times"
     if rec.get("stopped_by_budget"):
-        note += f"; STOPPED BY BUDGET ({rec['budget_s']:.0f} s) after {rec['epochs_run']} epochs: best epoch so far"
-    return RunStats("RecBole " + model, rec["train_epoch_s_mean"], rec["valid_epoch_s_mean"], rec["epochs_run"],
-                    best, to_best, rec["time_fit_s"], rec["test_result"].get("ndcg@10"), proc.wall_s, proc.cpu_s,
-                    note)
+        note += (f"; STOPPED BY BUDGET ({rec['budget_s']:.0f} s) after {rec['epochs_run']} epochs: "
+                 "best epoch so far, not RecBole's full run")
+    return RunStats("RecBole " + model, rec["train_epoch_s_mean"], rec["valid_epoch_s_mean"],
+                    rec["epochs_run"], best, to_best, rec["time_fit_s"], rec["test_result"].get("ndcg@10"),
+                    proc.wall_s, proc.cpu_s, note)
 
 
 def our_stats(proc: Proc, ws: Path, name: str) -> RunStats:
@@ -223,7 +225,8 @@ def table(rb: RunStats, same: RunStats, dflt: RunStats) -> str:
         ("process CPU s", "proc_cpu_s", 2),
         ("test NDCG@10", "test_ndcg10", 4),
     ]
-    head = ["", rb.name, "ours MF, RecBole settings", "ours MF, defaults", "ratio same/RB", "ratio default/RB"]
+    head = ["", rb.name, "ours MF, RecBole settings", "ours MF, defaults",
+            "ratio same/RB", "ratio default/RB"]
     out = [head]
     for label, attr, nd in rows:
         a, b, c = getattr(rb, attr), getattr(same, attr), getattr(dflt, attr)
@@ -276,7 +279,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     for f in (RUNNER, P1 / "train.tsv", ATOMIC / "ml-100k.inter"):
         if not f.exists():
-            print(f"missing {f}: the shared peers/datasets folder is needed (set RECSYS_SHARED).", file=sys.stderr)
+            print(f"missing {f}: the shared peers/datasets folder is needed (set RECSYS_SHARED).",
+                  file=sys.stderr)
             return 2
     runner = recbole_layout(rdir)
 
@@ -297,9 +301,9 @@ def main(argv: list[str] | None = None) -> int:
             tag = f"compare-t{args.threads}-{int(time.time())}"
             ws_same, ws_def = tmp / "ws-same", tmp / "ws-default"
             starts = [
-                lambda: launch_ours("ours-same", ours, same_flags, args, ws_same, tmp),
-                lambda: launch_recbole(rdir, runner, rb_name, args, tag, tmp),
-                lambda: launch_ours("ours-default", ours, [], args, ws_def, tmp),
+                partial(launch_ours, "ours-same", ours, same_flags, args, ws_same, tmp),
+                partial(launch_recbole, rdir, runner, rb_name, args, tag, tmp),
+                partial(launch_ours, "ours-default", ours, [], args, ws_def, tmp),
             ]
             procs: dict[str, Proc] = {}
             if args.concurrent:

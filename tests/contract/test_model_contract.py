@@ -14,7 +14,8 @@ from recsys_gui.core.training.trainer import Trainer
 from tests.conftest import tiny_split
 
 MODELS = sorted(available_models())
-SMALL = {"embedding_dim": 8, "hidden": 16, "latent": 8, "layers": "16,8", "channels": 4, "max_len": 20}
+SMALL = {"embedding_dim": 8, "hidden": 16, "latent": 8, "layers": "16,8", "channels": 4, "max_len": 20,
+         "d_hidden": 8, "d_lr_scale": 0.1, "mlp_embedding_dim": 8, "pretrain_epochs": 2}
 
 
 def small_model(name: str, split) -> Recommender:

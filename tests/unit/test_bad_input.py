@@ -29,6 +29,8 @@ def write(tmp_path: Path, content: str | bytes, name: str = "bad.csv") -> Path:
 @pytest.mark.parametrize(("content", "pattern", "row", "column"), [
     ("", "empty", None, None),
     ("\n\n  \n", "empty", None, None),
+    ("\ufeff", "empty", None, None),
+    ("\ufeff\r\n \r\n", "empty", None, None),
     ("user,item,rating\n", "header line but no data", None, None),
     ("user,item,rating\n1,2,five\n2,3,4\n", "expected a number, got 'five'", 2, "rating"),
     ("user,item,rating\n1,2,3\n\n2,3,4,9\n", "expected 3 fields", 4, None),
@@ -118,7 +120,8 @@ _FIELD = st.one_of(
     st.integers(-5, 60).map(str),
     st.sampled_from(["", " ", "NA", "007", "0", "1.5", "five", "2020-01-01", "1600000000", "x y", '"q,t"',
                      "caf\xe9", "-0", "1e3", "nan", "inf", "::", "|", ";", "\t"]),
-    st.text(alphabet=st.characters(codec="latin-1", exclude_characters="\n\r\x00"), max_size=6),
+    st.text(alphabet=st.characters(codec="latin-1", exclude_categories=("Cc", "Cs")), max_size=6),
+    st.text(alphabet=st.characters(codec="latin-1", exclude_characters="\n\r"), max_size=3),
 )
 
 

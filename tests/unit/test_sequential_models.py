@@ -99,3 +99,18 @@ def test_learns_the_next_item_and_ranks_test_after_valid(name):
         assert (top_test.numpy() == split.test.items[np.argsort(split.test.users)]).mean() > 0.9
         assert m.user_embeddings(users, None).shape == (split.n_users, 16)
         assert m.item_embeddings().shape == (split.n_items, 16)
+
+
+def test_set_context_cache_survives_a_checkpoint_load():
+    split = cyclic_split()
+    m = build_model("gru4rec", SMALL, split.n_users, split.n_items)
+    m.set_context(split.train)
+    train_state = {k: v.clone() for k, v in m.state_dict().items()}
+    m.set_context(split.known_for_test())
+    test_seqs = m.sequences.clone()
+    m.set_context(split.known_for_test())  # cached: same object, same buffer
+    assert torch.equal(m.sequences, test_seqs)
+    m.load_state_dict(train_state)  # the buffer changed under the cache
+    known = m._context_cache[0]
+    m.set_context(known)
+    assert torch.equal(m.sequences, test_seqs)

@@ -41,12 +41,21 @@ class RowBatch:
 class PositiveIndex:
     """Membership test for (user, item) pairs on the device."""
 
+    DENSE_LIMIT = 2**26  # up to 64 MB of booleans a dense table beats binary search
+
     def __init__(self, users: Tensor, items: Tensor, n_items: int) -> None:
         self.n_items = n_items
         self.keys = torch.unique(users.long() * n_items + items.long())  # sorted
+        n_users = int(users.max()) + 1 if users.numel() else 0
+        self.table: Tensor | None = None
+        if n_users * n_items <= self.DENSE_LIMIT:
+            self.table = torch.zeros(n_users * n_items, dtype=torch.bool, device=users.device)
+            self.table[self.keys] = True
 
     def contains(self, users: Tensor, items: Tensor) -> Tensor:
         q = users.long() * self.n_items + items.long()
+        if self.table is not None:
+            return self.table[q.clamp(max=self.table.numel() - 1)] & (q < self.table.numel())
         pos = torch.searchsorted(self.keys, q).clamp_(max=self.keys.numel() - 1)
         return self.keys[pos] == q
 

@@ -246,6 +246,8 @@ def _sniff_text(p: Path, head: bytes, truncated: bool, options: LoadOptions) -> 
     raw_lines = text.splitlines()
     lead = next((k for k, line in enumerate(raw_lines) if line.strip()), 0)
     lines = [line for line in raw_lines if line.strip()][:_SAMPLE_LINES]
+    if not lines:
+        raise DataError("the file is empty (no text lines)", path=p)
     sep = _normalise_sep(options.sep) if options.sep is not None else _pick_sep(lines)
     if sep is None:
         raise DataError("cannot find a column separator: each line has a single field, but a user "
@@ -397,7 +399,8 @@ def _guess_roles(p: Path, columns: tuple[str, ...], header: bool, data: list[lis
     for role in ("user", "item"):
         if role not in chosen:
             if not free:
-                raise DataError(f"cannot tell which column holds the {role} ids", path=p)
+                raise DataError(f"cannot tell which column holds the {role} ids (columns: "
+                                f"{', '.join(columns)}); name it with --{role}", path=p)
             chosen[role] = free.pop(0)
             taken.add(chosen[role])  # type: ignore[arg-type]
             if header:
@@ -542,7 +545,8 @@ def _ragged_error(sn: SniffResult) -> DataError:
         n = len(_split_line(text, sn.sep or ",", sn.quoting))
         if n != width:
             return DataError(f"expected {width} fields (as in {what}), found {n}", path=sn.path, row=lineno)
-    return DataError(f"rows have different numbers of fields (expected {width})", path=sn.path)
+    hint = "; an unbalanced quote (\") may join lines" if sn.quoting else ""
+    return DataError(f"rows have different numbers of fields (expected {width}){hint}", path=sn.path)
 
 
 def _maybe_leading_zeros(sn: SniffResult) -> bool:
@@ -770,8 +774,9 @@ def _to_float(col: pa.ChunkedArray, sn: SniffResult, name: str) -> np.ndarray:
     if pa.types.is_null(t):
         return np.full(len(col), np.nan, dtype=np.float32)
     if pa.types.is_string(t) or pa.types.is_large_string(t):
+        col = _blank_to_null(col)
         try:
-            col = pc.cast(pc.utf8_trim_whitespace(col), pa.float64())
+            col = pc.cast(col, pa.float64())
         except pa.ArrowInvalid:
             k, v = _bad_value_index(col, pa.float64())
             raise DataError(f"expected a number, got '{v[:40]}'", path=sn.path,
@@ -792,7 +797,7 @@ def _to_seconds(col: pa.ChunkedArray, sn: SniffResult, name: str
     if pa.types.is_null(t):
         return np.zeros(len(col), dtype=np.int64), np.ones(len(col), dtype=bool), None
     if pa.types.is_string(t) or pa.types.is_large_string(t):
-        col = pc.utf8_trim_whitespace(col)
+        col = _blank_to_null(col)
         for target in (pa.int64(), pa.float64()):
             with contextlib.suppress(pa.ArrowInvalid):
                 col, t = pc.cast(col, target), target
@@ -810,6 +815,12 @@ def _to_seconds(col: pa.ChunkedArray, sn: SniffResult, name: str
     return _parse_dates(col, sn, name)
 
 
+def _blank_to_null(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Trimmed text where blank means missing, as Arrow already does for empty numeric fields."""
+    col = pc.utf8_trim_whitespace(col)
+    return pc.if_else(pc.equal(col, ""), pa.scalar(None, col.type), col)
+
+
 def _missing_split(col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray | None]:
     if col.null_count == 0:
         vals = _numpy(col)
@@ -822,10 +833,15 @@ def _missing_split(col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray | None]
 
 
 def _scale_epoch(vals: np.ndarray, missing: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None, str | None]:
+    if vals.dtype.kind == "f":
+        bad = ~np.isfinite(vals) | (np.abs(np.nan_to_num(vals)) >= 9e18)
+        if bad.any():
+            missing = bad if missing is None else (missing | bad)
+            vals = np.where(bad, 0.0, vals)
     present = vals if missing is None else vals[~missing]
     note = None
     if present.size:
-        mid = float(np.median(np.abs(present)))
+        mid = float(np.median(np.abs(present.astype(np.float64))))
         for limit, div, unit in ((1e17, 10**9, "nanoseconds"), (1e14, 10**6, "microseconds"),
                                  (1e11, 10**3, "milliseconds")):
             if mid >= limit:
@@ -834,29 +850,38 @@ def _scale_epoch(vals: np.ndarray, missing: np.ndarray | None) -> tuple[np.ndarr
                 break
     if vals.dtype.kind == "f":
         vals = np.floor(vals)
-        if present.size and not np.isfinite(present).all():
-            bad = ~np.isfinite(vals)
-            missing = bad if missing is None else (missing | bad)
-            vals = np.where(bad, 0, vals)
-        vals = vals.astype(np.int64)
     return vals.astype(np.int64, copy=False), missing, note
 
 
 def _parse_dates(col: pa.ChunkedArray, sn: SniffResult, name: str
                  ) -> tuple[np.ndarray, np.ndarray | None, str | None]:
+    """Date strings (any pandas-readable form, UTC unless stated), parsed once per distinct value;
+    plain numbers among them are epoch seconds."""
     enc = pc.dictionary_encode(col).combine_chunks()
     uniques = pd.Series(enc.dictionary.to_pylist(), dtype=object)
-    parsed = pd.to_datetime(uniques, errors="coerce", utc=True, format="mixed")
-    bad = parsed.isna() & uniques.notna()
+    numbers = pd.to_numeric(uniques, errors="coerce")
+    numbers = numbers.where(np.isfinite(numbers) & (numbers.abs() < 9e18))
+    parsed = pd.to_datetime(uniques.where(numbers.isna()), errors="coerce", utc=True, format="mixed")
+    bad = (parsed.isna() & numbers.isna()).to_numpy()
     idx = _numpy(pc.fill_null(enc.indices, -1)).astype(np.int64)
     if bad.any():
-        first_bad = int(np.flatnonzero(np.isin(idx, np.flatnonzero(bad.to_numpy())))[0])
+        first_bad = int(np.flatnonzero(np.isin(idx, np.flatnonzero(bad)))[0])
         raise DataError(f"expected a date or a number, got '{uniques[idx[first_bad]]!s:.40}'",
                         path=sn.path, row=_line_of_record(sn, first_bad), column=name)
-    secs = (parsed.astype("datetime64[ns, UTC]").astype("int64") // 10**9).to_numpy()
+    secs = np.where(numbers.notna(), np.floor(numbers.fillna(0)),
+                    _seconds(parsed)).astype(np.int64)
     secs = np.append(secs, 0)
     missing = idx < 0
     return secs[idx], (missing if missing.any() else None), None
+
+
+def _seconds(parsed: pd.Series) -> np.ndarray:
+    """UTC datetimes (NaT allowed) -> int64 seconds, NaT -> 0."""
+    ok = parsed.notna().to_numpy()
+    out = np.zeros(len(parsed), dtype=np.int64)
+    if ok.any():
+        out[ok] = parsed[ok].astype("datetime64[s, UTC]").astype("int64").to_numpy()
+    return out
 
 
 # --------------------------------------------------------------------------------------- cleaning

@@ -35,7 +35,7 @@ class ConvNCFConfig(EmbeddingConfig):
     negatives: int = setting(1, "Negatives per positive", "Sampled negatives per BPR term.", min=1, max=64)
     reg: float = setting(1e-4, "L2 on used embeddings", "Penalty on the embeddings touched by each batch.",
                          min=0.0, max=1.0)
-    pretrain_epochs: int = setting(40, "MF pre-training epochs", "BPR-MF epochs that initialise the embeddings "
+    pretrain_epochs: int = setting(20, "MF pre-training epochs", "BPR-MF epochs that initialise the embeddings "
                                    "(0: random start).", min=0, max=10000)
     trace_init: bool = setting(True, "Start as MF", "Initialise two channels so the stack starts as the dot "
                                "product.", advanced=True)
@@ -60,7 +60,7 @@ class ConvNCF(Recommender):
     aliases = ("convncf",)
     config_cls = ConvNCFConfig
     capabilities = Capabilities(batch_kind="pairs", user_embeddings=True, item_embeddings=True)
-    train_defaults = {"epochs": 10, "batch_size": 1024, "lr": 1e-3, "patience": 2, "eval_every_n_epochs": 5}
+    train_defaults = {"epochs": 6, "batch_size": 1024, "lr": 1e-3, "patience": 2, "eval_every_n_epochs": 3}
     config: ConvNCFConfig
 
     def __init__(self, config: ConvNCFConfig, n_users: int, n_items: int) -> None:
@@ -109,11 +109,11 @@ class ConvNCF(Recommender):
         from recsys_gui.core.models.mf import MF, MFConfig
 
         device = self.P.weight.device
-        mf = MF(MFConfig(embedding_dim=self.config.embedding_dim, negatives=4, reg=1e-3), self.n_users,
+        mf = MF(MFConfig(embedding_dim=self.config.embedding_dim, negatives=1, reg=5e-4), self.n_users,
                 self.n_items).to(device)
         seed = int(torch.randint(0, 2**31 - 1, (1,)))
-        batcher = DeviceBatcher(train, "pairs", batch_size=2048, device=device, seed=seed, neg_per_pos=4)
-        opt = torch.optim.Adam(mf.parameters(), lr=2e-3)
+        batcher = DeviceBatcher(train, "pairs", batch_size=2048, device=device, seed=seed, neg_per_pos=1)
+        opt = torch.optim.Adam(mf.parameters(), lr=5e-3)
         for epoch in range(self.config.pretrain_epochs):
             for batch in batcher.epoch(epoch):
                 loss = mf(batch)["loss"]

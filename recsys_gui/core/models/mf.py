@@ -70,14 +70,11 @@ class MF(Recommender):
             reg = self._reg(self.P(batch.users), self.Q(batch.items))
             return {"loss": mse + reg, "mse": mse.detach()}
         pu = self.P(batch.users)
-        qi = self.Q(batch.pos)
-        qj = self.Q(batch.neg)  # [B, d] or [B, k, d]
-        pos = (pu * qi).sum(-1)
-        if qj.dim() == 3:
-            neg = torch.einsum("bd,bkd->bk", pu, qj)
-            diff = pos.unsqueeze(1) - neg
-        else:
-            diff = pos - (pu * qj).sum(-1)
+        neg = batch.neg if batch.neg.dim() == 2 else batch.neg.unsqueeze(1)
+        q = self.Q(torch.cat([batch.pos.unsqueeze(1), neg], 1))  # one lookup: [B, 1 + k, d]
+        qi, qj = q[:, 0], q[:, 1:]
+        s = (pu.unsqueeze(1) * q).sum(-1)  # broadcast beats a batched matmul of tiny matrices on CPU
+        diff = s[:, :1] - s[:, 1:]
         bpr = -F.logsigmoid(diff).mean()
         reg = self._reg(pu, qi, qj)
         return {"loss": bpr + reg, "bpr": bpr.detach()}

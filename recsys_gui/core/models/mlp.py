@@ -21,7 +21,7 @@ from recsys_gui.core.models.layers import Tower, chunked_over_items, init_embedd
 
 @dataclass(frozen=True, kw_only=True)
 class MLPConfig(EmbeddingConfig):
-    layers: tuple[int, ...] = setting((128, 64), "Tower layers", "Hidden sizes of the MLP tower, e.g. 128,64.")
+    layers: tuple[int, ...] = setting((64, 32), "Tower layers", "Hidden sizes of the MLP tower, e.g. 128,64.")
     dropout: float = setting(0.1, "Dropout", "Dropout before every tower layer.", min=0.0, max=0.99)
     negatives: int = setting(4, "Negatives per positive", "Sampled non-interacted items per positive.",
                              min=1, max=256)
@@ -45,7 +45,7 @@ class MLP(Recommender):
     aliases = ("ncf-mlp",)
     config_cls = MLPConfig
     capabilities = Capabilities(batch_kind="pointwise", user_embeddings=True, item_embeddings=True)
-    train_defaults = {"epochs": 200, "batch_size": 2048, "lr": 1e-3, "patience": 10}
+    train_defaults = {"epochs": 200, "batch_size": 2048, "lr": 2e-3, "patience": 10}
     config: MLPConfig
 
     def __init__(self, config: MLPConfig, n_users: int, n_items: int) -> None:

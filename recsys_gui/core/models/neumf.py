@@ -25,9 +25,9 @@ from recsys_gui.core.models.layers import Tower, chunked_over_items, init_embedd
 
 @dataclass(frozen=True, kw_only=True)
 class NeuMFConfig(EmbeddingConfig):
-    mlp_embedding_dim: int = setting(64, "MLP embedding size", "Length of the MLP branch's user/item vectors.",
+    mlp_embedding_dim: int = setting(32, "MLP embedding size", "Length of the MLP branch's user/item vectors.",
                                      min=2, max=1024)
-    layers: tuple[int, ...] = setting((128, 64), "MLP layers", "Hidden sizes of the MLP branch, e.g. 128,64.")
+    layers: tuple[int, ...] = setting((64, 32), "MLP layers", "Hidden sizes of the MLP branch, e.g. 128,64.")
     dropout: float = setting(0.1, "Dropout", "Dropout before every MLP layer.", min=0.0, max=0.99)
     negatives: int = setting(4, "Negatives per positive", "Sampled non-interacted items per positive.",
                              min=1, max=256)
@@ -57,7 +57,7 @@ class NeuMF(Recommender):
     aliases = ("neumf", "ncf")
     config_cls = NeuMFConfig
     capabilities = Capabilities(batch_kind="pointwise", user_embeddings=True, item_embeddings=True)
-    train_defaults = {"epochs": 200, "batch_size": 2048, "lr": 1e-3, "patience": 10}
+    train_defaults = {"epochs": 200, "batch_size": 2048, "lr": 2e-3, "patience": 10}
     config: NeuMFConfig
 
     def __init__(self, config: NeuMFConfig, n_users: int, n_items: int) -> None:

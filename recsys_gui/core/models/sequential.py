@@ -54,15 +54,25 @@ class SequentialRecommender(Recommender):
         self.pad = n_items
         self.item_emb = nn.Embedding(n_items + 1, config.embedding_dim, padding_idx=n_items)
         self.register_buffer("sequences", torch.full((n_users, config.max_len), n_items, dtype=torch.long))
+        self._context_cache: tuple[InteractionData, Tensor] | None = None
 
     # --- context --------------------------------------------------------------------------------
     def prepare(self, train: InteractionData) -> None:
         self.set_context(train)
 
     def set_context(self, data: InteractionData) -> None:
-        """Score from each user's last ``max_len`` items of ``data`` (by time, ties by item id)."""
+        """Score from each user's last ``max_len`` items of ``data`` (by time, ties by item id).
+
+        The trainer calls this before every validation with the same object; the sort is skipped
+        when the buffer still holds what was built from it (a checkpoint load may have changed it).
+        """
+        cached = self._context_cache
+        if (cached is not None and cached[0] is data and cached[1].device == self.sequences.device
+                and torch.equal(cached[1], self.sequences)):
+            return
         seqs = last_items(data, self.config.max_len, device=self.sequences.device)
         self.sequences.copy_(seqs)
+        self._context_cache = (data, seqs)
 
     # --- model ----------------------------------------------------------------------------------
     def encode(self, items: Tensor) -> Tensor:

@@ -1,0 +1,116 @@
+"""Import speed and memory: `load_interactions` against plain `pandas.read_csv(engine="pyarrow")`.
+
+    python benchmarks/import_bench.py --rows 10000000
+
+Generates a user_id,item_id,rating,timestamp CSV (unique user-item pairs, power-law item
+popularity) in a temporary folder, then times each reader in its own fresh subprocess, alternating
+them ``--repeat`` times; the best time of each and the peak RSS (resource.getrusage) are compared.
+Goals: ratio <= 1.5 and peak memory < 2.5 GB at 10M rows. The last stdout line is JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+
+_BASELINE = """
+import json, resource, sys, time
+import pandas as pd
+start = time.perf_counter()
+df = pd.read_csv(sys.argv[1], engine="pyarrow")
+seconds = time.perf_counter() - start
+print(json.dumps({"seconds": seconds, "rows": len(df),
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+_OURS = """
+import json, resource, sys, time
+sys.path.insert(0, sys.argv[2])
+from recsys_gui.core.data.loaders import load_interactions
+start = time.perf_counter()
+data, report = load_interactions(sys.argv[1])
+seconds = time.perf_counter() - start
+print(json.dumps({"seconds": seconds, "rows": report.rows, "interactions": report.interactions,
+                  "users": report.users, "items": report.items,
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def generate_csv(path: Path, rows: int, *, seed: int = 0) -> None:
+    """Unique (user, item) pairs; users uniform, items skewed; ratings 1-5; epoch-second times."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    rng = np.random.default_rng(seed)
+    n_users = max(rows // 100, 100)
+    n_items = max(rows // 200, 100)
+    keys = np.empty(0, dtype=np.int64)
+    while len(keys) < rows:
+        extra = int((rows - len(keys)) * 1.3) + 10
+        users = rng.integers(0, n_users, extra)
+        items = (n_items * rng.random(extra) ** 2).astype(np.int64)
+        keys = np.unique(np.concatenate([keys, users * n_items + items]))
+    keys = rng.permutation(keys)[:rows]
+    table = pa.table({"user_id": keys // n_items + 1, "item_id": keys % n_items + 1,
+                      "rating": rng.integers(1, 6, rows), "timestamp": rng.integers(978_300_000, 1_700_000_000, rows)})
+    with path.open("wb") as f:
+        f.write(b"user_id,item_id,rating,timestamp\n")
+        pacsv.write_csv(table, f, write_options=pacsv.WriteOptions(include_header=False))
+
+
+def run_once(code: str, path: Path) -> dict:
+    proc = subprocess.run([sys.executable, "-c", code, str(path), str(REPO)], capture_output=True, text=True,
+                          check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"benchmark subprocess failed:\n{proc.stderr}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3, help="alternating runs of each reader (best time)")
+    parser.add_argument("--csv", type=Path, help="use this file instead of generating one")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="import_bench_") as tmp:
+        path = args.csv or Path(tmp) / "interactions.csv"
+        if args.csv is None:
+            start = time.perf_counter()
+            generate_csv(path, args.rows)
+            print(f"generated {args.rows:,} rows ({path.stat().st_size / 1e6:.0f} MB) "
+                  f"in {time.perf_counter() - start:.1f} s")
+        base, ours = [], []
+        for k in range(args.repeat):
+            base.append(run_once(_BASELINE, path))
+            ours.append(run_once(_OURS, path))
+            print(f"run {k + 1}: pandas+pyarrow {base[-1]['seconds']:.2f} s, "
+                  f"load_interactions {ours[-1]['seconds']:.2f} s")
+    b = min(r["seconds"] for r in base)
+    o = min(r["seconds"] for r in ours)
+    result = {
+        "rows": ours[0]["rows"], "users": ours[0]["users"], "items": ours[0]["items"],
+        "baseline_seconds": round(b, 3), "ours_seconds": round(o, 3), "ratio": round(o / b, 3),
+        "baseline_peak_mb": round(max(r["peak_mb"] for r in base)),
+        "ours_peak_mb": round(max(r["peak_mb"] for r in ours)),
+    }
+    result["ratio_ok"] = result["ratio"] <= 1.5
+    result["memory_ok"] = result["ours_peak_mb"] < 2.5 * 1024
+    print(f"best: pandas.read_csv(engine='pyarrow') {b:.2f} s, load_interactions {o:.2f} s, "
+          f"ratio {o / b:.2f} (goal <= 1.5); peak memory {result['ours_peak_mb']} MB "
+          f"(pandas {result['baseline_peak_mb']} MB; goal < 2560 MB)")
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
