@@ -21,14 +21,26 @@ def run(model: str, seed: int, threads: int | None, data: Path, workspace: Path)
     from recsys_gui.core.session import DataSpec, RunSpec, run_training
 
     train = {"seed": seed} | ({"threads": threads} if threads else {})
-    spec = RunSpec(data=DataSpec(train=str(data / "train.tsv"), valid=str(data / "valid.tsv"),
-                                 test=str(data / "test.tsv")),
-                   model=model, train=train, metrics=("ndcg@10", "recall@10", "mrr@10"))
+    spec = RunSpec(
+        data=DataSpec(
+            train=str(data / "train.tsv"), valid=str(data / "valid.tsv"), test=str(data / "test.tsv")
+        ),
+        model=model,
+        train=train,
+        metrics=("ndcg@10", "recall@10", "mrr@10"),
+    )
     out = run_training(spec, workspace=workspace)
     s = out.summary()
-    return {"model": model, "seed": seed, "ndcg@10": round(s["test"]["ndcg@10"], 4), "bar": BARS.get(model),
-            "best_epoch": s["best_epoch"], "epochs_run": s["epochs_run"], "s_per_epoch": s["seconds_per_epoch"],
-            "total_s": s["total_seconds"]}
+    return {
+        "model": model,
+        "seed": seed,
+        "ndcg@10": round(s["test"]["ndcg@10"], 4),
+        "bar": BARS.get(model),
+        "best_epoch": s["best_epoch"],
+        "epochs_run": s["epochs_run"],
+        "s_per_epoch": s["seconds_per_epoch"],
+        "total_s": s["total_seconds"],
+    }
 
 
 def main() -> None:

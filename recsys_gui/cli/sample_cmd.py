@@ -9,11 +9,19 @@ from recsys_gui.core.errors import ExportError
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("sample-data", help="write the synthetic sample data (interactions, items, tiny)",
-                       description="Write interactions.csv (1,000 users x 500 items), items.csv and tiny.csv "
-                                   "(50 x 40). The same seed always gives the same files.")
-    p.add_argument("--out", type=Path, default=Path("sample_data"), metavar="DIR",
-                   help="folder to write into (default: ./sample_data)")
+    p = sub.add_parser(
+        "sample-data",
+        help="write the synthetic sample data (interactions, items, tiny)",
+        description="Write interactions.csv (1,000 users x 500 items), items.csv and tiny.csv "
+        "(50 x 40). The same seed always gives the same files.",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("sample_data"),
+        metavar="DIR",
+        help="folder to write into (default: ./sample_data)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=run)
 

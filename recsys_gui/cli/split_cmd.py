@@ -19,11 +19,18 @@ from recsys_gui.core.errors import ConfigError, ExportError
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     kinds = "; ".join(f"{k}: {v.split('.')[0]}" for k, v in SPLIT_HELP.items())
-    p = sub.add_parser("split", help="split interactions into train/valid/test",
-                       description=f"Split an interaction file. Protocols - {kinds}.")
+    p = sub.add_parser(
+        "split",
+        help="split interactions into train/valid/test",
+        description=f"Split an interaction file. Protocols - {kinds}.",
+    )
     p.add_argument("file", type=Path, help="interaction file (the train part with --test-file)")
-    p.add_argument("--split", default=DEFAULT_SPLIT, metavar="SPEC",
-                   help="ratio:8,1,1 (default), random:8,1,1, loo, temporal:0.8,0.9, users:0.1,0.1,foldin=0.8")
+    p.add_argument(
+        "--split",
+        default=DEFAULT_SPLIT,
+        metavar="SPEC",
+        help="ratio:8,1,1 (default), random:8,1,1, loo, temporal:0.8,0.9, users:0.1,0.1,foldin=0.8",
+    )
     p.add_argument("--seed", type=int, default=2020)
     p.add_argument("--valid-file", type=Path, help="ready-made validation part (predefined split)")
     p.add_argument("--test-file", type=Path, help="ready-made test part (predefined split)")
@@ -37,21 +44,30 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     options = load_options_from_args(args)
     if args.test_file is not None:
-        split, report = load_predefined_split(args.file, args.valid_file, args.test_file, options,
-                                              item_metadata=args.items_meta)
+        split, report = load_predefined_split(
+            args.file, args.valid_file, args.test_file, options, item_metadata=args.items_meta
+        )
     elif args.valid_file is not None:
         raise ConfigError("--valid-file needs --test-file too")
     else:
         data, report = load_interactions(args.file, options, item_metadata=args.items_meta)
         split = make_split(data, args.split, seed=args.seed)
     summary = describe_split(split)
-    print(f"{report.path}: {report.users:,} users, {report.items:,} items, {report.interactions:,} interactions")
+    print(
+        f"{report.path}: {report.users:,} users, {report.items:,} items, {report.interactions:,} interactions"
+    )
     print(f"split {summary['protocol']}")
     for part in ("train", "valid", "test", "fold_in"):
         if f"{part}_rows" in summary:
-            cold = (f", cold users {summary[f'{part}_cold_users']:,}, cold items {summary[f'{part}_cold_items']:,}"
-                    if part != "train" else "")
-            print(f"  {part:8s} {summary[f'{part}_rows']:>10,} rows, {summary[f'{part}_users']:,} users{cold}")
+            cold = (
+                f", cold users {summary[f'{part}_cold_users']:,}, "
+                f"cold items {summary[f'{part}_cold_items']:,}"
+                if part != "train"
+                else ""
+            )
+            print(
+                f"  {part:8s} {summary[f'{part}_rows']:>10,} rows, {summary[f'{part}_users']:,} users{cold}"
+            )
     print(f"  {summary['help']}")
     if args.out is not None:
         written = write_split(split, args.out, force=args.force)

@@ -16,8 +16,9 @@ from recsys_gui.core.data.splits import make_split
 
 DATASETS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
 
-pytestmark = pytest.mark.skipif(not DATASETS.is_dir(),
-                                reason=f"real datasets not present at {DATASETS} (they are not redistributable)")
+pytestmark = pytest.mark.skipif(
+    not DATASETS.is_dir(), reason=f"real datasets not present at {DATASETS} (they are not redistributable)"
+)
 
 
 def import_json(*args: str, capsys: pytest.CaptureFixture[str]) -> dict:
@@ -25,18 +26,25 @@ def import_json(*args: str, capsys: pytest.CaptureFixture[str]) -> dict:
     return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize(("path", "users", "items", "interactions", "rows"), [
-    ("ml-100k/u.data", 943, 1682, 100_000, 100_000),
-    ("ml-latest-small/ratings.csv", 671, 9066, 100_004, 100_004),
-    ("ml-1m/test_1m1.dat", 6036, 3465, 200_042, 200_042),  # comma-separated, no header
-    ("lastfm-hetrec2011/user_artists.dat", 1892, 17632, 92_834, 92_834),  # tab, header, CRLF
-    ("cfgan-ml100k/ML100K.train", 943, 1653, 80_000, 80_000),  # space-separated, CRLF, no header
-    ("steam/game_purchase.dat", 12393, 5155, 128_804, 129_511),  # 707 duplicate rows merged
-])
+@pytest.mark.parametrize(
+    ("path", "users", "items", "interactions", "rows"),
+    [
+        ("ml-100k/u.data", 943, 1682, 100_000, 100_000),
+        ("ml-latest-small/ratings.csv", 671, 9066, 100_004, 100_004),
+        ("ml-1m/test_1m1.dat", 6036, 3465, 200_042, 200_042),  # comma-separated, no header
+        ("lastfm-hetrec2011/user_artists.dat", 1892, 17632, 92_834, 92_834),  # tab, header, CRLF
+        ("cfgan-ml100k/ML100K.train", 943, 1653, 80_000, 80_000),  # space-separated, CRLF, no header
+        ("steam/game_purchase.dat", 12393, 5155, 128_804, 129_511),  # 707 duplicate rows merged
+    ],
+)
 def test_import_counts(path, users, items, interactions, rows, capsys):
     report = import_json(str(DATASETS / path), capsys=capsys)
     assert (report["users"], report["items"], report["interactions"], report["rows"]) == (
-        users, items, interactions, rows)
+        users,
+        items,
+        interactions,
+        rows,
+    )
     assert report["dropped"]["duplicate merged"] == rows - interactions
 
 
@@ -60,7 +68,7 @@ def test_ml100k_with_metadata_and_recbole_ratio_sizes():
 
 def test_recbole_predefined_split():
     base = DATASETS / "ml-100k/recbole-811"
-    split, report = load_predefined_split(base / "train.tsv", base / "valid.tsv", base / "test.tsv")
+    split, _report = load_predefined_split(base / "train.tsv", base / "valid.tsv", base / "test.tsv")
     assert (split.n_users, split.n_items) == (943, 1682)
     assert (len(split.train), len(split.valid), len(split.test)) == (80_808, 9_596, 9_596)
     desc = split.describe()
@@ -68,6 +76,8 @@ def test_recbole_predefined_split():
 
 
 def test_movielens_dat_metadata_latin1():
-    data, report = load_interactions(DATASETS / "ml-1m/test_1m1.dat", item_metadata=DATASETS / "ml-1m/movies.dat")
+    data, report = load_interactions(
+        DATASETS / "ml-1m/test_1m1.dat", item_metadata=DATASETS / "ml-1m/movies.dat"
+    )
     assert report.items_with_metadata == report.items == 3465
     assert data.item_meta["title"].str.contains("é").any()  # latin-1 decoded

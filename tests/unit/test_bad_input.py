@@ -26,22 +26,30 @@ def write(tmp_path: Path, content: str | bytes, name: str = "bad.csv") -> Path:
     return p
 
 
-@pytest.mark.parametrize(("content", "pattern", "row", "column"), [
-    ("", "empty", None, None),
-    ("\n\n  \n", "empty", None, None),
-    ("\ufeff", "empty", None, None),
-    ("\ufeff\r\n \r\n", "empty", None, None),
-    ("user,item,rating\n", "header line but no data", None, None),
-    ("user,item,rating\n1,2,five\n2,3,4\n", "expected a number, got 'five'", 2, "rating"),
-    ("user,item,rating\n1,2,3\n\n2,3,4,9\n", "expected 3 fields", 4, None),
-    ("user,item\n1,2\n2\n", "expected 2 fields", 3, None),
-    ("u\ti\ttimestamp\n1\t2\t2020-01-01\n2\t3\tlast tuesday\n", "expected a date or a number", 3, "timestamp"),
-    ("user,item\n1,2\n1,3\n", "only one user", None, None),
-    ("user,item\n1,2\n3,2\n", "only one item", None, None),
-    ("user,item\n,2\n1,\n", "no row has both", None, None),
-    ("alpha\nbeta\ngamma\n", "single", None, None),
-    ("1 2 3 5\n4 5 6\n7 8 9\n", "expected 3 fields", 1, None),
-])
+@pytest.mark.parametrize(
+    ("content", "pattern", "row", "column"),
+    [
+        ("", "empty", None, None),
+        ("\n\n  \n", "empty", None, None),
+        ("\ufeff", "empty", None, None),
+        ("\ufeff\r\n \r\n", "empty", None, None),
+        ("user,item,rating\n", "header line but no data", None, None),
+        ("user,item,rating\n1,2,five\n2,3,4\n", "expected a number, got 'five'", 2, "rating"),
+        ("user,item,rating\n1,2,3\n\n2,3,4,9\n", "expected 3 fields", 4, None),
+        ("user,item\n1,2\n2\n", "expected 2 fields", 3, None),
+        (
+            "u\ti\ttimestamp\n1\t2\t2020-01-01\n2\t3\tlast tuesday\n",
+            "expected a date or a number",
+            3,
+            "timestamp",
+        ),
+        ("user,item\n1,2\n1,3\n", "only one user", None, None),
+        ("user,item\n1,2\n3,2\n", "only one item", None, None),
+        ("user,item\n,2\n1,\n", "no row has both", None, None),
+        ("alpha\nbeta\ngamma\n", "single", None, None),
+        ("1 2 3 5\n4 5 6\n7 8 9\n", "expected 3 fields", 1, None),
+    ],
+)
 def test_bad_files_raise_a_located_data_error(tmp_path, content, pattern, row, column):
     p = write(tmp_path, content)
     with pytest.raises(DataError, match=pattern) as info:
@@ -68,10 +76,13 @@ def test_binary_missing_and_folder(tmp_path):
 
 
 def test_cli_bad_inputs_exit_2_without_traceback(tmp_path, capsys):
-    files = [tmp_path / "missing.csv", write(tmp_path, "", "empty.csv"),
-             write(tmp_path, "user,item,rating\n", "header.csv"),
-             write(tmp_path, np.random.default_rng(1).bytes(4000), "random.bin"),
-             write(tmp_path, "user,item,rating\n1,2,five\n2,3,4\n", "five.csv")]
+    files = [
+        tmp_path / "missing.csv",
+        write(tmp_path, "", "empty.csv"),
+        write(tmp_path, "user,item,rating\n", "header.csv"),
+        write(tmp_path, np.random.default_rng(1).bytes(4000), "random.bin"),
+        write(tmp_path, "user,item,rating\n1,2,five\n2,3,4\n", "five.csv"),
+    ]
     for f in files:
         assert cli_main(["import", str(f)]) == 2
         err = capsys.readouterr().err
@@ -82,8 +93,14 @@ def test_cli_bad_inputs_exit_2_without_traceback(tmp_path, capsys):
 def test_cli_entry_point_in_a_subprocess(tmp_path):
     bad = write(tmp_path, "user,item,rating\n1,2,five\n2,3,4\n")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.run([sys.executable, "-m", "recsys_gui", "import", str(bad)], capture_output=True,
-                          text=True, env=env, timeout=120, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "recsys_gui", "import", str(bad)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 2
     assert "expected a number, got 'five'" in proc.stderr and "Traceback" not in proc.stderr
 
@@ -118,8 +135,30 @@ def test_random_bytes_load_or_raise_data_error(blob):
 
 _FIELD = st.one_of(
     st.integers(-5, 60).map(str),
-    st.sampled_from(["", " ", "NA", "007", "0", "1.5", "five", "2020-01-01", "1600000000", "x y", '"q,t"',
-                     "caf\xe9", "-0", "1e3", "nan", "inf", "::", "|", ";", "\t"]),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "NA",
+            "007",
+            "0",
+            "1.5",
+            "five",
+            "2020-01-01",
+            "1600000000",
+            "x y",
+            '"q,t"',
+            "caf\xe9",
+            "-0",
+            "1e3",
+            "nan",
+            "inf",
+            "::",
+            "|",
+            ";",
+            "\t",
+        ]
+    ),
     st.text(alphabet=st.characters(codec="latin-1", exclude_categories=("Cc", "Cs")), max_size=6),
     st.text(alphabet=st.characters(codec="latin-1", exclude_characters="\n\r"), max_size=3),
 )
@@ -136,16 +175,33 @@ def tables(draw: st.DrawFn) -> tuple[bytes, LoadOptions | None]:
         w = draw(st.integers(1, 6)) if ragged else width
         rows.append(sep.join(draw(st.lists(_FIELD, min_size=w, max_size=w))))
     if draw(st.booleans()):
-        names = draw(st.lists(st.sampled_from(["user", "item", "rating", "timestamp", "userId", "movieId",
-                                               "weight", "date", "x", ""]), min_size=width, max_size=width))
+        names = draw(
+            st.lists(
+                st.sampled_from(
+                    ["user", "item", "rating", "timestamp", "userId", "movieId", "weight", "date", "x", ""]
+                ),
+                min_size=width,
+                max_size=width,
+            )
+        )
         rows.insert(0, sep.join(names))
     eol = draw(st.sampled_from(["\n", "\r\n"]))
     text = eol.join(rows) + draw(st.sampled_from(["", eol]))
     raw = text.encode(draw(st.sampled_from(["utf-8", "latin-1", "utf-8-sig"])), errors="replace")
-    options = draw(st.one_of(st.none(), st.builds(
-        LoadOptions, sep=st.sampled_from([None, sep.strip() or "whitespace"]), header=st.sampled_from([None, True, False]),
-        min_rating=st.sampled_from([None, 2.0]), min_user_count=st.integers(0, 2), min_item_count=st.integers(0, 2),
-        dedupe=st.sampled_from(["last", "max", "sum", "mean"]))))
+    options = draw(
+        st.one_of(
+            st.none(),
+            st.builds(
+                LoadOptions,
+                sep=st.sampled_from([None, sep.strip() or "whitespace"]),
+                header=st.sampled_from([None, True, False]),
+                min_rating=st.sampled_from([None, 2.0]),
+                min_user_count=st.integers(0, 2),
+                min_item_count=st.integers(0, 2),
+                dedupe=st.sampled_from(["last", "max", "sum", "mean"]),
+            ),
+        )
+    )
     return raw, options
 
 
@@ -165,21 +221,40 @@ def test_random_csvs_load_or_raise_data_error(table):
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.tuples(st.text(min_size=1, max_size=5,
-                                  alphabet=st.characters(codec="utf-8", categories=["L", "N", "P", "S"],
-                                                         exclude_characters=',"')),
-                          st.integers(0, 9999).map(lambda k: f"{k:04d}")), min_size=2, max_size=30))
+@given(
+    st.lists(
+        st.tuples(
+            st.text(
+                min_size=1,
+                max_size=5,
+                alphabet=st.characters(
+                    codec="utf-8", categories=["L", "N", "P", "S"], exclude_characters=',"'
+                ),
+            ),
+            st.integers(0, 9999).map(lambda k: f"{k:04d}"),
+        ),
+        min_size=2,
+        max_size=30,
+    )
+)
 def test_raw_ids_round_trip_for_any_text(pairs):
     """Whatever the ids look like ("007", "1e3", "ü"), what comes back is exactly what was written."""
     with tempfile.TemporaryDirectory() as d:
         p = Path(d) / "ids.csv"
         p.write_text("user,item\n" + "".join(f"{u},{i}\n" for u, i in pairs), encoding="utf-8")
-        expected = {(u.strip(), i) for u, i in pairs if u.strip() and u.strip() not in
-                    ("NA", "N/A", "n/a", "NaN", "nan", "NULL", "null", "None", "#N/A")}
+        expected = {
+            (u.strip(), i)
+            for u, i in pairs
+            if u.strip()
+            and u.strip() not in ("NA", "N/A", "n/a", "NaN", "nan", "NULL", "null", "None", "#N/A")
+        }
         try:
             data, _ = load_interactions(p)
         except DataError:
             assert len({u for u, _ in expected}) < 2 or len({i for _, i in expected}) < 2 or not expected
             return
-        got = {(str(u), str(i)) for u, i in zip(data.user_ids.take(data.users), data.item_ids.take(data.items))}
+        got = {
+            (str(u), str(i))
+            for u, i in zip(data.user_ids.take(data.users), data.item_ids.take(data.items), strict=True)
+        }
         assert got == expected

@@ -31,17 +31,19 @@ def write(tmp_path: Path, text: str | bytes, name: str = "data.csv") -> Path:
 
 
 def raw_pairs(data) -> set[tuple[object, object]]:
-    return set(zip(data.user_ids.take(data.users), data.item_ids.take(data.items)))
+    return set(zip(data.user_ids.take(data.users), data.item_ids.take(data.items), strict=True))
 
 
 ROWS = [("1", "10", "4", "100"), ("1", "11", "3", "200"), ("2", "10", "5", "300"), ("3", "12", "1", "400")]
 
 
-@pytest.mark.parametrize(("sep", "written"), [(",", ","), ("\t", "\t"), (";", ";"), ("|", "|"),
-                                              ("::", "::"), ("whitespace", "   ")])
+@pytest.mark.parametrize(
+    ("sep", "written"),
+    [(",", ","), ("\t", "\t"), (";", ";"), ("|", "|"), ("::", "::"), ("whitespace", "   ")],
+)
 @pytest.mark.parametrize("header", [True, False])
 def test_separators_and_header_are_sniffed(tmp_path, sep, written, header):
-    lines = ([written.join(["user_id", "item_id", "rating", "timestamp"])] if header else [])
+    lines = [written.join(["user_id", "item_id", "rating", "timestamp"])] if header else []
     lines += [written.join(r) for r in ROWS]
     p = write(tmp_path, "\n".join(lines) + "\n")
     sn = sniff(p)
@@ -65,25 +67,38 @@ def test_crlf_bom_and_latin1(tmp_path):
     assert set(data.user_ids) == {"café", "naïve"} and "bébé" in set(data.item_ids)
 
 
-@pytest.mark.parametrize(("names", "roles"), [
-    ("userId,movieId,rating,timestamp", ("userId", "movieId", "rating", "timestamp")),
-    ("User_ID\tGame_ID\tPurchase", ("User_ID", "Game_ID", "Purchase", None)),
-    ("userID\tartistID\tweight", ("userID", "artistID", "weight", None)),
-    ("visitorid,itemid,event_time", ("visitorid", "itemid", None, "event_time")),
-    ("uid,product,plays", ("uid", "product", "plays", None)),
-    ("customer,track,count,date", ("customer", "track", "count", "date")),
-    ("reviewerID,asin,overall,unixReviewTime", ("reviewerID", "asin", "overall", "unixReviewTime")),
-    ("ts,score,item,user", ("user", "item", "score", "ts")),
-    ("user_id:token\titem_id:token\trating:float", ("user_id:token", "item_id:token", "rating:float", None)),
-])
+@pytest.mark.parametrize(
+    ("names", "roles"),
+    [
+        ("userId,movieId,rating,timestamp", ("userId", "movieId", "rating", "timestamp")),
+        ("User_ID\tGame_ID\tPurchase", ("User_ID", "Game_ID", "Purchase", None)),
+        ("userID\tartistID\tweight", ("userID", "artistID", "weight", None)),
+        ("visitorid,itemid,event_time", ("visitorid", "itemid", None, "event_time")),
+        ("uid,product,plays", ("uid", "product", "plays", None)),
+        ("customer,track,count,date", ("customer", "track", "count", "date")),
+        ("reviewerID,asin,overall,unixReviewTime", ("reviewerID", "asin", "overall", "unixReviewTime")),
+        ("ts,score,item,user", ("user", "item", "score", "ts")),
+        (
+            "user_id:token\titem_id:token\trating:float",
+            ("user_id:token", "item_id:token", "rating:float", None),
+        ),
+    ],
+)
 def test_roles_guessed_from_names(tmp_path, names, roles):
     sep = "\t" if "\t" in names else ","
     n = len(names.split(sep))
     values = {"event_time": "2020-01-0{k}", "date": "2020-02-0{k}"}
     rows = []
     for k in range(1, 5):
-        rows.append(sep.join(values.get(c, str(1_600_000_000 + k) if c in ("timestamp", "unixReviewTime", "ts")
-                                        else str(k % 3 + 1)).format(k=k) for c in names.split(sep)))
+        rows.append(
+            sep.join(
+                values.get(
+                    c,
+                    str(1_600_000_000 + k) if c in ("timestamp", "unixReviewTime", "ts") else str(k % 3 + 1),
+                ).format(k=k)
+                for c in names.split(sep)
+            )
+        )
     assert n == len(rows[0].split(sep))
     p = write(tmp_path, names + "\n" + "\n".join(rows) + "\n")
     sn = sniff(p)
@@ -122,11 +137,22 @@ def test_raw_ids_round_trip_exactly(tmp_path):
     assert raw_pairs(data) == {(10, 3), (2, 3), (-5, 4)}
 
 
+@pytest.mark.parametrize("sep", ["::", "\t", "  ", ";"])
+def test_leading_zeros_with_every_separator(tmp_path, sep):
+    rows = [("1", "5"), ("007", "05"), ("7", "6"), ("-0", "-06")]  # zeros after the separator too
+    p = write(tmp_path, "".join(sep.join(r) + "\n" for r in rows))
+    data, _ = load_interactions(p)
+    assert set(data.user_ids) == {"1", "007", "7", "-0"}
+    assert set(data.item_ids) == {"5", "05", "6", "-06"}
+    only_items = write(tmp_path, "".join(sep.join(r) + "\n" for r in [("1", "5"), ("2", "05"), ("3", "6")]), "i")
+    assert set(load_interactions(only_items)[0].item_ids) == {"5", "05", "6"}
+
+
 def test_leading_zero_far_beyond_the_sample_is_kept(tmp_path):
     n = 60_000
     users = np.arange(n) % 977 + 1
     items = np.arange(n) % 331 + 1
-    lines = [f"{u},{i},1" for u, i in zip(users, items)]
+    lines = [f"{u},{i},1" for u, i in zip(users, items, strict=True)]
     lines[-1] = "0042,5,1"  # > 64 KiB in: only the byte scan can see it
     p = write(tmp_path, "user,item,rating\n" + "\n".join(lines) + "\n")
     data, _ = load_interactions(p)
@@ -145,7 +171,9 @@ def test_timestamps_numeric_dates_and_milliseconds(tmp_path):
     assert sorted(load_interactions(floats)[0].timestamps.tolist()) == [1577836800, 1577836801]
 
 
-@pytest.mark.parametrize(("policy", "expected"), [("last", 2.0), ("max", 5.0), ("sum", 10.0), ("mean", 10 / 3)])
+@pytest.mark.parametrize(
+    ("policy", "expected"), [("last", 2.0), ("max", 5.0), ("sum", 10.0), ("mean", 10 / 3)]
+)
 def test_duplicates_merged_by_policy(tmp_path, policy, expected):
     p = write(tmp_path, "user,item,rating,timestamp\n1,1,3,10\n1,1,5,30\n2,1,1,5\n1,1,2,20\n2,2,4,6\n")
     data, report = load_interactions(p, LoadOptions(dedupe=policy))
@@ -176,7 +204,7 @@ def test_iterative_k_core(tmp_path):
 
 def test_missing_ids_are_dropped_and_reported(tmp_path):
     p = write(tmp_path, "user,item,rating\n1,2,3\n,3,4\n2,,5\nNA,1,1\n3,1,2\n2,2,1\n")
-    data, report = load_interactions(p)
+    _data, report = load_interactions(p)
     assert report.dropped["missing id"] == 3
     assert report.rows == 6 and report.interactions == 3
     assert report.rows == report.interactions + sum(report.dropped.values())
@@ -201,8 +229,14 @@ def test_progress_is_reported(tmp_path):
 
 def test_parquet(tmp_path):
     p = tmp_path / "data.parquet"
-    pd.DataFrame({"user_id": ["007", "7", "x"], "item_id": [1, 2, 1], "rating": [1.0, 2.5, 3.0],
-                  "timestamp": pd.to_datetime(["2020-01-01", "2020-01-02", "2020-01-03"])}).to_parquet(p)
+    pd.DataFrame(
+        {
+            "user_id": ["007", "7", "x"],
+            "item_id": [1, 2, 1],
+            "rating": [1.0, 2.5, 3.0],
+            "timestamp": pd.to_datetime(["2020-01-01", "2020-01-02", "2020-01-03"]),
+        }
+    ).to_parquet(p)
     data, report = load_interactions(p)
     assert report.format == "parquet" and report.interactions == 3
     assert raw_pairs(data) == {("007", 1), ("7", 2), ("x", 1)}
@@ -211,7 +245,7 @@ def test_parquet(tmp_path):
 
 def test_read_table_preview(tmp_path):
     p = write(tmp_path, "user,item,rating\n" + "".join(f"{k:03d},{k % 7},{k % 5}\n" for k in range(100)))
-    df, sn = read_table(p, nrows=5)
+    df, _sn = read_table(p, nrows=5)
     assert len(df) == 5 and list(df.columns) == ["user", "item", "rating"]
     assert df["user"].iloc[0] == "000"  # id columns stay text
     full, _ = read_table(p)
@@ -219,13 +253,18 @@ def test_read_table_preview(tmp_path):
 
 
 def test_item_metadata_formats(tmp_path):
-    uitem = write(tmp_path, "1|Toy Story (1995)|01-Jan-1995||http://x|0|0|0|1|1|1" + "|0" * 13 + "\n"
-                  "2|GoldenEye (1995)|01-Jan-1995||http://y|0|1|1|0|0|0" + "|0" * 10 + "|1|0|0\n", "u.item")
+    uitem = write(
+        tmp_path,
+        "1|Toy Story (1995)|01-Jan-1995||http://x|0|0|0|1|1|1" + "|0" * 13 + "\n"
+        "2|GoldenEye (1995)|01-Jan-1995||http://y|0|1|1|0|0|0" + "|0" * 10 + "|1|0|0\n",
+        "u.item",
+    )
     meta = load_item_metadata(uitem, pd.Index([2, 1, 3]))
     assert meta["title"].tolist()[:2] == ["GoldenEye (1995)", "Toy Story (1995)"]
     assert meta["genres"].iloc[1] == "Animation|Children's|Comedy" and pd.isna(meta["title"].iloc[2])
-    csv_meta = write(tmp_path, 'movieId,title,genres\n1,"Usual Suspects, The (1995)",Crime|Thriller\n',
-                     "movies.csv")
+    csv_meta = write(
+        tmp_path, 'movieId,title,genres\n1,"Usual Suspects, The (1995)",Crime|Thriller\n', "movies.csv"
+    )
     assert load_item_metadata(csv_meta, pd.Index([1]))["title"].iloc[0] == "Usual Suspects, The (1995)"
     dat = write(tmp_path, "5::Heat (1995)::Action|Crime\n".encode("latin-1"), "movies.dat")
     got = load_item_metadata(dat, pd.Index(["5"], dtype=object))
@@ -254,10 +293,15 @@ def test_options_are_validated():
 
 def test_sample_data_and_cli_json(capsys):
     tiny = SAMPLE / "tiny.csv"
-    data, report = load_interactions(tiny)
+    _data, report = load_interactions(tiny)
     assert (report.users, report.items) == (50, 40)
     assert cli_main(["import", str(tiny), "--json"]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     d = json.loads(out[-1])
-    assert (d["users"], d["items"], d["rows"], d["interactions"]) == (50, 40, report.rows, report.interactions)
+    assert (d["users"], d["items"], d["rows"], d["interactions"]) == (
+        50,
+        40,
+        report.rows,
+        report.interactions,
+    )
     assert any("users: 50" in line for line in out[:-1])

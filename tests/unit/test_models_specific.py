@@ -14,8 +14,12 @@ from tests.conftest import tiny_split
 
 def test_vae_kl_weight_rises_linearly_to_the_cap():
     split = tiny_split()
-    model = build_model("vae", {"hidden": 16, "latent": 8, "anneal_cap": 0.2, "total_anneal_steps": 10},
-                        split.n_users, split.n_items)
+    model = build_model(
+        "vae",
+        {"hidden": 16, "latent": 8, "anneal_cap": 0.2, "total_anneal_steps": 10},
+        split.n_users,
+        split.n_items,
+    )
     batcher = DeviceBatcher(split.train, "user_rows", batch_size=16, device=torch.device("cpu"), seed=0)
     batch = next(iter(batcher.epoch(0)))
     betas = [float(model(batch)["beta"]) for _ in range(5)]
@@ -29,9 +33,16 @@ def test_vae_kl_weight_rises_linearly_to_the_cap():
 
 def test_dae_has_no_kl_term():
     split = tiny_split()
-    model = build_model("multdae", {"variant": "dae", "hidden": 16, "latent": 8}, split.n_users, split.n_items)
-    batch = next(iter(DeviceBatcher(split.train, "user_rows", batch_size=16, device=torch.device("cpu"),
-                                    seed=0).epoch(0)))
+    model = build_model(
+        "multdae", {"variant": "dae", "hidden": 16, "latent": 8}, split.n_users, split.n_items
+    )
+    batch = next(
+        iter(
+            DeviceBatcher(split.train, "user_rows", batch_size=16, device=torch.device("cpu"), seed=0).epoch(
+                0
+            )
+        )
+    )
     out = model(batch)
     assert float(out["kl"]) == 0.0 and float(out["beta"]) == 0.0
 
@@ -47,10 +58,21 @@ def test_gan_step_reports_both_losses_and_moves_both_networks():
         opt.step()
         opt.zero_grad(set_to_none=True)
 
-    ctx = StepContext(epoch=0, global_step=0, device=torch.device("cpu"), optimizers=opts,
-                      backward=lambda loss: loss.backward(), step=step)
-    batch = next(iter(DeviceBatcher(split.train, "user_rows", batch_size=16, device=torch.device("cpu"),
-                                    seed=0).epoch(0)))
+    ctx = StepContext(
+        epoch=0,
+        global_step=0,
+        device=torch.device("cpu"),
+        optimizers=opts,
+        backward=lambda loss: loss.backward(),
+        step=step,
+    )
+    batch = next(
+        iter(
+            DeviceBatcher(split.train, "user_rows", batch_size=16, device=torch.device("cpu"), seed=0).epoch(
+                0
+            )
+        )
+    )
     losses = model.training_step(batch, ctx)
     assert {"loss", "g_loss", "d_loss"} <= set(losses)
     assert torch.isfinite(losses["g_loss"]) and torch.isfinite(losses["d_loss"])
@@ -63,9 +85,15 @@ def test_neumf_pretraining_starts_as_the_alpha_mix():
     n_u, n_i = split.n_users, split.n_items
     torch.manual_seed(0)
     mlp = build_model("mlp", {"embedding_dim": 8, "layers": "16,8"}, n_u, n_i).eval()
-    gmf = {"P.weight": torch.randn(n_u, 8), "Q.weight": torch.randn(n_i, 8), "head.weight": torch.randn(1, 8),
-           "head.bias": torch.randn(1)}
-    nmf = build_model("neumf", {"embedding_dim": 8, "mlp_embedding_dim": 8, "layers": "16,8"}, n_u, n_i).eval()
+    gmf = {
+        "P.weight": torch.randn(n_u, 8),
+        "Q.weight": torch.randn(n_i, 8),
+        "head.weight": torch.randn(1, 8),
+        "head.bias": torch.randn(1),
+    }
+    nmf = build_model(
+        "neumf", {"embedding_dim": 8, "mlp_embedding_dim": 8, "layers": "16,8"}, n_u, n_i
+    ).eval()
     nmf.load_pretrained(gmf, mlp.state_dict(), alpha=0.3)
     users = torch.arange(5)
     gmf_logits = (gmf["P.weight"][users] * gmf["head.weight"]) @ gmf["Q.weight"].T + gmf["head.bias"]
@@ -76,8 +104,9 @@ def test_neumf_pretraining_starts_as_the_alpha_mix():
 def test_pointwise_grid_scoring_matches_pairs():
     split = tiny_split()
     for name in ("mlp", "nmf"):
-        model = build_model(name, {"embedding_dim": 8, "layers": "16,8", "item_chunk": 7}, split.n_users,
-                            split.n_items).eval()
+        model = build_model(
+            name, {"embedding_dim": 8, "layers": "16,8", "item_chunk": 7}, split.n_users, split.n_items
+        ).eval()
         users = torch.arange(3)
         rows = model.score(users, None)
         items = torch.arange(split.n_items)
@@ -88,10 +117,18 @@ def test_pointwise_grid_scoring_matches_pairs():
 def test_cnn_chunked_scoring_equals_unchunked_and_pairs():
     split = tiny_split()
     torch.manual_seed(0)
-    small = build_model("cnn", {"embedding_dim": 16, "channels": 4, "pretrain_epochs": 0, "item_chunk": 3,
-                                "trace_init": False}, split.n_users, split.n_items).eval()
-    big = build_model("cnn", {"embedding_dim": 16, "channels": 4, "pretrain_epochs": 0, "item_chunk": 1000,
-                              "trace_init": False}, split.n_users, split.n_items).eval()
+    small = build_model(
+        "cnn",
+        {"embedding_dim": 16, "channels": 4, "pretrain_epochs": 0, "item_chunk": 3, "trace_init": False},
+        split.n_users,
+        split.n_items,
+    ).eval()
+    big = build_model(
+        "cnn",
+        {"embedding_dim": 16, "channels": 4, "pretrain_epochs": 0, "item_chunk": 1000, "trace_init": False},
+        split.n_users,
+        split.n_items,
+    ).eval()
     big.load_state_dict(small.state_dict())
     users = torch.arange(6)
     torch.testing.assert_close(small.score(users, None), big.score(users, None))
@@ -102,7 +139,10 @@ def test_cnn_chunked_scoring_equals_unchunked_and_pairs():
 
 def test_cnn_trace_init_starts_as_the_dot_product():
     split = tiny_split()
-    model = build_model("cnn", {"embedding_dim": 32, "channels": 4, "pretrain_epochs": 0}, split.n_users,
-                        split.n_items).eval()
+    model = build_model(
+        "cnn", {"embedding_dim": 32, "channels": 4, "pretrain_epochs": 0}, split.n_users, split.n_items
+    ).eval()
     users = torch.arange(8)
-    torch.testing.assert_close(model.score(users, None), model.P(users) @ model.Q.weight.T, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(
+        model.score(users, None), model.P(users) @ model.Q.weight.T, rtol=1e-4, atol=1e-5
+    )

@@ -20,20 +20,28 @@ from recsys_gui.core.errors import ConfigError
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data"
 
 
-def make_data(counts: list[int], *, n_items: int = 50, timestamps: bool = True, seed: int = 0) -> InteractionData:
+def make_data(
+    counts: list[int], *, n_items: int = 50, timestamps: bool = True, seed: int = 0
+) -> InteractionData:
     """Users with the given numbers of distinct items; timestamps increase with the row number."""
     rng = np.random.default_rng(seed)
     users = np.repeat(np.arange(len(counts)), counts)
     items = np.concatenate([rng.choice(n_items, size=c, replace=False) for c in counts])
     ts = rng.permutation(len(users)).astype(np.int64) * 10 if timestamps else None
-    return InteractionData(users=users, items=items, values=np.ones(len(users), np.float32), timestamps=ts,
-                           user_ids=pd.Index(np.arange(len(counts)) + 100), item_ids=pd.Index(np.arange(n_items)))
+    return InteractionData(
+        users=users,
+        items=items,
+        values=np.ones(len(users), np.float32),
+        timestamps=ts,
+        user_ids=pd.Index(np.arange(len(counts)) + 100),
+        item_ids=pd.Index(np.arange(n_items)),
+    )
 
 
 def rows_of(part: InteractionData | None) -> Counter:
     if part is None:
         return Counter()
-    return Counter(zip(part.users.tolist(), part.items.tolist()))
+    return Counter(zip(part.users.tolist(), part.items.tolist(), strict=True))
 
 
 def assert_partition(data: InteractionData, split: Split) -> None:
@@ -42,27 +50,45 @@ def assert_partition(data: InteractionData, split: Split) -> None:
     assert total == rows_of(data)
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("ratio:8,1,1", SplitSpec("ratio", (0.8, 0.1, 0.1))),
-    ("", SplitSpec("ratio", (0.8, 0.1, 0.1))),
-    ("ratio:0.7,0.3", SplitSpec("ratio", (0.7, 0.0, 0.3), valid=False)),
-    ("random:8:1:1", SplitSpec("random", (0.8, 0.1, 0.1))),
-    ("loo", SplitSpec("loo")),
-    ("loo:novalid", SplitSpec("loo", valid=False)),
-    ("temporal:0.8,0.9", SplitSpec("temporal", cutoffs=(0.8, 0.9))),
-    ("temporal:0.75", SplitSpec("temporal", valid=False, cutoffs=(0.75, 0.75))),
-    ("users:0.1,0.1,foldin=0.8", SplitSpec("users")),
-    ("users:0.2,foldin=0.5", SplitSpec("users", valid=False, valid_users=0.0, test_users=0.2, fold_in=0.5)),
-    ("predefined", SplitSpec("predefined")),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ratio:8,1,1", SplitSpec("ratio", (0.8, 0.1, 0.1))),
+        ("", SplitSpec("ratio", (0.8, 0.1, 0.1))),
+        ("ratio:0.7,0.3", SplitSpec("ratio", (0.7, 0.0, 0.3), valid=False)),
+        ("random:8:1:1", SplitSpec("random", (0.8, 0.1, 0.1))),
+        ("loo", SplitSpec("loo")),
+        ("loo:novalid", SplitSpec("loo", valid=False)),
+        ("temporal:0.8,0.9", SplitSpec("temporal", cutoffs=(0.8, 0.9))),
+        ("temporal:0.75", SplitSpec("temporal", valid=False, cutoffs=(0.75, 0.75))),
+        ("users:0.1,0.1,foldin=0.8", SplitSpec("users")),
+        (
+            "users:0.2,foldin=0.5",
+            SplitSpec("users", valid=False, valid_users=0.0, test_users=0.2, fold_in=0.5),
+        ),
+        ("predefined", SplitSpec("predefined")),
+    ],
+)
 def test_parse_and_round_trip(text, expected):
     spec = parse_split_spec(text)
     assert spec == expected
     assert parse_split_spec(spec.text) == spec
 
 
-@pytest.mark.parametrize("text", ["ratio:8,1", "ratio:0,1,1", "ratio:8,1,x", "loo:3", "temporal:0.9,0.8",
-                                  "temporal:1.5", "users:0.6,0.6", "users:0.1,foldin=1", "kfold:5"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ratio:8,1",
+        "ratio:0,1,1",
+        "ratio:8,1,x",
+        "loo:3",
+        "temporal:0.9,0.8",
+        "temporal:1.5",
+        "users:0.6,0.6",
+        "users:0.1,foldin=1",
+        "kfold:5",
+    ],
+)
 def test_bad_specs_are_config_errors(text):
     if text == "ratio:8,1":  # two numbers are train,test: valid
         assert parse_split_spec(text).valid is False
@@ -80,8 +106,17 @@ def test_ratio_per_user_follows_recbole_counts():
     # RecBole 8:1:1: valid = test = floor(0.1 n); a share under one row still gets one row while
     # more than one row stays in train (so n=2 -> 1/0/1 and n=3 -> 1/1/1).
     counts = [1, 2, 3, 5, 9, 10, 19, 20, 47]
-    expected = {1: (1, 0, 0), 2: (1, 0, 1), 3: (1, 1, 1), 5: (3, 1, 1), 9: (7, 1, 1), 10: (8, 1, 1),
-                19: (17, 1, 1), 20: (16, 2, 2), 47: (39, 4, 4)}
+    expected = {
+        1: (1, 0, 0),
+        2: (1, 0, 1),
+        3: (1, 1, 1),
+        5: (3, 1, 1),
+        9: (7, 1, 1),
+        10: (8, 1, 1),
+        19: (17, 1, 1),
+        20: (16, 2, 2),
+        47: (39, 4, 4),
+    }
     data = make_data(counts)
     split = make_split(data, "ratio:8,1,1", seed=3)
     assert_partition(data, split)
@@ -144,7 +179,9 @@ def test_held_out_users_are_never_trained_on():
     train_users = set(split.train.users.tolist())
     valid_users, test_users = set(split.valid.users.tolist()), set(split.test.users.tolist())
     assert len(valid_users) == 10 and len(test_users) == 10
-    assert not (train_users & valid_users) and not (train_users & test_users) and not (valid_users & test_users)
+    assert (
+        not (train_users & valid_users) and not (train_users & test_users) and not (valid_users & test_users)
+    )
     assert set(split.fold_in.users.tolist()) == valid_users | test_users
     assert len(split.fold_in) == 20 * 8 and len(split.test) == 10 * 2
     desc = describe_split(split)
@@ -161,9 +198,14 @@ def test_empty_part_is_a_clear_error():
 def test_vectorised_on_a_million_rows():
     rng = np.random.default_rng(0)
     n = 1_000_000
-    data = InteractionData(users=np.sort(rng.integers(0, 50_000, n)), items=rng.integers(0, 20_000, n),
-                           values=np.ones(n, np.float32), timestamps=rng.integers(0, 10**9, n),
-                           user_ids=pd.RangeIndex(50_000), item_ids=pd.RangeIndex(20_000))
+    data = InteractionData(
+        users=np.sort(rng.integers(0, 50_000, n)),
+        items=rng.integers(0, 20_000, n),
+        values=np.ones(n, np.float32),
+        timestamps=rng.integers(0, 10**9, n),
+        user_ids=pd.RangeIndex(50_000),
+        item_ids=pd.RangeIndex(20_000),
+    )
     for spec in ("ratio:8,1,1", "loo", "temporal:0.8,0.9", "users:0.1,0.1,foldin=0.8"):
         start = time.perf_counter()
         split = make_split(data, spec, seed=0)
@@ -196,15 +238,24 @@ def test_sample_data_is_learnable():
 
 def test_split_cli_writes_raw_ids_that_reimport(tmp_path, capsys):
     src = tmp_path / "d.csv"
-    rows = [f"{u},{i},{k % 5 + 1}" for k, (u, i) in
-            enumerate((u, i) for u in ("007", "7", "u-x", "42") for i in ("A", "0B", "c", "d", "e"))]
+    rows = [
+        f"{u},{i},{k % 5 + 1}"
+        for k, (u, i) in enumerate(
+            (u, i) for u in ("007", "7", "u-x", "42") for i in ("A", "0B", "c", "d", "e")
+        )
+    ]
     src.write_text("user,item,rating\n" + "\n".join(rows) + "\n")
     out = tmp_path / "out"
-    assert cli_main(["split", str(src), "--split", "random:6,2,2", "--seed", "1", "--out", str(out), "--json"]) == 0
+    assert (
+        cli_main(["split", str(src), "--split", "random:6,2,2", "--seed", "1", "--out", str(out), "--json"])
+        == 0
+    )
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["train_rows"] == 12 and summary["protocol"].startswith("random")
     back = pd.concat([pd.read_csv(out / f"{p}.tsv", sep="\t", dtype=str) for p in ("train", "valid", "test")])
-    assert sorted(zip(back.user_id, back.item_id)) == sorted((r.split(",")[0], r.split(",")[1]) for r in rows)
+    assert sorted(zip(back.user_id, back.item_id, strict=True)) == sorted(
+        (r.split(",")[0], r.split(",")[1]) for r in rows
+    )
     data, _ = load_interactions(out / "train.tsv")
     assert {"007", "7"} <= set(data.user_ids) and "0B" in set(data.item_ids)
     assert cli_main(["split", str(src), "--out", str(out)]) == 2  # exists: refuses without --force

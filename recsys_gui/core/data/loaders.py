@@ -43,24 +43,34 @@ _NULLS = ["", "NA", "N/A", "n/a", "NaN", "nan", "NULL", "null", "None", "#N/A"]
 _SPLIT_CHAR = "\x1f"  # what '::' and other multi-character separators become in memory
 _DISABLED = "\0disabled"
 
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
+# Column names (lower-cased, non-alphanumerics removed) that say which role a column plays.
 _ALIASES: dict[str, tuple[str, ...]] = {
-    "user": ("user", "userid", "uid", "users", "visitorid", "visitor", "customer", "customerid", "client",
-             "clientid", "member", "memberid", "reviewer", "reviewerid", "account", "accountid", "person",
-             "personid", "player", "playerid", "listener", "listenerid", "buyer", "buyerid", "viewer",
-             "subscriber", "profile", "profileid", "sessionid", "u"),
-    "item": ("item", "itemid", "iid", "items", "movie", "movieid", "artist", "artistid", "game", "gameid",
-             "product", "productid", "track", "trackid", "song", "songid", "book", "bookid", "isbn", "asin",
-             "business", "businessid", "video", "videoid", "article", "articleid", "news", "newsid", "sku",
-             "poi", "poiid", "venue", "venueid", "anime", "animeid", "recipe", "recipeid", "app", "appid",
-             "course", "courseid", "content", "contentid", "show", "showid", "post", "postid", "doc",
-             "docid", "hotel", "hotelid", "beer", "beerid", "joke", "jokeid", "place", "placeid", "i",
-             "title", "titleid"),
-    "rating": ("rating", "ratings", "rate", "score", "weight", "count", "counts", "plays", "playcount",
-               "purchase", "purchased", "value", "stars", "star", "overall", "preference", "hours",
-               "playtime", "clicks", "views", "listens", "quantity", "qty", "amount", "frequency", "freq",
-               "label", "feedback", "grade", "likes", "r"),
-    "timestamp": ("timestamp", "time", "date", "ts", "datetime", "unixtime", "unixtimestamp", "epoch",
-                  "created", "createdat", "eventtime", "timestamps", "when", "t"),
+    "user": _words(
+        "user userid uid users visitorid visitor customer customerid client clientid member memberid "
+        "reviewer reviewerid account accountid person personid player playerid listener listenerid buyer "
+        "buyerid viewer subscriber profile profileid sessionid u"
+    ),
+    "item": _words(
+        "item itemid iid items movie movieid artist artistid game gameid product productid track trackid "
+        "song songid book bookid isbn asin business businessid video videoid article articleid news "
+        "newsid sku poi poiid venue venueid anime animeid recipe recipeid app appid course courseid "
+        "content contentid show showid post postid doc docid hotel hotelid beer beerid joke jokeid place "
+        "placeid i title titleid"
+    ),
+    "rating": _words(
+        "rating ratings rate score weight count counts plays playcount purchase purchased value stars "
+        "star overall preference hours playtime clicks views listens quantity qty amount frequency freq "
+        "label feedback grade likes r"
+    ),
+    "timestamp": _words(
+        "timestamp time date ts datetime unixtime unixtimestamp epoch created createdat eventtime "
+        "timestamps when t"
+    ),
 }
 _EXACT = {alias: (role, rank) for role, names in _ALIASES.items() for rank, alias in enumerate(names)}
 
@@ -148,9 +158,13 @@ class LoadReport:
 
     def summary_lines(self) -> list[str]:
         sep = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe", " ": "space"}.get(
-            self.sep or "", self.sep or "")
-        how = "Parquet" if self.format == "parquet" else (
-            f"{sep}-separated, {'header' if self.header else 'no header'}, {self.encoding}")
+            self.sep or "", self.sep or ""
+        )
+        how = (
+            "Parquet"
+            if self.format == "parquet"
+            else (f"{sep}-separated, {'header' if self.header else 'no header'}, {self.encoding}")
+        )
         lines = [
             f"{self.path}",
             f"  users: {self.users:,}   items: {self.items:,}   interactions: {self.interactions:,}"
@@ -231,6 +245,8 @@ def sniff(path: str | Path, options: LoadOptions | None = None) -> SniffResult:
 def _sniff_text(p: Path, head: bytes, truncated: bool, options: LoadOptions) -> SniffResult:
     if not head.strip():
         raise DataError("the file is empty (only blank lines)", path=p)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DataError("the file is UTF-16 text; save it as UTF-8 (or latin-1) and try again", path=p)
     control = sum(head.count(bytes([b])) for b in (*range(0, 9), 11, 12, *range(14, 32), 127))
     if b"\x00" in head or control > 0.01 * len(head):
         raise DataError("this is not a text table (it looks like binary data)", path=p)
@@ -250,10 +266,14 @@ def _sniff_text(p: Path, head: bytes, truncated: bool, options: LoadOptions) -> 
         raise DataError("the file is empty (no text lines)", path=p)
     sep = _normalise_sep(options.sep) if options.sep is not None else _pick_sep(lines)
     if sep is None:
-        raise DataError("cannot find a column separator: each line has a single field, but a user "
-                        "column and an item column are needed", path=p)
-    quoting = sep in (",", ";") or (sep in ("\t", "|") and any(
-        line.startswith('"') or f'{sep}"' in line for line in lines))
+        raise DataError(
+            "cannot find a column separator: each line has a single field, but a user "
+            "column and an item column are needed",
+            path=p,
+        )
+    quoting = sep in (",", ";") or (
+        sep in ("\t", "|") and any(line.startswith('"') or f'{sep}"' in line for line in lines)
+    )
     rows = [_split_line(line, sep, quoting) for line in lines]
     header = _has_header(rows) if options.header is None else options.header
     width = Counter(len(r) for r in rows[1:] or rows).most_common(1)[0][0]
@@ -268,9 +288,19 @@ def _sniff_text(p: Path, head: bytes, truncated: bool, options: LoadOptions) -> 
     if len(columns) < 2:
         raise DataError("found a single column; a user column and an item column are needed", path=p)
     roles, warnings = _guess_roles(p, columns, header, data, options)
-    return SniffResult(path=str(p), format="text", sep=sep, header=header, encoding=encoding,
-                       columns=columns, roles=roles, quoting=quoting, skip_rows=lead + int(header),
-                       sample_rows=tuple(tuple(r) for r in data[:10]), warnings=tuple(warnings))
+    return SniffResult(
+        path=str(p),
+        format="text",
+        sep=sep,
+        header=header,
+        encoding=encoding,
+        columns=columns,
+        roles=roles,
+        quoting=quoting,
+        skip_rows=lead + int(header),
+        sample_rows=tuple(tuple(r) for r in data[:10]),
+        warnings=tuple(warnings),
+    )
 
 
 def _sniff_parquet(p: Path, options: LoadOptions) -> SniffResult:
@@ -280,17 +310,39 @@ def _sniff_parquet(p: Path, options: LoadOptions) -> SniffResult:
     columns = tuple(schema.names)
     preview = pq.ParquetFile(p).iter_batches(batch_size=200)
     batch = next(preview, None)
-    data = [] if batch is None else [[("" if v is None else str(v)) for v in row.values()]
-                                     for row in batch.to_pylist()]
+    data = (
+        []
+        if batch is None
+        else [[("" if v is None else str(v)) for v in row.values()] for row in batch.to_pylist()]
+    )
     roles, warnings = _guess_roles(p, columns, True, data, options)
-    return SniffResult(path=str(p), format="parquet", sep=None, header=True, encoding=None,
-                       columns=columns, roles=roles, quoting=False,
-                       sample_rows=tuple(tuple(r) for r in data[:10]), warnings=tuple(warnings))
+    return SniffResult(
+        path=str(p),
+        format="parquet",
+        sep=None,
+        header=True,
+        encoding=None,
+        columns=columns,
+        roles=roles,
+        quoting=False,
+        sample_rows=tuple(tuple(r) for r in data[:10]),
+        warnings=tuple(warnings),
+    )
 
 
 def _normalise_sep(sep: str) -> str:
-    named = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|", " ": "whitespace",
-             "space": "whitespace", "whitespace": "whitespace", "ws": "whitespace", "\\s+": "whitespace"}
+    named = {
+        "tab": "\t",
+        "\\t": "\t",
+        "comma": ",",
+        "semicolon": ";",
+        "pipe": "|",
+        " ": "whitespace",
+        "space": "whitespace",
+        "whitespace": "whitespace",
+        "ws": "whitespace",
+        "\\s+": "whitespace",
+    }
     sep = named.get(sep.lower() if len(sep) > 1 else sep, sep)
     if not sep or sep in ("\n", "\r", '"'):
         raise ConfigError(f"cannot use {sep!r} as a column separator")
@@ -371,8 +423,9 @@ def _kind(values: list[str]) -> str:
     return "int" if all(re.fullmatch(r"-?\d+", v) for v in vals) else "float"
 
 
-def _guess_roles(p: Path, columns: tuple[str, ...], header: bool, data: list[list[str]],
-                 options: LoadOptions) -> tuple[dict[str, str | None], list[str]]:
+def _guess_roles(
+    p: Path, columns: tuple[str, ...], header: bool, data: list[list[str]], options: LoadOptions
+) -> tuple[dict[str, str | None], list[str]]:
     warnings: list[str] = []
     kinds = {c: _kind([r[j] for r in data if len(r) > j]) for j, c in enumerate(columns)}
     chosen: dict[str, str | None] = {}
@@ -385,8 +438,11 @@ def _guess_roles(p: Path, columns: tuple[str, ...], header: bool, data: list[lis
         raise ConfigError("the same column was given for two roles")
     by_name = header and any(_name_score(c)[0] for c in columns)
     if by_name:
-        cands = sorted((-score, rank, ROLES.index(role), j, role, c)
-                       for j, c in enumerate(columns) for role, score, rank in _name_matches(c))
+        cands = sorted(
+            (-score, rank, ROLES.index(role), j, role, c)
+            for j, c in enumerate(columns)
+            for role, score, rank in _name_matches(c)
+        )
         for neg_score, _r, _o, _j, role, c in cands:
             if role in chosen or c in taken:
                 continue
@@ -399,8 +455,11 @@ def _guess_roles(p: Path, columns: tuple[str, ...], header: bool, data: list[lis
     for role in ("user", "item"):
         if role not in chosen:
             if not free:
-                raise DataError(f"cannot tell which column holds the {role} ids (columns: "
-                                f"{', '.join(columns)}); name it with --{role}", path=p)
+                raise DataError(
+                    f"cannot tell which column holds the {role} ids (columns: "
+                    f"{', '.join(columns)}); name it with --{role}",
+                    path=p,
+                )
             chosen[role] = free.pop(0)
             taken.add(chosen[role])  # type: ignore[arg-type]
             if header:
@@ -418,8 +477,9 @@ def _guess_roles(p: Path, columns: tuple[str, ...], header: bool, data: list[lis
 
 
 def _fits(role: str, kind: str) -> bool:
-    return kind in (("int", "float", "epoch", "empty") if role == "rating"
-                    else ("int", "float", "epoch", "date", "empty"))
+    return kind in (
+        ("int", "float", "epoch", "empty") if role == "rating" else ("int", "float", "epoch", "date", "empty")
+    )
 
 
 def _name_matches(column: str) -> list[tuple[str, int, int]]:
@@ -452,8 +512,9 @@ def _resolve_column(p: Path, given: str, columns: tuple[str, ...], role: str) ->
     folded = [c for c in columns if c.lower() == given.lower()]
     if len(folded) == 1:
         return folded[0]
-    raise DataError(f"no column named '{given}' for the {role} (columns: {', '.join(columns)})",
-                    path=p, column=given)
+    raise DataError(
+        f"no column named '{given}' for the {role} (columns: {', '.join(columns)})", path=p, column=given
+    )
 
 
 # --------------------------------------------------------------------------------------- reading
@@ -478,8 +539,9 @@ def _source(sn: SniffResult, encoding: str) -> tuple[object, str, str]:
     return pa.py_buffer(data.replace(str(sn.sep).encode("utf-8"), _SPLIT_CHAR.encode())), _SPLIT_CHAR, "utf8"
 
 
-def _arrow_read(sn: SniffResult, columns: list[str] | None, types: dict[str, pa.DataType],
-                *, source: object = None) -> tuple[pa.Table, object]:
+def _arrow_read(
+    sn: SniffResult, columns: list[str] | None, types: dict[str, pa.DataType], *, source: object = None
+) -> tuple[pa.Table, object]:
     """Read with Arrow; ragged rows and encoding trouble are handled here, conversions by callers."""
     encoding = sn.encoding or "utf-8"
     for attempt in (0, 1):
@@ -487,13 +549,20 @@ def _arrow_read(sn: SniffResult, columns: list[str] | None, types: dict[str, pa.
         try:
             table = pacsv.read_csv(
                 pa.BufferReader(src) if isinstance(src, pa.Buffer) else src,
-                read_options=pacsv.ReadOptions(column_names=list(sn.columns), skip_rows=sn.skip_rows,
-                                               encoding=enc, block_size=1 << 22),
-                parse_options=pacsv.ParseOptions(delimiter=delim, quote_char='"' if sn.quoting else False,
-                                                 ignore_empty_lines=True),
-                convert_options=pacsv.ConvertOptions(include_columns=columns, column_types=types,
-                                                     null_values=_NULLS, strings_can_be_null=True,
-                                                     quoted_strings_can_be_null=True))
+                read_options=pacsv.ReadOptions(
+                    column_names=list(sn.columns), skip_rows=sn.skip_rows, encoding=enc, block_size=1 << 22
+                ),
+                parse_options=pacsv.ParseOptions(
+                    delimiter=delim, quote_char='"' if sn.quoting else False, ignore_empty_lines=True
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    include_columns=columns,
+                    column_types=types,
+                    null_values=_NULLS,
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=True,
+                ),
+            )
         except pa.ArrowInvalid as exc:
             msg = str(exc)
             if "Expected" in msg and "columns, got" in msg:
@@ -507,7 +576,7 @@ def _arrow_read(sn: SniffResult, columns: list[str] | None, types: dict[str, pa.
         if encoding != "latin-1" and any(pa.types.is_binary(t) for t in table.schema.types) and attempt == 0:
             encoding = "latin-1"  # Arrow reads undecodable text as binary: it was not UTF-8 after all
             continue
-        return table, replace(sn, encoding=encoding if encoding != sn.encoding else sn.encoding)
+        return table, replace(sn, encoding=encoding)
     raise DataError("cannot decode the text (tried UTF-8 and latin-1)", path=sn.path)
 
 
@@ -545,35 +614,37 @@ def _ragged_error(sn: SniffResult) -> DataError:
         n = len(_split_line(text, sn.sep or ",", sn.quoting))
         if n != width:
             return DataError(f"expected {width} fields (as in {what}), found {n}", path=sn.path, row=lineno)
-    hint = "; an unbalanced quote (\") may join lines" if sn.quoting else ""
+    hint = '; an unbalanced quote (") may join lines' if sn.quoting else ""
     return DataError(f"rows have different numbers of fields (expected {width}){hint}", path=sn.path)
 
 
 def _maybe_leading_zeros(sn: SniffResult) -> bool:
-    """Could any field start with a zero followed by a digit ("007")? Then ids must be read as text.
+    """Could a field start with "0<digit>" or "-0" ("007")? Then ids must be read as text.
 
-    A byte scan (vectorised, 16 MiB at a time) is much cheaper than reading ids as strings;
-    a false alarm only costs speed.
+    A vectorised byte scan (16 MiB at a time) costs far less than reading ids as strings; a field
+    start is a byte after the separator or any byte below '-' (newline, quote, space, comma...).
+    A false alarm only costs speed.
     """
     buf = np.memmap(sn.path, dtype=np.uint8, mode="r")
-    delim = np.zeros(256, dtype=bool)
-    for b in b'\n\r" \t,;|:' + (sn.sep or ",").encode("latin-1", "replace")[:1]:
-        delim[b] = True
+    sep = 32 if sn.sep in (None, "whitespace") else ord(sn.sep[-1])  # '::' -> the byte before a field
     step, n = 1 << 24, len(buf)
     for s in range(0, n, step):
         e = min(s + step, n)
-        pre = np.asarray(buf[s - 2:s]) if s >= 2 else np.array([10, 10], dtype=np.uint8)
-        post = np.asarray(buf[e:e + 1]) if e < n else np.array([10], dtype=np.uint8)
+        pre = np.asarray(buf[s - 2 : s]) if s >= 2 else np.array([10, 10], dtype=np.uint8)
+        post = np.asarray(buf[e : e + 1]) if e < n else np.array([10], dtype=np.uint8)
         seg = np.concatenate([pre, np.asarray(buf[s:e]), post])
-        cand = np.flatnonzero(seg[2:-1] == 48) + 2  # every '0': "0x" after a delimiter, or "-0..."
-        if cand.size and ((delim[seg[cand - 1]] & ((seg[cand + 1] - 48) < 10))
-                          | ((seg[cand - 1] == 45) & delim[seg[cand - 2]])).any():
+        zero, prev = seg[2:-1] == 48, seg[1:-2]
+        if (zero & ((prev < 45) | (prev == sep)) & ((seg[3:] - 48) < 10)).any():
+            return True
+        minus = np.flatnonzero(zero & (prev == 45)) + 2
+        if minus.size and ((seg[minus - 2] < 45) | (seg[minus - 2] == sep)).any():
             return True
     return False
 
 
-def read_table(path: str | Path, options: LoadOptions | None = None, *,
-               nrows: int | None = None) -> tuple[pd.DataFrame, SniffResult]:
+def read_table(
+    path: str | Path, options: LoadOptions | None = None, *, nrows: int | None = None
+) -> tuple[pd.DataFrame, SniffResult]:
     """The file as a DataFrame (all columns; id columns as text), for previews and metadata."""
     options = options or LoadOptions()
     sn = sniff(path, options)
@@ -600,9 +671,11 @@ def _head_buffer(sn: SniffResult, nrows: int) -> pa.Buffer:
     lines: list[str] = []
     enc = "latin-1" if sn.encoding == "latin-1" else "utf-8-sig"
     with open(sn.path, encoding=enc, errors="replace", newline="") as f:
-        for line in f:
+        taken = 0
+        for k, line in enumerate(f):
             lines.append(line)
-            if len([x for x in lines[sn.skip_rows:] if x.strip()]) >= nrows:
+            taken += k >= sn.skip_rows and bool(line.strip())
+            if taken >= nrows:
                 break
     text = "".join(lines)
     if sn.sep == "whitespace":
@@ -641,16 +714,24 @@ def _read_parsed(path: str | Path, options: LoadOptions, progress: ProgressFn | 
 
         table = pq.read_table(sn.path, columns=needed)
     else:
-        ints = all(_kind([r[sn.columns.index(roles[x])] for r in sn.sample_rows  # type: ignore[arg-type]
-                          if len(r) == len(sn.columns)]) in ("int", "epoch") for x in ("user", "item"))
-        table = None
-        if ints and not _maybe_leading_zeros(sn):
-            types: dict[str, pa.DataType] = {roles["user"]: pa.int64(), roles["item"]: pa.int64()}  # type: ignore[dict-item]
-            if roles["rating"]:
-                types[roles["rating"]] = pa.float32()
-            with contextlib.suppress(_TypedReadFailed):
-                table, sn = _arrow_read(sn, needed, types)
-        if table is None:
+        ints = all(
+            _kind(
+                [
+                    r[sn.columns.index(roles[x])]
+                    for r in sn.sample_rows  # type: ignore[arg-type]
+                    if len(r) == len(sn.columns)
+                ]
+            )
+            in ("int", "epoch")
+            for x in ("user", "item")
+        )
+        id_type = pa.int64() if ints and not _maybe_leading_zeros(sn) else pa.string()
+        types: dict[str, pa.DataType] = {roles["user"]: id_type, roles["item"]: id_type}  # type: ignore[dict-item]
+        if roles["rating"]:
+            types[roles["rating"]] = pa.float32()
+        try:
+            table, sn = _arrow_read(sn, needed, types)
+        except _TypedReadFailed:  # some value does not convert: read it all as text to say where
             table, sn = _arrow_read(sn, needed, {c: pa.string() for c in needed})
     _tick(progress, 0.6, "mapping ids")
     rows = table.num_rows
@@ -686,8 +767,11 @@ def _encode_ids(col: pa.ChunkedArray) -> tuple[np.ndarray, pd.Index]:
         col, t = col.cast(t.value_type), t.value_type
     if pa.types.is_floating(t):
         valid = pc.drop_null(col)
-        if len(valid) and pc.all(pc.equal(pc.floor(valid), valid)).as_py() and \
-                pc.max(pc.abs(valid)).as_py() < 2**53:
+        if (
+            len(valid)
+            and pc.all(pc.equal(pc.floor(valid), valid)).as_py()
+            and pc.max(pc.abs(valid)).as_py() < 2**53
+        ):
             col, t = col.cast(pa.int64()), pa.int64()
     if pa.types.is_integer(t):
         return _encode_ints(col.cast(pa.int64()))
@@ -697,24 +781,38 @@ def _encode_ids(col: pa.ChunkedArray) -> tuple[np.ndarray, pd.Index]:
 
 
 def _encode_ints(col: pa.ChunkedArray) -> tuple[np.ndarray, pd.Index]:
-    missing = col.null_count > 0
-    vals = _numpy(pc.fill_null(col, 0) if missing else col).astype(np.int64, copy=False)
-    ok = ~_numpy(pc.is_null(col)) if missing else None
-    present_vals = vals[ok] if ok is not None else vals
-    if present_vals.size == 0:
-        return np.full(len(vals), -1, dtype=np.int64), pd.Index([], dtype=np.int64)
-    lo, hi = int(present_vals.min()), int(present_vals.max())
-    if hi - lo <= max(4 * len(vals), 1 << 20):  # dense enough for a lookup table: O(n), sorted
-        seen = np.zeros(hi - lo + 1, dtype=bool)
-        seen[present_vals - lo] = True
-        remap = np.cumsum(seen) - 1
-        codes = remap[vals - lo] if ok is None else np.where(ok, remap[np.clip(vals - lo, 0, hi - lo)], -1)
-        return codes.astype(np.int64, copy=False), pd.Index(np.flatnonzero(seen) + lo, dtype=np.int64)
-    uniq = np.unique(present_vals)
-    codes = np.searchsorted(uniq, vals)
-    if ok is not None:
-        codes = np.where(ok, codes, -1)
-    return codes.astype(np.int64, copy=False), pd.Index(uniq, dtype=np.int64)
+    """Integer ids -> codes in sorted id order. Ids span a moderate range almost always, so a lookup
+    table (O(n), chunk by chunk, no sort and no full-size temporaries) does it."""
+    n = len(col)
+    mm = pc.min_max(col)
+    lo, hi = mm["min"].as_py(), mm["max"].as_py()
+    if lo is None:
+        return np.full(n, -1, dtype=np.int64), pd.Index([], dtype=np.int64)
+    if hi - lo > max(4 * n, 1 << 20):  # sparse ids (hashes, ...): sort instead
+        vals = _numpy(pc.fill_null(col, lo)).astype(np.int64, copy=False)
+        uniq = np.unique(vals[~_numpy(pc.is_null(col))] if col.null_count else vals)
+        codes = np.searchsorted(uniq, vals).astype(np.int64)
+        if col.null_count:
+            codes[_numpy(pc.is_null(col))] = -1
+        return codes, pd.Index(uniq, dtype=np.int64)
+    parts = []
+    for chunk in col.chunks:
+        missing = _numpy(pc.is_null(chunk)) if chunk.null_count else None
+        vals = _numpy(pc.fill_null(chunk, lo) if missing is not None else chunk).astype(np.int64, copy=False)
+        parts.append((vals - lo if lo else vals, missing))
+    seen = np.zeros(hi - lo + 1, dtype=bool)
+    for vals, missing in parts:
+        seen[vals if missing is None else vals[~missing]] = True
+    remap = np.cumsum(seen, dtype=np.int64) - 1
+    codes = np.empty(n, dtype=np.int64)
+    pos = 0
+    for vals, missing in parts:
+        out = codes[pos : pos + len(vals)]
+        np.take(remap, vals, out=out, mode="clip")  # "clip" does not buffer; vals are in range
+        if missing is not None:
+            out[missing] = -1
+        pos += len(vals)
+    return codes, pd.Index(np.flatnonzero(seen) + lo, dtype=np.int64)
 
 
 _CANONICAL_INT = re.compile(r"0|-?[1-9][0-9]{0,17}")  # exactly what str(int) gives back ("-0" is text)
@@ -738,9 +836,10 @@ def _encode_text(col: pa.ChunkedArray) -> tuple[np.ndarray, pd.Index]:
     names = [canon_list[k] for k in keep]
     if names and all(_CANONICAL_INT.fullmatch(s) for s in names):
         ids_vals: np.ndarray = np.array([int(s) for s in names], dtype=np.int64)
+        order = np.argsort(ids_vals, kind="stable")
     else:
         ids_vals = np.array(names, dtype=object)
-    order = np.argsort(ids_vals, kind="stable")
+        order = _numpy(pc.array_sort_indices(pa.array(names, type=pa.string()))).astype(np.int64)
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
     to_final = np.full(len(canon_list), -1, dtype=np.int64)
@@ -779,8 +878,9 @@ def _to_float(col: pa.ChunkedArray, sn: SniffResult, name: str) -> np.ndarray:
             col = pc.cast(col, pa.float64())
         except pa.ArrowInvalid:
             k, v = _bad_value_index(col, pa.float64())
-            raise DataError(f"expected a number, got '{v[:40]}'", path=sn.path,
-                            row=_line_of_record(sn, k), column=name) from None
+            raise DataError(
+                f"expected a number, got '{v[:40]}'", path=sn.path, row=_line_of_record(sn, k), column=name
+            ) from None
     elif not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)):
         raise DataError(f"expected numbers, found {t}", path=sn.path, column=name)
     out = _numpy(pc.cast(col, pa.float32()))
@@ -790,8 +890,9 @@ def _to_float(col: pa.ChunkedArray, sn: SniffResult, name: str) -> np.ndarray:
     return out
 
 
-def _to_seconds(col: pa.ChunkedArray, sn: SniffResult, name: str
-                ) -> tuple[np.ndarray, np.ndarray | None, str | None]:
+def _to_seconds(
+    col: pa.ChunkedArray, sn: SniffResult, name: str
+) -> tuple[np.ndarray, np.ndarray | None, str | None]:
     """Epoch numbers (s/ms/us/ns, told apart by size) or dates -> int64 seconds, plus a missing mask."""
     t = col.type
     if pa.types.is_null(t):
@@ -803,12 +904,16 @@ def _to_seconds(col: pa.ChunkedArray, sn: SniffResult, name: str
                 col, t = pc.cast(col, target), target
                 break
     if pa.types.is_timestamp(t) or pa.types.is_date(t):
-        secs = pc.cast(col.cast(pa.timestamp("s")) if pa.types.is_date(t) else col.cast(
-            pa.timestamp("s"), safe=False), pa.int64())
+        secs = pc.cast(
+            col.cast(pa.timestamp("s")) if pa.types.is_date(t) else col.cast(pa.timestamp("s"), safe=False),
+            pa.int64(),
+        )
         vals, missing = _missing_split(secs)
         return vals, missing, None
     if pa.types.is_integer(t) or pa.types.is_floating(t):
-        vals, missing = _missing_split(col.cast(pa.float64()) if pa.types.is_floating(t) else col.cast(pa.int64()))
+        vals, missing = _missing_split(
+            col.cast(pa.float64()) if pa.types.is_floating(t) else col.cast(pa.int64())
+        )
         return _scale_epoch(vals, missing)
     if not (pa.types.is_string(t) or pa.types.is_large_string(t)):
         col = col.cast(pa.string())
@@ -827,12 +932,17 @@ def _missing_split(col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray | None]
         if vals.dtype.kind == "f" and np.isnan(vals).any():
             return np.nan_to_num(vals), np.isnan(vals)
         return vals, None
-    missing = _numpy(pc.is_null(col, nan_is_null=True)) if pa.types.is_floating(col.type) else _numpy(
-        pc.is_null(col))
+    missing = (
+        _numpy(pc.is_null(col, nan_is_null=True))
+        if pa.types.is_floating(col.type)
+        else _numpy(pc.is_null(col))
+    )
     return _numpy(pc.fill_null(col, 0)), missing
 
 
-def _scale_epoch(vals: np.ndarray, missing: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None, str | None]:
+def _scale_epoch(
+    vals: np.ndarray, missing: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray | None, str | None]:
     if vals.dtype.kind == "f":
         bad = ~np.isfinite(vals) | (np.abs(np.nan_to_num(vals)) >= 9e18)
         if bad.any():
@@ -841,9 +951,13 @@ def _scale_epoch(vals: np.ndarray, missing: np.ndarray | None) -> tuple[np.ndarr
     present = vals if missing is None else vals[~missing]
     note = None
     if present.size:
-        mid = float(np.median(np.abs(present.astype(np.float64))))
-        for limit, div, unit in ((1e17, 10**9, "nanoseconds"), (1e14, 10**6, "microseconds"),
-                                 (1e11, 10**3, "milliseconds")):
+        sample = present[:: max(1, present.size // 100_000)].astype(np.float64)
+        mid = float(np.median(np.abs(sample)))
+        for limit, div, unit in (
+            (1e17, 10**9, "nanoseconds"),
+            (1e14, 10**6, "microseconds"),
+            (1e11, 10**3, "milliseconds"),
+        ):
             if mid >= limit:
                 vals = vals // div
                 note = f"timestamps look like {unit} since 1970; converted to seconds"
@@ -853,8 +967,9 @@ def _scale_epoch(vals: np.ndarray, missing: np.ndarray | None) -> tuple[np.ndarr
     return vals.astype(np.int64, copy=False), missing, note
 
 
-def _parse_dates(col: pa.ChunkedArray, sn: SniffResult, name: str
-                 ) -> tuple[np.ndarray, np.ndarray | None, str | None]:
+def _parse_dates(
+    col: pa.ChunkedArray, sn: SniffResult, name: str
+) -> tuple[np.ndarray, np.ndarray | None, str | None]:
     """Date strings (any pandas-readable form, UTC unless stated), parsed once per distinct value;
     plain numbers among them are epoch seconds."""
     enc = pc.dictionary_encode(col).combine_chunks()
@@ -866,10 +981,13 @@ def _parse_dates(col: pa.ChunkedArray, sn: SniffResult, name: str
     idx = _numpy(pc.fill_null(enc.indices, -1)).astype(np.int64)
     if bad.any():
         first_bad = int(np.flatnonzero(np.isin(idx, np.flatnonzero(bad)))[0])
-        raise DataError(f"expected a date or a number, got '{uniques[idx[first_bad]]!s:.40}'",
-                        path=sn.path, row=_line_of_record(sn, first_bad), column=name)
-    secs = np.where(numbers.notna(), np.floor(numbers.fillna(0)),
-                    _seconds(parsed)).astype(np.int64)
+        raise DataError(
+            f"expected a date or a number, got '{uniques[idx[first_bad]]!s:.40}'",
+            path=sn.path,
+            row=_line_of_record(sn, first_bad),
+            column=name,
+        )
+    secs = np.where(numbers.notna(), np.floor(numbers.fillna(0)), _seconds(parsed)).astype(np.int64)
     secs = np.append(secs, 0)
     missing = idx < 0
     return secs[idx], (missing if missing.any() else None), None
@@ -893,10 +1011,15 @@ class _Rows:
     items: np.ndarray
     values: np.ndarray
     timestamps: np.ndarray | None
+    ratings: np.ndarray | None = None  # the ratings behind implicit values (for the report only)
 
     def take(self, keep: np.ndarray) -> _Rows:
-        ts = None if self.timestamps is None else self.timestamps[keep]
-        return _Rows(self.users[keep], self.items[keep], self.values[keep], ts)
+        def sub(a: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None else a[keep]
+
+        return _Rows(
+            self.users[keep], self.items[keep], self.values[keep], sub(self.timestamps), sub(self.ratings)
+        )
 
 
 def _clean(parsed: _Parsed, options: LoadOptions, dropped: dict[str, int]) -> tuple[_Rows, list[str]]:
@@ -906,8 +1029,9 @@ def _clean(parsed: _Parsed, options: LoadOptions, dropped: dict[str, int]) -> tu
     values = parsed.values if parsed.values is not None else np.ones(n, dtype=np.float32)
     rows = _Rows(parsed.users, parsed.items, values, parsed.timestamps)
     bad_id = (rows.users < 0) | (rows.items < 0)
-    dropped["missing id"] += int(bad_id.sum())
-    if dropped["missing id"] == n:
+    n_bad = int(bad_id.sum())
+    dropped["missing id"] += n_bad
+    if n_bad == n:
         raise DataError("no row has both a user id and an item id", path=parsed.sniff.path)
     keep = ~bad_id
     if parsed.values is not None:
@@ -929,7 +1053,7 @@ def _clean(parsed: _Parsed, options: LoadOptions, dropped: dict[str, int]) -> tu
             keep = rows.values >= options.min_rating
             dropped["below rating threshold"] += int((~keep).sum())
             rows = rows.take(keep)
-            rows.values = np.ones(len(rows.users), dtype=np.float32)
+            rows.ratings, rows.values = rows.values, np.ones(len(rows.users), dtype=np.float32)
     return rows, warnings
 
 
@@ -943,11 +1067,15 @@ def _dedupe(rows: _Rows, n_items: int, policy: str) -> tuple[_Rows, int]:
         keep = ~pd.Series(key).duplicated(keep="last").to_numpy()
         return rows.take(keep), int((~keep).sum())
     codes, uniq = pd.factorize(key)  # groups in order of first appearance
-    frame = pd.DataFrame({"g": codes, "v": rows.values.astype(np.float64)})
-    grouped = frame.groupby("g", sort=True)["v"]
-    values = getattr(grouped, policy)().to_numpy(np.float32)
+    if policy == "max":
+        values = pd.Series(rows.values).groupby(codes, sort=True).max().to_numpy(np.float32)
+    else:
+        sums = np.bincount(codes, weights=rows.values, minlength=len(uniq))
+        values = (sums if policy == "sum" else sums / np.bincount(codes, minlength=len(uniq))).astype(
+            np.float32
+        )
     ts = None
-    if rows.timestamps is not None:
+    if rows.timestamps is not None:  # a merged row happened when its latest part did
         ts = pd.Series(rows.timestamps).groupby(codes, sort=True).max().to_numpy(np.int64)
     uniq = np.asarray(uniq, dtype=np.int64)
     out = _Rows(uniq // max(n_items, 1), uniq % max(n_items, 1), values, ts)
@@ -987,9 +1115,13 @@ def _check_enough(path: object, n_users: int, n_items: int, n_rows: int) -> None
 # --------------------------------------------------------------------------------------- public API
 
 
-def load_interactions(path: str | Path, options: LoadOptions | None = None, *,
-                      item_metadata: str | Path | None = None,
-                      progress: ProgressFn | None = None) -> tuple[InteractionData, LoadReport]:
+def load_interactions(
+    path: str | Path,
+    options: LoadOptions | None = None,
+    *,
+    item_metadata: str | Path | None = None,
+    progress: ProgressFn | None = None,
+) -> tuple[InteractionData, LoadReport]:
     """Read, map ids, clean (missing, duplicates, threshold, k-core) and report what was dropped."""
     options = options or LoadOptions()
     start = time.perf_counter()
@@ -998,8 +1130,9 @@ def load_interactions(path: str | Path, options: LoadOptions | None = None, *,
         _tick(progress, 0.75, "cleaning")
         dropped = dict.fromkeys(DROP_REASONS, 0)
         rows, warnings = _clean(parsed, options, dropped)
-        rows, dropped["k-core"] = _k_core(rows, len(parsed.user_ids), len(parsed.item_ids),
-                                          options.min_user_count, options.min_item_count)
+        rows, dropped["k-core"] = _k_core(
+            rows, len(parsed.user_ids), len(parsed.item_ids), options.min_user_count, options.min_item_count
+        )
         users, user_ids = _compact(rows.users, parsed.user_ids)
         items, item_ids = _compact(rows.items, parsed.item_ids)
         _check_enough(parsed.sniff.path, len(user_ids), len(item_ids), len(users))
@@ -1007,40 +1140,84 @@ def load_interactions(path: str | Path, options: LoadOptions | None = None, *,
         if item_metadata is not None:
             _tick(progress, 0.9, "reading item metadata")
             meta = load_item_metadata(item_metadata, item_ids)
-        data = InteractionData(users=users, items=items, values=rows.values, timestamps=rows.timestamps,
-                               user_ids=user_ids, item_ids=item_ids, item_meta=meta)
-        report = _report(parsed.sniff, data, parsed.rows, dropped, parsed.warnings + warnings, options,
-                         has_rating=parsed.values is not None, start=start)
+        data = InteractionData(
+            users=users,
+            items=items,
+            values=rows.values,
+            timestamps=rows.timestamps,
+            user_ids=user_ids,
+            item_ids=item_ids,
+            item_meta=meta,
+        )
+        report = _report(
+            parsed.sniff,
+            data,
+            parsed.rows,
+            dropped,
+            parsed.warnings + warnings,
+            options,
+            has_rating=parsed.values is not None,
+            start=start,
+            ratings=rows.ratings,
+        )
     _tick(progress, 1.0, "done")
     return data, report
 
 
-def _report(sn: SniffResult, data: InteractionData, rows: int, dropped: dict[str, int],
-            warnings: list[str], options: LoadOptions, *, has_rating: bool, start: float,
-            parts: dict[str, int] | None = None) -> LoadReport:
-    v, t = data.values, data.timestamps
+def _report(
+    sn: SniffResult,
+    data: InteractionData,
+    rows: int,
+    dropped: dict[str, int],
+    warnings: list[str],
+    options: LoadOptions,
+    *,
+    has_rating: bool,
+    start: float,
+    parts: dict[str, int] | None = None,
+    ratings: np.ndarray | None = None,
+) -> LoadReport:
+    v, t = (data.values if ratings is None else ratings), data.timestamps
     meta_count = None
     if data.item_meta is not None and "title" in data.item_meta.columns:
         meta_count = int(data.item_meta["title"].notna().sum())
         if meta_count < data.n_items:
             warnings = [*warnings, f"no metadata for {data.n_items - meta_count:,} of {data.n_items:,} items"]
     return LoadReport(
-        path=sn.path, rows=rows, users=data.n_users, items=data.n_items, interactions=len(data),
+        path=sn.path,
+        rows=rows,
+        users=data.n_users,
+        items=data.n_items,
+        interactions=len(data),
         density=len(data) / max(data.n_users * data.n_items, 1),
         rating_min=float(v.min()) if has_rating and len(v) else None,
         rating_max=float(v.max()) if has_rating and len(v) else None,
         time_min=int(t.min()) if t is not None and len(t) else None,
         time_max=int(t.max()) if t is not None and len(t) else None,
-        columns=dict(sn.roles), dropped=dropped, warnings=list(warnings), format=sn.format, sep=sn.sep,
-        header=sn.header, encoding=sn.encoding, implicit=options.min_rating is not None and has_rating,
-        dedupe=options.dedupe, items_with_metadata=meta_count, parts=parts,
-        seconds=round(time.perf_counter() - start, 3))
+        columns=dict(sn.roles),
+        dropped=dropped,
+        warnings=list(warnings),
+        format=sn.format,
+        sep=sn.sep,
+        header=sn.header,
+        encoding=sn.encoding,
+        implicit=options.min_rating is not None and has_rating,
+        dedupe=options.dedupe,
+        items_with_metadata=meta_count,
+        parts=parts,
+        seconds=round(time.perf_counter() - start, 3),
+    )
 
 
-def load_predefined_split(train: str | Path, valid: str | Path | None, test: str | Path,
-                          options: LoadOptions | None = None, *,
-                          item_metadata: str | Path | None = None,
-                          progress: ProgressFn | None = None) -> tuple[Split, LoadReport]:
+def load_predefined_split(
+    train: str | Path,
+    valid: str | Path | None,
+    test: str | Path,
+    options: LoadOptions | None = None,
+    *,
+    item_metadata: str | Path | None = None,
+    progress: ProgressFn | None = None,
+) -> tuple[Split, LoadReport]:
     """Ready-made train/valid/test files in one id space.
 
     Users and items are the union over all files (and the metadata file, for items), so an item
@@ -1063,28 +1240,53 @@ def load_predefined_split(train: str | Path, valid: str | Path | None, test: str
             cleaned.append(rows)
             warnings += [f"{name}: {x}" for x in one.warnings + w]
         meta_frame = _metadata_frame(item_metadata) if item_metadata is not None else None
-        user_ids = _union_ids([p.user_ids for p in parsed])
-        item_ids = _union_ids([p.item_ids for p in parsed]
-                              + ([meta_frame.index] if meta_frame is not None else []))
+        used_users = [_used(p.user_ids, r.users) for p, r in zip(parsed, cleaned, strict=True)]
+        used_items = [_used(p.item_ids, r.items) for p, r in zip(parsed, cleaned, strict=True)]
+        user_ids = _union_ids(used_users)
+        item_ids = _union_ids(used_items + ([meta_frame.index] if meta_frame is not None else []))
         parts: dict[str, InteractionData] = {}
-        for (name, _p), one, rows in zip(named, parsed, cleaned):
+        for (name, _p), one, rows in zip(named, parsed, cleaned, strict=True):
             umap = _positions(user_ids, one.user_ids)
             imap = _positions(item_ids, one.item_ids)
-            parts[name] = InteractionData(users=umap[rows.users], items=imap[rows.items], values=rows.values,
-                                          timestamps=rows.timestamps, user_ids=user_ids, item_ids=item_ids)
+            parts[name] = InteractionData(
+                users=umap[rows.users],
+                items=imap[rows.items],
+                values=rows.values,
+                timestamps=rows.timestamps,
+                user_ids=user_ids,
+                item_ids=item_ids,
+            )
         total = sum(len(x) for x in parts.values())
         _check_enough(parsed[0].sniff.path, len(user_ids), len(item_ids), total)
         meta = _align_metadata(meta_frame, item_ids) if meta_frame is not None else None
         if meta is not None:
             parts = {k: replace(v, item_meta=meta) for k, v in parts.items()}
-        split = Split(train=parts["train"], valid=parts.get("valid"), test=parts["test"], protocol="predefined")
+        split = Split(
+            train=parts["train"], valid=parts.get("valid"), test=parts["test"], protocol="predefined"
+        )
         everything = split.train.concat(*[p for p in (split.valid, split.test) if p is not None])
-        report = _report(parsed[0].sniff, everything, sum(p.rows for p in parsed), dropped, warnings, options,
-                         has_rating=all(p.values is not None for p in parsed), start=start,
-                         parts={k: len(v) for k, v in parts.items()})
+        report = _report(
+            parsed[0].sniff,
+            everything,
+            sum(p.rows for p in parsed),
+            dropped,
+            warnings,
+            options,
+            has_rating=all(p.values is not None for p in parsed),
+            start=start,
+            parts={k: len(v) for k, v in parts.items()},
+            ratings=None
+            if any(r.ratings is None for r in cleaned)
+            else np.concatenate([r.ratings for r in cleaned]),
+        )  # type: ignore[misc]
         report.path = ", ".join(str(p) for _n, p in named)
     _tick(progress, 1.0, "done")
     return split, report
+
+
+def _used(ids: pd.Index, codes: np.ndarray) -> pd.Index:
+    """The ids that still have rows (a row dropped for a missing item may leave its user with none)."""
+    return ids[np.bincount(codes, minlength=len(ids)) > 0]
 
 
 def _union_ids(indexes: list[pd.Index]) -> pd.Index:
@@ -1093,8 +1295,9 @@ def _union_ids(indexes: list[pd.Index]) -> pd.Index:
         indexes = [ix.astype(str).astype(object) if ix.dtype == np.int64 else ix for ix in indexes]
         values = np.unique(np.concatenate([np.asarray(ix, dtype=object) for ix in indexes]).astype(str))
         return pd.Index(values.astype(object), dtype=object)
-    return pd.Index(np.unique(np.concatenate([np.asarray(ix, dtype=np.int64) for ix in indexes])),
-                    dtype=np.int64)
+    return pd.Index(
+        np.unique(np.concatenate([np.asarray(ix, dtype=np.int64) for ix in indexes])), dtype=np.int64
+    )
 
 
 def _positions(union: pd.Index, part: pd.Index) -> np.ndarray:
@@ -1106,11 +1309,40 @@ def _positions(union: pd.Index, part: pd.Index) -> np.ndarray:
 
 # --------------------------------------------------------------------------------------- metadata
 
-_ML100K_GENRES = ("unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",
-                  "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance",
-                  "Sci-Fi", "Thriller", "War", "Western")
-_TITLE_NAMES = ("title", "name", "movietitle", "itemname", "gamename", "artistname", "booktitle",
-                "producttitle", "producttitle", "songname", "trackname")
+_ML100K_GENRES = (
+    "unknown",
+    "Action",
+    "Adventure",
+    "Animation",
+    "Children's",
+    "Comedy",
+    "Crime",
+    "Documentary",
+    "Drama",
+    "Fantasy",
+    "Film-Noir",
+    "Horror",
+    "Musical",
+    "Mystery",
+    "Romance",
+    "Sci-Fi",
+    "Thriller",
+    "War",
+    "Western",
+)
+_TITLE_NAMES = (
+    "title",
+    "name",
+    "movietitle",
+    "itemname",
+    "gamename",
+    "artistname",
+    "booktitle",
+    "producttitle",
+    "producttitle",
+    "songname",
+    "trackname",
+)
 _GENRE_NAMES = ("genres", "genre", "class", "classes", "category", "categories", "tags", "tag")
 
 
@@ -1149,17 +1381,49 @@ def _metadata_frame(path: str | Path) -> pd.DataFrame:
     cols = list(df.columns)
     names = {c: _norm(c) for c in cols}
     genre_flags: list[str] = []
-    if not sn.header and len(cols) >= 20 and all(
-            set(df[c].dropna().unique()) <= {"0", "1"} for c in cols[-19:]):
+    if (
+        not sn.header
+        and len(cols) >= 20
+        and all(set(df[c].dropna().unique()) <= {"0", "1"} for c in cols[-19:])
+    ):
         genre_flags = cols[-19:]  # ml-100k u.item: id|title|date|video date|url|19 flags
-    id_col = next((c for c in cols if names[c] in ("id", "itemid", "movieid", "gameid", "artistid", "bookid",
-                                                   "productid", "trackid", "songid", "asin", "isbn")), None)
+    id_col = next(
+        (
+            c
+            for c in cols
+            if names[c]
+            in (
+                "id",
+                "itemid",
+                "movieid",
+                "gameid",
+                "artistid",
+                "bookid",
+                "productid",
+                "trackid",
+                "songid",
+                "asin",
+                "isbn",
+            )
+        ),
+        None,
+    )
     if id_col is None:
-        id_col = next((c for c in cols if _name_matches(c) and _name_matches(c)[0][0] == "item"
-                       and names[c] not in _TITLE_NAMES + ("title",)), cols[0])
+        id_col = next(
+            (
+                c
+                for c in cols
+                if _name_matches(c)
+                and _name_matches(c)[0][0] == "item"
+                and names[c] not in (*_TITLE_NAMES, "title")
+            ),
+            cols[0],
+        )
     title_col = next((c for c in cols if names[c] in _TITLE_NAMES), None)
     if title_col is None:
-        title_col = next((c for c in cols if c != id_col and ("title" in names[c] or "name" in names[c])), None)
+        title_col = next(
+            (c for c in cols if c != id_col and ("title" in names[c] or "name" in names[c])), None
+        )
     if title_col is None and not sn.header and len(cols) > 1:
         title_col = cols[1]
     genre_col = next((c for c in cols if names[c] in _GENRE_NAMES), None)
@@ -1170,9 +1434,12 @@ def _metadata_frame(path: str | Path) -> pd.DataFrame:
     if genre_flags:
         labels = _genre_labels(Path(sn.path))
         flags = df[genre_flags].to_numpy() == "1"
-        out["genres"] = ["|".join(g for g, on in zip(labels, row) if on) for row in flags]
-        extra = {cols[2]: "release_date", cols[3]: "video_release_date", cols[4]: "imdb_url"} \
-            if len(cols) >= 24 else {}
+        out["genres"] = ["|".join(g for g, on in zip(labels, row, strict=True) if on) for row in flags]
+        extra = (
+            {cols[2]: "release_date", cols[3]: "video_release_date", cols[4]: "imdb_url"}
+            if len(cols) >= 24
+            else {}
+        )
         for c, new in extra.items():
             out[new] = df[c]
     else:
@@ -1182,9 +1449,19 @@ def _metadata_frame(path: str | Path) -> pd.DataFrame:
         for c in cols:
             if c not in (id_col, title_col, genre_col):
                 out[str(c).split(":", 1)[0] if ":" in str(c)[1:] else str(c)] = df[c]
-    ids, raw = _encode_ids(pa.chunked_array([pa.array(df[id_col].astype(object).where(df[id_col].notna(), None)
-                                                      .map(lambda x: None if x is None else str(x)),
-                                                      type=pa.string())]))
+    ids, raw = _encode_ids(
+        pa.chunked_array(
+            [
+                pa.array(
+                    df[id_col]
+                    .astype(object)
+                    .where(df[id_col].notna(), None)
+                    .map(lambda x: None if x is None else str(x)),
+                    type=pa.string(),
+                )
+            ]
+        )
+    )
     ok = ids >= 0
     out = out[ok]
     out.index = raw.take(ids[ok])
@@ -1196,12 +1473,24 @@ def _genre_labels(path: Path) -> tuple[str, ...]:
     genre_file = path.with_name("u.genre")
     if genre_file.is_file():
         with contextlib.suppress(OSError, ValueError):
-            pairs = [line.rsplit("|", 1) for line in genre_file.read_text("latin-1").splitlines() if "|" in line]
+            pairs = [
+                line.rsplit("|", 1) for line in genre_file.read_text("latin-1").splitlines() if "|" in line
+            ]
             labels = [name for name, _ in sorted(pairs, key=lambda x: int(x[1]))]
             if len(labels) == 19:
                 return tuple(labels)
     return _ML100K_GENRES
 
 
-__all__ = ["DROP_REASONS", "SEPARATORS", "LoadOptions", "LoadReport", "SniffResult", "load_interactions",
-           "load_item_metadata", "load_predefined_split", "read_table", "sniff"]
+__all__ = [
+    "DROP_REASONS",
+    "SEPARATORS",
+    "LoadOptions",
+    "LoadReport",
+    "SniffResult",
+    "load_interactions",
+    "load_item_metadata",
+    "load_predefined_split",
+    "read_table",
+    "sniff",
+]

@@ -22,24 +22,24 @@ DEFAULT_SPLIT = "ratio:8,1,1"
 
 SPLIT_HELP: dict[str, str] = {
     "ratio": "Per user: each user's interactions are shuffled and cut 80/10/10 into train/valid/test "
-             "(RecBole's default '8:1:1 by user'; users with very few interactions keep most in train). "
-             "Every user is in train. Ignores time, so it leaks the future: a test item can be older "
-             "than what the model trained on.",
+    "(RecBole's default '8:1:1 by user'; users with very few interactions keep most in train). "
+    "Every user is in train. Ignores time, so it leaks the future: a test item can be older "
+    "than what the model trained on.",
     "random": "Global random: all interactions are shuffled together and cut 80/10/10. Some users and "
-              "items may appear only in valid/test (cold). Ignores time, so it leaks the future.",
+    "items may appear only in valid/test (cold). Ignores time, so it leaks the future.",
     "loo": "Leave-last-out: each user's most recent interaction is the test item and the one before it "
-           "the validation item (random ones when there are no timestamps); users with one interaction "
-           "stay in train. Per-user time order, but other users' later interactions are in train, so "
-           "some of the future still leaks.",
+    "the validation item (random ones when there are no timestamps); users with one interaction "
+    "stay in train. Per-user time order, but other users' later interactions are in train, so "
+    "some of the future still leaks.",
     "temporal": "Global time cut-offs: interactions before the validation start train the model, those "
-                "from there to the test start validate it, the rest are the test. No future leakage: "
-                "it is the closest to deploying the model. Users and items new after the cut are cold.",
+    "from there to the test start validate it, the rest are the test. No future leakage: "
+    "it is the closest to deploying the model. Users and items new after the cut are cold.",
     "users": "Held-out users (strong generalisation, as in Mult-VAE): 10% of users are validation users "
-             "and 10% test users, never trained on. For each of them a fold-in share (80%) of their "
-             "interactions is given as history when ranking and the rest are the targets. Ignores time, so "
-             "a target can be older than the history: it leaks some of the future.",
+    "and 10% test users, never trained on. For each of them a fold-in share (80%) of their "
+    "interactions is given as history when ranking and the rest are the targets. Ignores time, so "
+    "a target can be older than the history: it leaks some of the future.",
     "predefined": "Ready-made train/valid/test files, used as they are. Whether the future leaks depends "
-                  "on how the files were made.",
+    "on how the files were made.",
 }
 
 
@@ -93,16 +93,21 @@ def parse_split_spec(text: str) -> SplitSpec:
             cuts = [float(a) for a in args] or [0.8, 0.9]
             if len(cuts) > 2 or not all(0 < c < 1 for c in cuts) or cuts != sorted(set(cuts)):
                 raise ValueError("give one or two increasing fractions between 0 and 1")
-            return SplitSpec(kind="temporal", valid=len(cuts) == 2,
-                             cutoffs=(cuts[0], cuts[1]) if len(cuts) == 2 else (cuts[0], cuts[0]))
+            return SplitSpec(
+                kind="temporal",
+                valid=len(cuts) == 2,
+                cutoffs=(cuts[0], cuts[1]) if len(cuts) == 2 else (cuts[0], cuts[0]),
+            )
         if kind == "users":
             return _parse_users(args)
         if kind == "predefined":
             return SplitSpec(kind="predefined")
     except ValueError as exc:
         raise ConfigError(f"split '{raw}': {exc}") from None
-    raise ConfigError(f"unknown split '{raw}'; use one of: ratio:8,1,1, random:8,1,1, loo, "
-                      "temporal:0.8,0.9, users:0.1,0.1,foldin=0.8")
+    raise ConfigError(
+        f"unknown split '{raw}'; use one of: ratio:8,1,1, random:8,1,1, loo, "
+        "temporal:0.8,0.9, users:0.1,0.1,foldin=0.8"
+    )
 
 
 def _parse_ratio(kind: SplitKind, args: list[str]) -> SplitSpec:
@@ -127,8 +132,9 @@ def _parse_users(args: list[str]) -> SplitSpec:
     if len(shares) > 2 or not all(0 < s < 1 for s in shares) or sum(shares) >= 1 or not 0 < fold_in < 1:
         raise ValueError("give valid,test user shares (sum below 1) and foldin between 0 and 1")
     valid_users, test_users = (shares[0], shares[1]) if len(shares) == 2 else (0.0, shares[0])
-    return SplitSpec(kind="users", valid=len(shares) == 2, valid_users=valid_users, test_users=test_users,
-                     fold_in=fold_in)
+    return SplitSpec(
+        kind="users", valid=len(shares) == 2, valid_users=valid_users, test_users=test_users, fold_in=fold_in
+    )
 
 
 # --------------------------------------------------------------------------------------- splitting
@@ -159,8 +165,10 @@ def make_split(data: InteractionData, spec: SplitSpec | str, *, seed: int) -> Sp
     fold_in = data.subset(part == 3) if spec.kind == "users" else None
     for name, p in (("train", train), ("test", test), ("valid", valid)):
         if p is not None and len(p) == 0:
-            raise ConfigError(f"split '{spec.text}' leaves the {name} part empty on this data "
-                              f"({len(data):,} interactions); choose other shares")
+            raise ConfigError(
+                f"split '{spec.text}' leaves the {name} part empty on this data "
+                f"({len(data):,} interactions); choose other shares"
+            )
     return Split(train=train, valid=valid, test=test, fold_in=fold_in, protocol=protocol)
 
 
@@ -173,8 +181,9 @@ def describe_split(split: Split) -> dict[str, object]:
     return out
 
 
-def _group_ranks(users: np.ndarray, n_users: int, key: np.ndarray | None, rng: np.random.Generator
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _group_ranks(
+    users: np.ndarray, n_users: int, key: np.ndarray | None, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(order, rank within user, user row count) with rows grouped by user, ordered by ``key``
     (random when None); ranks are positions along ``order``."""
     n = len(users)
@@ -206,8 +215,9 @@ def _recbole_counts(tot: np.ndarray, ratios: tuple[float, float, float]) -> np.n
     return cnt
 
 
-def _ratio_per_user(users: np.ndarray, n_users: int, ratios: tuple[float, float, float],
-                    rng: np.random.Generator) -> np.ndarray:
+def _ratio_per_user(
+    users: np.ndarray, n_users: int, ratios: tuple[float, float, float], rng: np.random.Generator
+) -> np.ndarray:
     order, rank, counts = _group_ranks(users, n_users, None, rng)
     cnt = _recbole_counts(counts, ratios)
     u = users[order]
@@ -261,7 +271,7 @@ def _held_out_users(data: InteractionData, spec: SplitSpec, rng: np.random.Gener
     chosen = rng.permutation(active)
     role = np.zeros(data.n_users, dtype=np.int8)
     role[chosen[:n_test]] = 2
-    role[chosen[n_test:n_test + n_valid]] = 1
+    role[chosen[n_test : n_test + n_valid]] = 1
     order, rank, counts = _group_ranks(data.users, data.n_users, None, rng)
     n_u = counts[data.users[order]]
     n_target = np.minimum(np.maximum(np.floor(n_u * (1 - spec.fold_in) + 0.5), 1), n_u - 1)

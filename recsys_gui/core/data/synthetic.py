@@ -17,12 +17,60 @@ import numpy as np
 import pandas as pd
 
 GENRES = ("Action", "Comedy", "Drama", "Sci-Fi", "Romance", "Horror", "Documentary", "Animation")
-_ADJECTIVES = ("Silent", "Golden", "Last", "Broken", "Hidden", "Crimson", "Endless", "Frozen", "Lost",
-               "Wild", "Midnight", "Electric", "Distant", "Secret", "Burning", "Quiet", "Iron", "Paper",
-               "Velvet", "Hollow", "Bright", "Northern", "Savage", "Gentle", "Final")
-_NOUNS = ("Harbor", "Kingdom", "Signal", "River", "Garden", "Machine", "Summer", "Empire", "Witness",
-          "Horizon", "Orchard", "Circuit", "Lantern", "Frontier", "Mirror", "Voyage", "Station", "Letter",
-          "Forest", "Island", "Protocol", "Carnival", "Compass", "Tide", "Archive")
+_ADJECTIVES = (
+    "Silent",
+    "Golden",
+    "Last",
+    "Broken",
+    "Hidden",
+    "Crimson",
+    "Endless",
+    "Frozen",
+    "Lost",
+    "Wild",
+    "Midnight",
+    "Electric",
+    "Distant",
+    "Secret",
+    "Burning",
+    "Quiet",
+    "Iron",
+    "Paper",
+    "Velvet",
+    "Hollow",
+    "Bright",
+    "Northern",
+    "Savage",
+    "Gentle",
+    "Final",
+)
+_NOUNS = (
+    "Harbor",
+    "Kingdom",
+    "Signal",
+    "River",
+    "Garden",
+    "Machine",
+    "Summer",
+    "Empire",
+    "Witness",
+    "Horizon",
+    "Orchard",
+    "Circuit",
+    "Lantern",
+    "Frontier",
+    "Mirror",
+    "Voyage",
+    "Station",
+    "Letter",
+    "Forest",
+    "Island",
+    "Protocol",
+    "Carnival",
+    "Compass",
+    "Tide",
+    "Archive",
+)
 _START = 1_546_300_800  # 2019-01-01 UTC
 _DAY = 86_400
 
@@ -76,7 +124,9 @@ def generate(config: SyntheticConfig | None = None, *, seed: int = 0) -> tuple[p
 
     quality = rng.normal(0, 0.35, size=n_i)
     leniency = rng.normal(0, 0.35, size=n_u)
-    raw = 2.4 + 0.9 * affinity[users, items] + quality[items] + leniency[users] + rng.normal(0, 0.6, users.size)
+    raw = (
+        2.4 + 0.9 * affinity[users, items] + quality[items] + leniency[users] + rng.normal(0, 0.6, users.size)
+    )
     ratings = np.clip(np.rint(raw), 1, 5).astype(np.int64)
 
     release = _START + (rng.random(n_i) * 0.7 * cfg.days * _DAY).astype(np.int64)
@@ -88,8 +138,13 @@ def generate(config: SyntheticConfig | None = None, *, seed: int = 0) -> tuple[p
 
     inter = pd.DataFrame({"user_id": users + 1, "item_id": items + 1, "rating": ratings, "timestamp": times})
     inter = inter.sort_values(["user_id", "timestamp", "item_id"], kind="stable").reset_index(drop=True)
-    items_df = pd.DataFrame({"item_id": np.arange(1, n_i + 1), "title": _titles(rng, n_i, release),
-                             "genres": [_genres(a, b) for a, b in zip(g1, g2)]})
+    items_df = pd.DataFrame(
+        {
+            "item_id": np.arange(1, n_i + 1),
+            "title": _titles(rng, n_i, release),
+            "genres": [_genres(a, b) for a, b in zip(g1, g2, strict=True)],
+        }
+    )
     return inter, items_df
 
 

@@ -29,18 +29,37 @@ from recsys_gui.core.models.layers import chunked_over_items
 
 @dataclass(frozen=True, kw_only=True)
 class ConvNCFConfig(EmbeddingConfig):
-    embedding_dim: int = setting(32, "Embedding size", "Length of the user and item vectors (a power of 2; "
-                                 "the map is d×d; the first conv has a 4×4 kernel, stride 4).", min=4, max=256)
+    embedding_dim: int = setting(
+        32,
+        "Embedding size",
+        "Length of the user and item vectors (a power of 2; "
+        "the map is d×d; the first conv has a 4×4 kernel, stride 4).",
+        min=4,
+        max=256,
+    )
     channels: int = setting(8, "Channels", "Feature maps per convolution layer (≥ 2).", min=2, max=256)
     negatives: int = setting(1, "Negatives per positive", "Sampled negatives per BPR term.", min=1, max=64)
-    reg: float = setting(1e-4, "L2 on used embeddings", "Penalty on the embeddings touched by each batch.",
-                         min=0.0, max=1.0)
-    pretrain_epochs: int = setting(20, "MF pre-training epochs", "BPR-MF epochs that initialise the embeddings "
-                                   "(0: random start).", min=0, max=10000)
-    trace_init: bool = setting(True, "Start as MF", "Initialise two channels so the stack starts as the dot "
-                               "product.", advanced=True)
-    item_chunk: int = setting(64, "Scoring chunk (items)", "Items scored per step; memory grows with "
-                              "users × chunk × d².", min=1, max=100000, advanced=True)
+    reg: float = setting(
+        1e-4, "L2 on used embeddings", "Penalty on the embeddings touched by each batch.", min=0.0, max=1.0
+    )
+    pretrain_epochs: int = setting(
+        20,
+        "MF pre-training epochs",
+        "BPR-MF epochs that initialise the embeddings (0: random start).",
+        min=0,
+        max=10000,
+    )
+    trace_init: bool = setting(
+        True, "Start as MF", "Initialise two channels so the stack starts as the dot product.", advanced=True
+    )
+    item_chunk: int = setting(
+        64,
+        "Scoring chunk (items)",
+        "Items scored per step; memory grows with users × chunk × d².",
+        min=1,
+        max=100000,
+        advanced=True,
+    )
 
     def validate(self) -> None:
         d = self.embedding_dim
@@ -55,8 +74,10 @@ class ConvNCF(Recommender):
     name = "cnn"
     label = "ConvNCF"
     family = "CNN"
-    description = ("ConvNCF (He et al. 2018): a CNN over the outer product of the user and item vectors, "
-                   "trained with BPR; starts from MF-pre-trained embeddings.")
+    description = (
+        "ConvNCF (He et al. 2018): a CNN over the outer product of the user and item vectors, "
+        "trained with BPR; starts from MF-pre-trained embeddings."
+    )
     aliases = ("convncf",)
     config_cls = ConvNCFConfig
     capabilities = Capabilities(batch_kind="pairs", user_embeddings=True, item_embeddings=True)
@@ -70,7 +91,9 @@ class ConvNCF(Recommender):
         self.Q = nn.Embedding(n_items, d)
         nn.init.normal_(self.P.weight, 0.0, 0.1)
         nn.init.normal_(self.Q.weight, 0.0, 0.1)
-        self.k1 = 4 if d >= 4 else d  # first kernel/stride 4 (RecBole's layout): the map is cheap from then on
+        self.k1 = (
+            4 if d >= 4 else d
+        )  # first kernel/stride 4 (RecBole's layout): the map is cheap from then on
         n_layers = 1 + int(math.log2(d // self.k1))
         # A k×k/stride-k convolution over non-overlapping patches is a matmul on channels-last patches.
         self.convs = nn.ModuleList(nn.Linear(self.k1**2 if k == 0 else 4 * c, c) for k in range(n_layers))
@@ -109,8 +132,11 @@ class ConvNCF(Recommender):
         from recsys_gui.core.models.mf import MF, MFConfig
 
         device = self.P.weight.device
-        mf = MF(MFConfig(embedding_dim=self.config.embedding_dim, negatives=1, reg=5e-4), self.n_users,
-                self.n_items).to(device)
+        mf = MF(
+            MFConfig(embedding_dim=self.config.embedding_dim, negatives=1, reg=5e-4),
+            self.n_users,
+            self.n_items,
+        ).to(device)
         seed = int(torch.randint(0, 2**31 - 1, (1,)))
         batcher = DeviceBatcher(train, "pairs", batch_size=2048, device=device, seed=seed, neg_per_pos=1)
         opt = torch.optim.Adam(mf.parameters(), lr=5e-3)

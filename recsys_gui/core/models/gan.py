@@ -20,26 +20,58 @@ from torch.nn import functional as F
 
 from recsys_gui.core.config import TrainConfig, setting
 from recsys_gui.core.data.batching import RowBatch
-from recsys_gui.core.models.base import Capabilities, Losses, ModelConfig, Recommender, StepContext, register_model
+from recsys_gui.core.models.base import (
+    Capabilities,
+    Losses,
+    ModelConfig,
+    Recommender,
+    StepContext,
+    register_model,
+)
 from recsys_gui.core.models.layers import init_linear
 
 
 @dataclass(frozen=True, kw_only=True)
 class CFGANConfig(ModelConfig):
-    hidden: int = setting(400, "Generator hidden size", "Width of the generator's hidden layer.", min=2, max=100000)
-    d_hidden: int = setting(128, "Discriminator hidden size", "Width of the discriminator's hidden layer.",
-                            min=2, max=100000)
-    s_zr: float = setting(0.7, "ZR sampling ratio (S_ZR)", "Share of non-purchased items pulled to 0 per step.",
-                          min=0.0, max=1.0)
-    s_pm: float = setting(0.7, "PM sampling ratio (S_PM)", "Share of non-purchased items shown to the "
-                          "discriminator per step.", min=0.0, max=1.0)
-    alpha: float = setting(0.1, "ZR weight (α)", "Weight of the zero-reconstruction term in the generator loss.",
-                           min=0.0, max=1000.0)
-    d_steps: int = setting(1, "D steps per batch", "Discriminator updates before each generator update.",
-                           min=1, max=100)
+    hidden: int = setting(
+        400, "Generator hidden size", "Width of the generator's hidden layer.", min=2, max=100000
+    )
+    d_hidden: int = setting(
+        128, "Discriminator hidden size", "Width of the discriminator's hidden layer.", min=2, max=100000
+    )
+    s_zr: float = setting(
+        0.7,
+        "ZR sampling ratio (S_ZR)",
+        "Share of non-purchased items pulled to 0 per step.",
+        min=0.0,
+        max=1.0,
+    )
+    s_pm: float = setting(
+        0.7,
+        "PM sampling ratio (S_PM)",
+        "Share of non-purchased items shown to the discriminator per step.",
+        min=0.0,
+        max=1.0,
+    )
+    alpha: float = setting(
+        0.1,
+        "ZR weight (α)",
+        "Weight of the zero-reconstruction term in the generator loss.",
+        min=0.0,
+        max=1000.0,
+    )
+    d_steps: int = setting(
+        1, "D steps per batch", "Discriminator updates before each generator update.", min=1, max=100
+    )
     g_steps: int = setting(1, "G steps per batch", "Generator updates per batch.", min=1, max=100)
-    d_lr_scale: float = setting(1.0, "D learning-rate scale", "Discriminator lr = this × the trainer's lr.",
-                                min=1e-4, max=1e4, advanced=True)
+    d_lr_scale: float = setting(
+        1.0,
+        "D learning-rate scale",
+        "Discriminator lr = this × the trainer's lr.",
+        min=1e-4,
+        max=1e4,
+        advanced=True,
+    )
 
 
 @register_model
@@ -49,14 +81,21 @@ class CFGAN(Recommender):
     name = "gan"
     label = "CFGAN"
     family = "GAN"
-    description = ("Collaborative-filtering GAN (Chae et al. 2018): a generator reconstructs each user's "
-                   "purchase vector from their history against a conditional discriminator, with "
-                   "zero-reconstruction and partial-masking sampling.")
+    description = (
+        "Collaborative-filtering GAN (Chae et al. 2018): a generator reconstructs each user's "
+        "purchase vector from their history against a conditional discriminator, with "
+        "zero-reconstruction and partial-masking sampling."
+    )
     aliases = ("cfgan",)
     config_cls = CFGANConfig
-    capabilities = Capabilities(batch_kind="user_rows", scoring_needs_history=True, manual_optimization=True,
-                                user_embeddings=False, item_embeddings=True)
-    train_defaults = {"epochs": 200, "batch_size": 64, "lr": 1e-3, "patience": 10, "eval_every_n_epochs": 5}
+    capabilities = Capabilities(
+        batch_kind="user_rows",
+        scoring_needs_history=True,
+        manual_optimization=True,
+        user_embeddings=False,
+        item_embeddings=True,
+    )
+    train_defaults = {"epochs": 80, "batch_size": 64, "lr": 1e-3, "patience": 10, "eval_every_n_epochs": 5}
     config: CFGANConfig
 
     def __init__(self, config: CFGANConfig, n_users: int, n_items: int) -> None:
@@ -77,8 +116,9 @@ class CFGAN(Recommender):
     def configure_optimizers(self, train: TrainConfig) -> list[torch.optim.Optimizer]:
         """[generator, discriminator] Adam optimisers; weight decay applies to both."""
         g = torch.optim.Adam(self.generator_params(), lr=train.lr, weight_decay=train.weight_decay)
-        d = torch.optim.Adam(self.discriminator_params(), lr=train.lr * self.config.d_lr_scale,
-                             weight_decay=train.weight_decay)
+        d = torch.optim.Adam(
+            self.discriminator_params(), lr=train.lr * self.config.d_lr_scale, weight_decay=train.weight_decay
+        )
         return [g, d]
 
     def _g_logits(self, cond: Tensor) -> Tensor:
@@ -99,8 +139,9 @@ class CFGAN(Recommender):
         for _ in range(cfg.d_steps):
             with torch.no_grad():
                 fake = torch.sigmoid(self._g_logits(rows)) * (rows + self._sample(rows, cfg.s_pm))
-            d_loss = (F.binary_cross_entropy_with_logits(self._d_logits(rows, rows), ones)
-                      + F.binary_cross_entropy_with_logits(self._d_logits(fake, rows), 1 - ones))
+            d_loss = F.binary_cross_entropy_with_logits(
+                self._d_logits(rows, rows), ones
+            ) + F.binary_cross_entropy_with_logits(self._d_logits(fake, rows), 1 - ones)
             ctx.backward(d_loss)
             ctx.step(opt_d)
         g_loss = adv = zr = torch.zeros((), device=rows.device)
@@ -117,8 +158,13 @@ class CFGAN(Recommender):
         for p in self.discriminator_params():
             p.requires_grad_(True)
         opt_d.zero_grad(set_to_none=True)
-        return {"loss": g_loss.detach(), "g_loss": g_loss.detach(), "d_loss": d_loss.detach(),
-                "g_adv": adv.detach(), "zr": zr.detach()}
+        return {
+            "loss": g_loss.detach(),
+            "g_loss": g_loss.detach(),
+            "d_loss": d_loss.detach(),
+            "g_adv": adv.detach(),
+            "zr": zr.detach(),
+        }
 
     def score(self, users: Tensor, history: Tensor | None) -> Tensor:
         if history is None:

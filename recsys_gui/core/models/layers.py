@@ -8,6 +8,7 @@ item half once per item, and only the (cheap) broadcast sum and the deeper layer
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from itertools import pairwise
 
 import torch
 from torch import Tensor, nn
@@ -46,7 +47,7 @@ class Tower(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.first = nn.Linear(user_dim + item_dim, layers[0])
         rest: list[nn.Module] = []
-        for a, b in zip(layers[:-1], layers[1:], strict=False):
+        for a, b in pairwise(layers):
             rest += [nn.Dropout(dropout), nn.Linear(a, b), nn.ReLU()]
         self.rest = nn.Sequential(*rest)
         self.out_dim = layers[-1]
@@ -62,14 +63,16 @@ class Tower(nn.Module):
     def grid(self, u: Tensor, i: Tensor) -> Tensor:
         """All pairs: ``u`` [B, du], ``i`` [C, di] → [B, C, out_dim]; inference only (no dropout)."""
         w_u = self.first.weight[:, : self.user_dim]
-        w_i = self.first.weight[:, self.user_dim:]
+        w_i = self.first.weight[:, self.user_dim :]
         hu = u @ w_u.T + self.first.bias  # [B, h]
         hi = i @ w_i.T  # [C, h]
         h = torch.relu(hu.unsqueeze(1) + hi.unsqueeze(0))
         return self.rest(h)
 
 
-def chunked_over_items(fn: Callable[[Tensor], Tensor], n_items: int, chunk: int, device: torch.device) -> Tensor:
+def chunked_over_items(
+    fn: Callable[[Tensor], Tensor], n_items: int, chunk: int, device: torch.device
+) -> Tensor:
     """``cat([fn(items[a:b]) for chunks], dim=1)``: bounds the [B, C, ·] intermediates of grid scoring."""
     items = torch.arange(n_items, device=device)
-    return torch.cat([fn(items[s:s + chunk]) for s in range(0, n_items, max(1, chunk))], dim=1)
+    return torch.cat([fn(items[s : s + chunk]) for s in range(0, n_items, max(1, chunk))], dim=1)

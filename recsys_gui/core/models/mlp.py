@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
@@ -23,10 +22,17 @@ from recsys_gui.core.models.layers import Tower, chunked_over_items, init_embedd
 class MLPConfig(EmbeddingConfig):
     layers: tuple[int, ...] = setting((64, 32), "Tower layers", "Hidden sizes of the MLP tower, e.g. 128,64.")
     dropout: float = setting(0.1, "Dropout", "Dropout before every tower layer.", min=0.0, max=0.99)
-    negatives: int = setting(4, "Negatives per positive", "Sampled non-interacted items per positive.",
-                             min=1, max=256)
-    item_chunk: int = setting(64, "Scoring chunk (items)", "Items scored per step; bounds memory.",
-                              min=1, max=1_000_000, advanced=True)
+    negatives: int = setting(
+        4, "Negatives per positive", "Sampled non-interacted items per positive.", min=1, max=256
+    )
+    item_chunk: int = setting(
+        64,
+        "Scoring chunk (items)",
+        "Items scored per step; bounds memory.",
+        min=1,
+        max=1_000_000,
+        advanced=True,
+    )
 
     def validate(self) -> None:
         if not parse_layers(self.layers) or min(parse_layers(self.layers)) < 1:
@@ -40,8 +46,10 @@ class MLP(Recommender):
     name = "mlp"
     label = "MLP (NCF tower)"
     family = "MLP"
-    description = ("Neural Collaborative Filtering's MLP: a feed-forward tower on the concatenated user and "
-                   "item vectors, trained with log loss on sampled negatives.")
+    description = (
+        "Neural Collaborative Filtering's MLP: a feed-forward tower on the concatenated user and "
+        "item vectors, trained with log loss on sampled negatives."
+    )
     aliases = ("ncf-mlp",)
     config_cls = MLPConfig
     capabilities = Capabilities(batch_kind="pointwise", user_embeddings=True, item_embeddings=True)
@@ -68,8 +76,12 @@ class MLP(Recommender):
 
     def score(self, users: Tensor, history: Tensor | None) -> Tensor:
         pu = self.P(users)
-        return chunked_over_items(lambda it: self.head(self.tower.grid(pu, self.Q(it))).squeeze(-1),
-                                  self.n_items, self.config.item_chunk, pu.device)
+        return chunked_over_items(
+            lambda it: self.head(self.tower.grid(pu, self.Q(it))).squeeze(-1),
+            self.n_items,
+            self.config.item_chunk,
+            pu.device,
+        )
 
     def user_embeddings(self, users: Tensor, history: Tensor | None) -> Tensor:
         return self.P(users)

@@ -25,20 +25,39 @@ from recsys_gui.core.models.layers import Tower, chunked_over_items, init_embedd
 
 @dataclass(frozen=True, kw_only=True)
 class NeuMFConfig(EmbeddingConfig):
-    mlp_embedding_dim: int = setting(32, "MLP embedding size", "Length of the MLP branch's user/item vectors.",
-                                     min=2, max=1024)
+    mlp_embedding_dim: int = setting(
+        32, "MLP embedding size", "Length of the MLP branch's user/item vectors.", min=2, max=1024
+    )
     layers: tuple[int, ...] = setting((64, 32), "MLP layers", "Hidden sizes of the MLP branch, e.g. 128,64.")
     dropout: float = setting(0.1, "Dropout", "Dropout before every MLP layer.", min=0.0, max=0.99)
-    negatives: int = setting(4, "Negatives per positive", "Sampled non-interacted items per positive.",
-                             min=1, max=256)
-    item_chunk: int = setting(64, "Scoring chunk (items)", "Items scored per step; bounds memory.",
-                              min=1, max=1_000_000, advanced=True)
-    pretrain_gmf_run: str | None = setting(None, "Pre-trained GMF run", "Run id whose GMF weights start the GMF "
-                                           "branch (NCF §3.4.1).", advanced=True)
-    pretrain_mlp_run: str | None = setting(None, "Pre-trained MLP run", "Run id whose MLP weights start the MLP "
-                                           "branch.", advanced=True)
-    pretrain_alpha: float = setting(0.5, "Pre-training α", "Weight of the GMF head when fusing pre-trained heads.",
-                                    min=0.0, max=1.0, advanced=True)
+    negatives: int = setting(
+        4, "Negatives per positive", "Sampled non-interacted items per positive.", min=1, max=256
+    )
+    item_chunk: int = setting(
+        64,
+        "Scoring chunk (items)",
+        "Items scored per step; bounds memory.",
+        min=1,
+        max=1_000_000,
+        advanced=True,
+    )
+    pretrain_gmf_run: str | None = setting(
+        None,
+        "Pre-trained GMF run",
+        "Run id whose GMF weights start the GMF branch (NCF §3.4.1).",
+        advanced=True,
+    )
+    pretrain_mlp_run: str | None = setting(
+        None, "Pre-trained MLP run", "Run id whose MLP weights start the MLP branch.", advanced=True
+    )
+    pretrain_alpha: float = setting(
+        0.5,
+        "Pre-training α",
+        "Weight of the GMF head when fusing pre-trained heads.",
+        min=0.0,
+        max=1.0,
+        advanced=True,
+    )
 
     def validate(self) -> None:
         if not parse_layers(self.layers) or min(parse_layers(self.layers)) < 1:
@@ -52,8 +71,10 @@ class NeuMF(Recommender):
     name = "nmf"
     label = "Neural MF (NeuMF)"
     family = "NMF"
-    description = ("Neural Matrix Factorization (NeuMF, He et al. 2017): a GMF branch and an MLP branch fused "
-                   "in one head. Not non-negative matrix factorisation.")
+    description = (
+        "Neural Matrix Factorization (NeuMF, He et al. 2017): a GMF branch and an MLP branch fused "
+        "in one head. Not non-negative matrix factorisation."
+    )
     aliases = ("neumf", "ncf")
     config_cls = NeuMFConfig
     capabilities = Capabilities(batch_kind="pointwise", user_embeddings=True, item_embeddings=True)
@@ -77,7 +98,9 @@ class NeuMF(Recommender):
         return self.head(torch.cat([gmf, mlp], -1)).squeeze(-1)
 
     def forward(self, batch: PointBatch) -> Losses:
-        return {"loss": F.binary_cross_entropy_with_logits(self._logits(batch.users, batch.items), batch.labels)}
+        return {
+            "loss": F.binary_cross_entropy_with_logits(self._logits(batch.users, batch.items), batch.labels)
+        }
 
     def predict_pairs(self, users: Tensor, items: Tensor, history: Tensor | None = None) -> Tensor:
         return self._logits(users, items)
@@ -100,8 +123,9 @@ class NeuMF(Recommender):
         return torch.cat([self.Q_gmf.weight, self.Q_mlp.weight], -1)
 
     @torch.no_grad()
-    def load_pretrained(self, gmf_state: Mapping[str, Tensor], mlp_state: Mapping[str, Tensor],
-                        alpha: float | None = None) -> None:
+    def load_pretrained(
+        self, gmf_state: Mapping[str, Tensor], mlp_state: Mapping[str, Tensor], alpha: float | None = None
+    ) -> None:
         """Start from a trained GMF (``P``, ``Q``, ``head``) and a trained MLP model's state (NCF §3.4.1).
 
         ``gmf_state`` holds ``P``/``Q`` weights (an MF checkpoint, ``P.weight``/``Q.weight``) and
@@ -113,7 +137,7 @@ class NeuMF(Recommender):
         self.Q_gmf.weight.copy_(gmf_state["Q.weight"])
         self.P_mlp.weight.copy_(mlp_state["P.weight"])
         self.Q_mlp.weight.copy_(mlp_state["Q.weight"])
-        tower = {k[len("tower."):]: v for k, v in mlp_state.items() if k.startswith("tower.")}
+        tower = {k[len("tower.") :]: v for k, v in mlp_state.items() if k.startswith("tower.")}
         self.tower.load_state_dict(tower)
         d = self.config.embedding_dim
         h_gmf = gmf_state.get("head.weight", torch.ones(1, d)).reshape(-1)

@@ -1,4 +1,5 @@
-"""VAE: Mult-VAE and Mult-DAE (Liang et al., "Variational Autoencoders for Collaborative Filtering", WWW 2018).
+"""VAE: Mult-VAE and Mult-DAE (Liang et al., "Variational Autoencoders for Collaborative Filtering",
+WWW 2018).
 
 The user's L2-normalised history row, with input dropout, is encoded to a Gaussian latent (VAE) or a
 point (DAE) and decoded to a softmax over all items; the loss is the multinomial log-likelihood of
@@ -22,15 +23,29 @@ from recsys_gui.core.models.layers import init_linear
 
 @dataclass(frozen=True, kw_only=True)
 class VAEConfig(ModelConfig):
-    variant: str = setting("vae", "Variant", "vae: Mult-VAE (Gaussian latent + KL); dae: Mult-DAE (no KL).",
-                           choices=("vae", "dae"))
-    hidden: int = setting(600, "Hidden size", "Width of the encoder and decoder hidden layer.", min=2, max=100000)
+    variant: str = setting(
+        "vae",
+        "Variant",
+        "vae: Mult-VAE (Gaussian latent + KL); dae: Mult-DAE (no KL).",
+        choices=("vae", "dae"),
+    )
+    hidden: int = setting(
+        600, "Hidden size", "Width of the encoder and decoder hidden layer.", min=2, max=100000
+    )
     latent: int = setting(200, "Latent size", "Dimension of the user's latent vector.", min=2, max=100000)
-    dropout: float = setting(0.5, "Input dropout", "Dropout on the normalised history (the denoising part).",
-                             min=0.0, max=0.99)
-    anneal_cap: float = setting(0.2, "KL weight cap (β max)", "Largest β the annealing reaches.", min=0.0, max=10.0)
-    total_anneal_steps: int = setting(2000, "KL annealing steps", "Steps for β to rise linearly from 0 to 1 "
-                                      "(it stops at the cap).", min=1, max=10_000_000)
+    dropout: float = setting(
+        0.5, "Input dropout", "Dropout on the normalised history (the denoising part).", min=0.0, max=0.99
+    )
+    anneal_cap: float = setting(
+        0.2, "KL weight cap (β max)", "Largest β the annealing reaches.", min=0.0, max=10.0
+    )
+    total_anneal_steps: int = setting(
+        2000,
+        "KL annealing steps",
+        "Steps for β to rise linearly from 0 to 1 (it stops at the cap).",
+        min=1,
+        max=10_000_000,
+    )
 
 
 @register_model
@@ -40,12 +55,15 @@ class MultVAE(Recommender):
     name = "vae"
     label = "Mult-VAE"
     family = "VAE"
-    description = ("Variational autoencoder over each user's history with a multinomial likelihood and an "
-                   "annealed KL term (Liang et al. 2018); variant 'dae' is the denoising Mult-DAE.")
+    description = (
+        "Variational autoencoder over each user's history with a multinomial likelihood and an "
+        "annealed KL term (Liang et al. 2018); variant 'dae' is the denoising Mult-DAE."
+    )
     aliases = ("multvae", "multdae", "mult-vae")
     config_cls = VAEConfig
-    capabilities = Capabilities(batch_kind="user_rows", scoring_needs_history=True, user_embeddings=True,
-                                item_embeddings=True)
+    capabilities = Capabilities(
+        batch_kind="user_rows", scoring_needs_history=True, user_embeddings=True, item_embeddings=True
+    )
     train_defaults = {"epochs": 600, "batch_size": 128, "lr": 1e-3, "patience": 10, "eval_every_n_epochs": 5}
     config: VAEConfig
 
