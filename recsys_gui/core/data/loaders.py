@@ -206,7 +206,7 @@ def _guard(path: object) -> Iterator[None]:
         raise
     except (OSError, MemoryError) as exc:
         raise DataError(f"cannot read the file ({exc.__class__.__name__}: {_short(exc)})", path=path) from exc
-    except (ValueError, pa.ArrowException, csv.Error, OverflowError) as exc:
+    except (ValueError, IndexError, pa.ArrowException, csv.Error, OverflowError) as exc:
         raise DataError(f"cannot read this file as a table: {_short(exc)}", path=path) from exc
 
 
@@ -450,7 +450,8 @@ def _guess_roles(
             if role in ("rating", "timestamp") and neg_score > -3 and not _fits(role, kinds[c]):
                 warnings.append(f"column '{c}' looks like a {role} by name but its values do not; ignored")
                 continue
-            chosen[role], _ = c, taken.add(c)
+            chosen[role] = c
+            taken.add(c)
     free = [c for c in columns if c not in taken]
     for role in ("user", "item"):
         if role not in chosen:
@@ -487,13 +488,12 @@ def _name_matches(column: str) -> list[tuple[str, int, int]]:
     n = _norm(column)
     out = []
     for role, aliases in _ALIASES.items():
-        for rank, alias in enumerate(aliases):
-            if n == alias:
-                out.append((role, 3, rank))
-                break
-            if len(alias) >= 4 and (n.startswith(alias) or n.endswith(alias)):
-                out.append((role, 2, rank))
-                break
+        if n in aliases:
+            out.append((role, 3, aliases.index(n)))
+            continue
+        partial = [k for k, a in enumerate(aliases) if len(a) >= 4 and (n.startswith(a) or n.endswith(a))]
+        if partial:
+            out.append((role, 2, partial[0]))
     return out
 
 
@@ -652,10 +652,11 @@ def read_table(
         if sn.format == "parquet":
             import pyarrow.parquet as pq
 
-            table = pq.read_table(sn.path)
-            if nrows is not None:
-                table = table.slice(0, nrows)
-            return table.to_pandas(), sn
+            if nrows is None:
+                return pq.read_table(sn.path).to_pandas(), sn
+            batch = next(pq.ParquetFile(sn.path).iter_batches(batch_size=max(nrows, 1)), None)
+            frame = pq.read_schema(sn.path).empty_table().to_pandas() if batch is None else batch.to_pandas()
+            return frame.head(nrows), sn
         types = {c: pa.string() for r, c in sn.roles.items() if r in ("user", "item") and c}
         source = None
         if nrows is not None:
@@ -766,6 +767,7 @@ def _encode_ids(col: pa.ChunkedArray) -> tuple[np.ndarray, pd.Index]:
     if pa.types.is_dictionary(t):
         col, t = col.cast(t.value_type), t.value_type
     if pa.types.is_floating(t):
+        col = pc.if_else(pc.is_nan(col), pa.scalar(None, t), col)  # NaN ids are missing ids
         valid = pc.drop_null(col)
         if (
             len(valid)
@@ -1343,6 +1345,7 @@ _TITLE_NAMES = (
     "songname",
     "trackname",
 )
+_META_ID_NAMES = _words("id itemid movieid gameid artistid bookid productid trackid songid asin isbn")
 _GENRE_NAMES = ("genres", "genre", "class", "classes", "category", "categories", "tags", "tag")
 
 
@@ -1387,27 +1390,7 @@ def _metadata_frame(path: str | Path) -> pd.DataFrame:
         and all(set(df[c].dropna().unique()) <= {"0", "1"} for c in cols[-19:])
     ):
         genre_flags = cols[-19:]  # ml-100k u.item: id|title|date|video date|url|19 flags
-    id_col = next(
-        (
-            c
-            for c in cols
-            if names[c]
-            in (
-                "id",
-                "itemid",
-                "movieid",
-                "gameid",
-                "artistid",
-                "bookid",
-                "productid",
-                "trackid",
-                "songid",
-                "asin",
-                "isbn",
-            )
-        ),
-        None,
-    )
+    id_col = next((c for c in cols if names[c] in _META_ID_NAMES), None)
     if id_col is None:
         id_col = next(
             (
@@ -1449,19 +1432,8 @@ def _metadata_frame(path: str | Path) -> pd.DataFrame:
         for c in cols:
             if c not in (id_col, title_col, genre_col):
                 out[str(c).split(":", 1)[0] if ":" in str(c)[1:] else str(c)] = df[c]
-    ids, raw = _encode_ids(
-        pa.chunked_array(
-            [
-                pa.array(
-                    df[id_col]
-                    .astype(object)
-                    .where(df[id_col].notna(), None)
-                    .map(lambda x: None if x is None else str(x)),
-                    type=pa.string(),
-                )
-            ]
-        )
-    )
+    raw_ids = [None if pd.isna(x) else str(x) for x in df[id_col]]
+    ids, raw = _encode_ids(pa.chunked_array([pa.array(raw_ids, type=pa.string())]))
     ok = ids >= 0
     out = out[ok]
     out.index = raw.take(ids[ok])

@@ -65,9 +65,10 @@ class CFGANConfig(ModelConfig):
     )
     g_steps: int = setting(1, "G steps per batch", "Generator updates per batch.", min=1, max=100)
     d_lr_scale: float = setting(
-        1.0,
+        0.1,
         "D learning-rate scale",
-        "Discriminator lr = this × the trainer's lr.",
+        "Discriminator lr = this × the trainer's lr; a slower D keeps G's adversarial signal stable "
+        "(0.1: smoother, better validation curves on ml-100k than 1.0).",
         min=1e-4,
         max=1e4,
         advanced=True,
@@ -95,7 +96,7 @@ class CFGAN(Recommender):
         user_embeddings=False,
         item_embeddings=True,
     )
-    train_defaults = {"epochs": 80, "batch_size": 64, "lr": 1e-3, "patience": 10, "eval_every_n_epochs": 5}
+    train_defaults = {"epochs": 150, "batch_size": 64, "lr": 1e-3, "patience": 10, "eval_every_n_epochs": 5}
     config: CFGANConfig
 
     def __init__(self, config: CFGANConfig, n_users: int, n_items: int) -> None:
