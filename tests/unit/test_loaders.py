@@ -144,7 +144,8 @@ def test_leading_zeros_with_every_separator(tmp_path, sep):
     data, _ = load_interactions(p)
     assert set(data.user_ids) == {"1", "007", "7", "-0"}
     assert set(data.item_ids) == {"5", "05", "6", "-06"}
-    only_items = write(tmp_path, "".join(sep.join(r) + "\n" for r in [("1", "5"), ("2", "05"), ("3", "6")]), "i")
+    only_items = write(tmp_path, "".join(sep.join(r) + "\n" for r in [("1", "5"), ("2", "05"), ("3", "6")]),
+                       "items_only.txt")
     assert set(load_interactions(only_items)[0].item_ids) == {"5", "05", "6"}
 
 

@@ -96,7 +96,7 @@ class CFGAN(Recommender):
         user_embeddings=False,
         item_embeddings=True,
     )
-    train_defaults = {"epochs": 150, "batch_size": 64, "lr": 1e-3, "patience": 10, "eval_every_n_epochs": 5}
+    train_defaults = {"epochs": 80, "batch_size": 64, "lr": 1e-3, "patience": 10, "eval_every_n_epochs": 5}
     config: CFGANConfig
 
     def __init__(self, config: CFGANConfig, n_users: int, n_items: int) -> None:

@@ -74,6 +74,8 @@ class Trainer:
     def fit(self, model: Recommender, split: Split, device: torch.device) -> FitResult:
         cfg, caps = self.cfg, model.capabilities
         t0 = time.perf_counter()
+        if cfg.threads and device.type == "cpu":
+            torch.set_num_threads(cfg.threads)  # before prepare(): closed forms and pre-training too
         model.to(device)
         model.prepare(split.train)
         model.to(device)  # prepare may create tensors on the CPU
