@@ -162,6 +162,11 @@ def run_training(spec: RunSpec, *, workspace: Workspace | Path | str | None = No
     model = models.build_model(model_name, model_config, split.n_users, split.n_items)
     cls = type(model)
 
+    order_warning = None
+    if cls.capabilities.batch_kind == "sequences":
+        from recsys_gui.core.data.sequences import sequence_order_warning
+
+        order_warning = sequence_order_warning(split.train)
     run_id = resume_run_id or new_run_id(model_name)
     run_id = str(dist.broadcast_object(run_id))
     store = RunStore(ws) if dist.is_main else None
@@ -184,6 +189,8 @@ def run_training(spec: RunSpec, *, workspace: Workspace | Path | str | None = No
     trainer = Trainer(tcfg, callbacks=all_callbacks, stop=stop, dist=dist, run_id=run_id,
                       checkpoint_dir=ws.checkpoint_dir(run_id) if dist.is_main else None, evaluator=evaluator,
                       resume=resume_run_id is not None)
+    if order_warning:
+        trainer.emit(ev.Message(order_warning, level="warning"))
     t0 = time.perf_counter()
     try:
         if tcfg.threads is None and device.type == "cpu" and dist.enabled:

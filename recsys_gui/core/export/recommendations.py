@@ -658,6 +658,9 @@ def export_recommendations(
             f"{fingerprint}, run has {row['data_fingerprint']}); ids would not match the model. "
             "Restore the files or train again."
         )
+    from recsys_gui.core.training.trainer import set_context
+
+    set_context(model, split.known_for_test())  # sequence models: recommend after everything known
     user_idx, unknown_users = resolve_ids(users, split.train.user_ids, "user")
     item_idx, unknown_items = resolve_ids(items, split.train.item_ids, "item")
     n_users = split.n_users if user_idx is None else int(user_idx.size)
