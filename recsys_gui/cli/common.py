@@ -16,32 +16,34 @@ def add_workspace(p: argparse.ArgumentParser) -> None:
                    help="Workspace folder (default: $RECSYS_WORKSPACE or the user's data folder).")
 
 
-def add_load_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("reading the file")
-    g.add_argument("--user", metavar="COL", help="User id column (name, or 0-based position without header).")
-    g.add_argument("--item", metavar="COL", help="Item id column.")
-    g.add_argument("--rating", metavar="COL", help="Rating / count / weight column.")
-    g.add_argument("--timestamp", metavar="COL", help="Timestamp column.")
-    g.add_argument("--sep", metavar="S", help="Separator (default: detected). Use '\\t' for tab.")
-    g.add_argument("--no-header", action="store_true", help="The file has no header line.")
-    g.add_argument("--min-rating", type=float, metavar="X", help="Keep rows with rating >= X (explicit → implicit).")
-    g.add_argument("--min-user-count", type=int, default=0, metavar="N", help="Iterative k-core: users with >= N.")
-    g.add_argument("--min-item-count", type=int, default=0, metavar="N", help="Iterative k-core: items with >= N.")
-    g.add_argument("--dedupe", choices=("last", "max", "sum", "mean"), default="last",
-                   help="How duplicate user–item rows are merged (default: last).")
+def add_load_options(parser: argparse.ArgumentParser) -> None:
+    """Column, format and cleaning flags shared by every command that reads an interaction file."""
+    g = parser.add_argument_group("reading the file (guessed when not given)")
+    g.add_argument("--user", metavar="COL", help="user id column (name, or 0-based position without header)")
+    g.add_argument("--item", metavar="COL", help="item id column")
+    g.add_argument("--rating", metavar="COL", help="rating/weight column ('none' to ignore one)")
+    g.add_argument("--timestamp", metavar="COL", help="time column ('none' to ignore one)")
+    g.add_argument("--sep", metavar="S", help="separator: ',', tab, ';', '|', '::' or whitespace")
+    hdr = g.add_mutually_exclusive_group()
+    hdr.add_argument("--header", dest="header", action="store_true", default=None,
+                     help="the first line holds column names")
+    hdr.add_argument("--no-header", dest="header", action="store_false", help="there is no header line")
+    c = parser.add_argument_group("cleaning")
+    c.add_argument("--min-rating", type=float, metavar="X",
+                   help="keep rows with rating >= X and treat them as implicit feedback")
+    c.add_argument("--min-user-count", type=int, default=0, metavar="N", help="k-core: users need N rows")
+    c.add_argument("--min-item-count", type=int, default=0, metavar="N", help="k-core: items need N rows")
+    c.add_argument("--dedupe", choices=("last", "max", "sum", "mean"), default="last",
+                   help="how to merge repeated user-item rows (default: keep the last in the file)")
+
+
+LOAD_OPTION_NAMES = ("user", "item", "rating", "timestamp", "sep", "header", "min_rating", "min_user_count",
+                     "min_item_count", "dedupe")
 
 
 def load_options_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    sep = args.sep
-    if sep is not None:
-        sep = {"\\t": "\t", "tab": "\t", "space": " ", "whitespace": r"\s+"}.get(sep, sep)
-    opts: dict[str, Any] = {"user": args.user, "item": args.item, "rating": args.rating,
-                            "timestamp": args.timestamp, "sep": sep, "min_rating": args.min_rating,
-                            "min_user_count": args.min_user_count, "min_item_count": args.min_item_count,
-                            "dedupe": args.dedupe}
-    if args.no_header:
-        opts["header"] = False
-    return {k: v for k, v in opts.items() if v is not None}
+    """The given loader flags as ``LoadOptions`` keyword arguments (JSON-safe, for run specs)."""
+    return {k: getattr(args, k) for k in LOAD_OPTION_NAMES if getattr(args, k) is not None}
 
 
 def print_json(obj: Any) -> None:
@@ -109,8 +111,6 @@ class ConsoleProgress:
         self._line(text, end=end)
 
     def _line(self, text: str, end: str = "") -> None:
-        if self.tty:
-            self.stream.write("\r\033[K" + text + end)
-        else:
-            self.stream.write(text + ("\n" if not end else end) if end or not self.tty else text)
+        # A terminal redraws one line in place; a log file gets one line per update.
+        self.stream.write("\r\033[K" + text + end if self.tty else text + "\n")
         self.stream.flush()

@@ -10,9 +10,9 @@ import argparse
 import json
 from pathlib import Path
 
-from recsys_gui.cli.import_cmd import add_load_arguments, load_options_from_args
+from recsys_gui.cli.common import add_load_options, load_options_from_args
 from recsys_gui.core.data.interactions import InteractionData, Split
-from recsys_gui.core.data.loaders import load_interactions, load_predefined_split
+from recsys_gui.core.data.loaders import LoadOptions, load_interactions, load_predefined_split
 from recsys_gui.core.data.splits import DEFAULT_SPLIT, SPLIT_HELP, describe_split, make_split
 from recsys_gui.core.errors import ConfigError, ExportError
 
@@ -36,13 +36,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--test-file", type=Path, help="ready-made test part (predefined split)")
     p.add_argument("--out", type=Path, metavar="DIR", help="write train/valid/test TSVs with raw ids here")
     p.add_argument("--force", action="store_true", help="overwrite existing files in --out")
-    add_load_arguments(p)
+    add_load_options(p)
+    p.add_argument("--items-meta", type=Path, metavar="FILE", help="item metadata (titles, genres)")
     p.add_argument("--json", action="store_true", help="end with one line of JSON (the split summary)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    options = load_options_from_args(args)
+    options = LoadOptions(**load_options_from_args(args))
     if args.test_file is not None:
         split, report = load_predefined_split(
             args.file, args.valid_file, args.test_file, options, item_metadata=args.items_meta

@@ -80,11 +80,7 @@ def model_embeddings(
     from recsys_gui.core.evaluation.ranking import DeviceCSR
 
     history_data = data.known_for_valid() if isinstance(data, Split) else data
-    dev = (
-        torch.device(device)
-        if device is not None
-        else next((p.device for p in model.parameters()), torch.device("cpu"))
-    )
+    dev = torch.device(device) if device is not None else model.device
     model.to(dev)
     model.eval()
     out: dict[Side, np.ndarray | None] = {}

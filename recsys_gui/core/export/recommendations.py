@@ -428,11 +428,7 @@ def recommend_frames(
             f"The model was built for {model.n_users} users × {model.n_items} items but the data has "
             f"{ref.n_users} × {ref.n_items}; it is not the data this model was trained on."
         )
-    dev = (
-        torch.device(device)
-        if device is not None
-        else next((p.device for p in model.parameters()), torch.device("cpu"))
-    )
+    dev = torch.device(device) if device is not None else model.device
     model.to(dev)
     model.eval()
     labels = labels or Labels.from_data(ref)

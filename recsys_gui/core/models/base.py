@@ -9,6 +9,7 @@ live in one place, ``evaluation/ranking.py``.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -79,6 +80,12 @@ class Recommender(nn.Module):
         super().__init__()
         self.config = config
         self.n_users, self.n_items = int(n_users), int(n_items)
+
+    @property
+    def device(self) -> torch.device:
+        """Where the weights live (CPU for a model that holds no tensors)."""
+        first = next(itertools.chain(self.parameters(), self.buffers()), None)
+        return first.device if first is not None else torch.device("cpu")
 
     # --- training hooks -------------------------------------------------------------------------
     def prepare(self, train: InteractionData) -> None:

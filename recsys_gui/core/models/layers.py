@@ -13,12 +13,21 @@ from itertools import pairwise
 import torch
 from torch import Tensor, nn
 
+from recsys_gui.core.errors import ConfigError
+
 
 def parse_layers(value: Sequence[int] | str) -> tuple[int, ...]:
     """``"128,64"`` or ``(128, 64)`` → ``(128, 64)``."""
     if isinstance(value, str):
         return tuple(int(v) for v in value.strip("()[] ").split(",") if v.strip())
     return tuple(int(v) for v in value)
+
+
+def check_layers(value: Sequence[int] | str, owner: str) -> None:
+    """A user-given tower must list at least one positive size."""
+    sizes = parse_layers(value)
+    if not sizes or min(sizes) < 1:
+        raise ConfigError(f"The 'layers' parameter of {owner} needs positive sizes. Got {value!r}.")
 
 
 def init_embedding(emb: nn.Embedding, std: float = 0.01) -> None:

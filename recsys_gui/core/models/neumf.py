@@ -18,9 +18,15 @@ from torch.nn import functional as F
 
 from recsys_gui.core.config import setting
 from recsys_gui.core.data.batching import PointBatch
-from recsys_gui.core.errors import ConfigError
 from recsys_gui.core.models.base import Capabilities, EmbeddingConfig, Losses, Recommender, register_model
-from recsys_gui.core.models.layers import Tower, chunked_over_items, init_embedding, init_linear, parse_layers
+from recsys_gui.core.models.layers import (
+    Tower,
+    check_layers,
+    chunked_over_items,
+    init_embedding,
+    init_linear,
+    parse_layers,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,8 +66,7 @@ class NeuMFConfig(EmbeddingConfig):
     )
 
     def validate(self) -> None:
-        if not parse_layers(self.layers) or min(parse_layers(self.layers)) < 1:
-            raise ConfigError(f"The 'layers' parameter of NeuMF needs positive sizes. Got {self.layers!r}.")
+        check_layers(self.layers, "NeuMF")
 
 
 @register_model
