@@ -1,12 +1,18 @@
-"""Read-only, virtual table model over a pandas DataFrame (only visible cells are formatted)."""
+"""Read-only, virtual table model over a pandas DataFrame (only visible cells are formatted).
+
+Rows can be highlighted (the inspector marks held-out hits); booleans show as a check mark.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QBrush, QColor
 
 _Index = QModelIndex | QPersistentModelIndex
+HIGHLIGHT = QColor(58, 166, 114, 70)
 
 
 class FrameModel(QAbstractTableModel):
@@ -15,12 +21,16 @@ class FrameModel(QAbstractTableModel):
         self._frame = None
         self._values: Any = None
         self._columns: list[str] = []
+        self._highlight: np.ndarray | None = None
+        self._brush = QBrush(HIGHLIGHT)
         if frame is not None:
             self.set_frame(frame)
 
-    def set_frame(self, frame: Any) -> None:
+    def set_frame(self, frame: Any, highlight: Any = None) -> None:
+        """Show ``frame``; ``highlight`` is an optional boolean per row (tinted background)."""
         self.beginResetModel()
         self._frame = frame
+        self._highlight = None if highlight is None else np.asarray(highlight, dtype=bool)
         self._values = None if frame is None else frame.to_numpy(dtype=object)
         self._columns = [] if frame is None else [str(c) for c in frame.columns]
         self.endResetModel()
@@ -48,6 +58,8 @@ class FrameModel(QAbstractTableModel):
             v = self._values[r, c]
             if v is None:
                 return ""
+            if isinstance(v, (bool, np.bool_)):
+                return "✓" if v else ""
             if isinstance(v, float):
                 if v != v:  # NaN
                     return ""
@@ -55,12 +67,21 @@ class FrameModel(QAbstractTableModel):
             return str(v)
         if role == Qt.ItemDataRole.TextAlignmentRole:
             v = self._values[r, c]
-            if isinstance(v, (int, float)) and not isinstance(v, bool):
+            if isinstance(v, (bool, np.bool_)):
+                return int(Qt.AlignmentFlag.AlignCenter)
+            if isinstance(v, (int, float, np.integer, np.floating)):
                 return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if (
+            role == Qt.ItemDataRole.BackgroundRole
+            and self._highlight is not None
+            and r < len(self._highlight)
+        ):
+            return self._brush if self._highlight[r] else None
         return None
 
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
         if role != Qt.ItemDataRole.DisplayRole:
             return None
         if orientation == Qt.Orientation.Horizontal:

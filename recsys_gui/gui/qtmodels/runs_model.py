@@ -10,6 +10,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 _Index = QModelIndex | QPersistentModelIndex
 BASE_COLUMNS = ("name", "model", "status", "created", "epochs", "device", "split")
 RunIdRole = Qt.ItemDataRole.UserRole + 1
+SortRole = Qt.ItemDataRole.UserRole + 2  # raw values, so numbers and dates sort as such
 
 
 class RunsModel(QAbstractTableModel):
@@ -23,7 +24,7 @@ class RunsModel(QAbstractTableModel):
         self._rows = list(rows)
         keys: list[str] = []
         for r in self._rows:
-            for k in (r.get("test") or {}):
+            for k in r.get("test") or {}:
                 if k not in keys:
                     keys.append(k)
         self._metrics = keys
@@ -70,6 +71,14 @@ class RunsModel(QAbstractTableModel):
         row = self._rows[index.row()]
         if role == RunIdRole:
             return row["id"]
+        if role == SortRole:
+            col = index.column()
+            if col < len(BASE_COLUMNS) and BASE_COLUMNS[col] == "created":
+                return float(row.get("created_at") or 0.0)
+            v = self._value(row, col)
+            if col >= len(BASE_COLUMNS) or BASE_COLUMNS[col] == "epochs":
+                return float("-inf") if v is None else float(v)
+            return "" if v is None else str(v)
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             v = self._value(row, index.column())
             if v is None:
@@ -83,8 +92,9 @@ class RunsModel(QAbstractTableModel):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
         if role != Qt.ItemDataRole.DisplayRole or orientation != Qt.Orientation.Horizontal:
             return None
         if section < len(BASE_COLUMNS):
