@@ -135,6 +135,16 @@ def run(args: argparse.Namespace) -> int:
                 raise RecsysError(f"could not write {path}")
             written.append(path)
             print(path, flush=True)
+        # the data page's statistics tab: the plots an analyst checks before training
+        win.go("Data")
+        win.data_page.tabs.setCurrentIndex(1)
+        for _ in range(5):
+            app.processEvents()
+        path = out / f"{len(PAGES) + 1:02d}-data-statistics.png"
+        if not win.grab().save(str(path)):
+            raise RecsysError(f"could not write {path}")
+        written.append(path)
+        print(path, flush=True)
     finally:
         win.close()
         app.processEvents()

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 INT_LIMIT = 2**31 - 1
+EDITOR_MIN_WIDTH = 130  # numbers like 0.0001 or 4096 stay readable, and editors line up
 
 
 class SciSpinBox(QDoubleSpinBox):
@@ -73,11 +74,16 @@ class SchemaForm(QWidget):
         super().__init__(parent)
         self.fields = [f for f in fields if show_advanced or not f.get("advanced")]
         self.editors: dict[str, QWidget] = {}
+        self.labels: dict[str, QLabel] = {}
         self.layout_ = QFormLayout(self)
         self.layout_.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
         overrides = overrides or {}
         for f in self.fields:
             w = overrides.get(f["name"]) or self._editor(f)
+            if isinstance(w, (QSpinBox, QDoubleSpinBox, QComboBox)):
+                w.setMinimumWidth(max(w.sizeHint().width(), EDITOR_MIN_WIDTH))
+            elif isinstance(w, QLineEdit):
+                w.setMaximumWidth(3 * EDITOR_MIN_WIDTH)  # lists like 256,128,64 fit; no page-wide boxes
             w.setObjectName(f"field_{f['name']}")
             tip = f.get("help") or ""
             rng = _range_text(f)
@@ -85,6 +91,7 @@ class SchemaForm(QWidget):
             self.editors[f["name"]] = w
             label = QLabel(f["label"] + (" (advanced)" if f.get("advanced") else ""))
             label.setToolTip(w.toolTip())
+            self.labels[f["name"]] = label
             self.layout_.addRow(label, w)
             self._connect(w)
         self.error_label = QLabel("")
@@ -146,6 +153,14 @@ class SchemaForm(QWidget):
                 _repolish(w)
         self.changed.emit()
 
+    def label_width(self) -> int:
+        return max((lab.sizeHint().width() for lab in self.labels.values()), default=0)
+
+    def set_label_width(self, px: int) -> None:
+        """Give the label column a fixed width so stacked forms put their editors in one column."""
+        for lab in self.labels.values():
+            lab.setMinimumWidth(px)
+
     # --- reading and writing --------------------------------------------------------------------
     def values(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -159,9 +174,7 @@ class SchemaForm(QWidget):
                     out[f["name"]] = None if txt.lower() in ("", "none") else txt
             elif isinstance(w, QCheckBox):
                 out[f["name"]] = w.isChecked()
-            elif isinstance(w, QSpinBox):
-                out[f["name"]] = w.value()
-            elif isinstance(w, QDoubleSpinBox):
+            elif isinstance(w, QSpinBox) or isinstance(w, QDoubleSpinBox):
                 out[f["name"]] = w.value()
             elif isinstance(w, QLineEdit):
                 txt = w.text().strip()

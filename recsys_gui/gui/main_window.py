@@ -40,7 +40,9 @@ SHORTCUTS = """<table>
 <tr><td><b>Ctrl+R</b></td><td>Start training</td></tr>
 <tr><td><b>Ctrl+.</b></td><td>Stop training</td></tr>
 <tr><td><b>Ctrl+E</b></td><td>Export page</td></tr>
-<tr><td><b>Ctrl+Q</b></td><td>Quit</td></tr></table>"""
+<tr><td><b>Ctrl+Q</b></td><td>Quit</td></tr>
+<tr><td><b>F1</b></td><td>This list</td></tr></table>
+<p>Drop an interaction file on the window to open it.</p>"""
 
 
 class MainWindow(QMainWindow):
@@ -158,17 +160,29 @@ class MainWindow(QMainWindow):
 
         hm = mb.addMenu("&Help")
         a = QAction("&Keyboard shortcuts", self)
-        a.triggered.connect(lambda: QMessageBox.information(self, "Keyboard shortcuts", SHORTCUTS))
+        a.setShortcut(QKeySequence.StandardKey.HelpContents)
+        a.triggered.connect(self.show_shortcuts)
         hm.addAction(a)
         a = QAction("&About RecSys Studio", self)
         a.setMenuRole(QAction.MenuRole.AboutRole)
         a.triggered.connect(self.about)
         hm.addAction(a)
 
-    def about(self) -> None:
-        QMessageBox.about(self, "About RecSys Studio",
+    def _info(self, title_text: str, html: str) -> QMessageBox:
+        """A window-modal box opened without a nested event loop, so workers keep reporting."""
+        box = QMessageBox(QMessageBox.Icon.Information, title_text, html, QMessageBox.StandardButton.Close, self)
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        return box
+
+    def show_shortcuts(self) -> QMessageBox:
+        return self._info("Keyboard shortcuts", SHORTCUTS)
+
+    def about(self) -> QMessageBox:
+        return self._info("About RecSys Studio",
                           f"<b>RecSys Studio</b> {__version__}<br>Train, evaluate, compare and export "
-                          "recommender models.<br>Workspace: " + self.state.workspace)
+                          f"recommender models.<br>Workspace: {self.state.workspace}")
 
     def go(self, page: str) -> None:
         self.nav.setCurrentRow(PAGES.index(page))
@@ -222,19 +236,26 @@ class MainWindow(QMainWindow):
         self.recent_menu.setEnabled(bool(files))
 
     # --- drag and drop ---------------------------------------------------------------------------
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+    @staticmethod
+    def _dropped_file(event: QDragEnterEvent | QDropEvent) -> str | None:
+        """The first local file (not folder) in a drag, if any."""
         urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
-        if urls and urls[0].isLocalFile():
+        for url in urls:
+            if url.isLocalFile() and Path(url.toLocalFile()).is_file():
+                return url.toLocalFile()
+        return None
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if self._dropped_file(event):
             event.acceptProposedAction()
         else:
             event.ignore()
 
     def dropEvent(self, event: QDropEvent) -> None:
-        for url in event.mimeData().urls():
-            if url.isLocalFile():
-                self.open_data(url.toLocalFile())
-                event.acceptProposedAction()
-                return
+        path = self._dropped_file(event)
+        if path:
+            self.open_data(path)
+            event.acceptProposedAction()
 
     # --- status bar ------------------------------------------------------------------------------
     def _show_workspace(self, path: str) -> None:

@@ -51,10 +51,34 @@ class Message(QLabel):
         self.hide()
 
 
+def _plain(x: float) -> str:
+    return f"{x:,.0f}" if x >= 1 else f"{x:g}"
+
+
+def log_axis(orientation: str):
+    """A pyqtgraph log axis labelled 1, 2, 5, 10, 20, 50 … instead of '2·10¹' at every minor tick,
+    which overlap as soon as the range spans a decade or two."""
+    import math
+
+    import pyqtgraph as pg
+
+    class LogAxis(pg.AxisItem):
+        def logTickStrings(self, values, scale, spacing):
+            out = []
+            for v in values:
+                x = 10 ** float(v) * scale
+                lead = round(x / 10 ** math.floor(math.log10(x)), 6) if x > 0 else 0
+                out.append(_plain(x) if lead in (1, 2, 5) else "")
+            return out
+
+    return LogAxis(orientation)
+
+
 def stat_plot(title_text: str, x_label: str, y_label: str, *, log_x: bool = False, log_y: bool = False):
     import pyqtgraph as pg
 
-    p = pg.PlotWidget()
+    axes = {side: log_axis(side) for side, on in (("bottom", log_x), ("left", log_y)) if on}
+    p = pg.PlotWidget(axisItems=axes)
     p.setTitle(title_text)
     p.setLabel("bottom", x_label)
     p.setLabel("left", y_label)
@@ -75,6 +99,7 @@ class RunPicker(QWidget):
 
         super().__init__(parent)
         self.state, self.only_finished = state, only_finished
+        self._pending: str | None = None  # a run asked for before the run list had it
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(QLabel("Run:"))
@@ -92,7 +117,8 @@ class RunPicker(QWidget):
         self._fill()
 
     def _fill(self) -> None:
-        keep = self.current() or self.state.current_run
+        before = self.current()
+        keep = self._pending or before or self.state.current_run
         self.combo.blockSignals(True)
         self.combo.clear()
         rows = self.state.finished_runs() if self.only_finished else self.state.runs
@@ -107,16 +133,20 @@ class RunPicker(QWidget):
         if not rows:
             self.combo.addItem("(no finished runs in this workspace yet — train one on the Train page)", None)
         i = self.combo.findData(keep) if keep else 0
+        if i >= 0 and keep == self._pending:
+            self._pending = None
         self.combo.setCurrentIndex(max(i, 0))
         self.combo.blockSignals(False)
-        if self.current() and self.current() != keep:
+        if self.current() and self.current() != before:
             self.run_selected.emit(self.current())
 
     def current(self) -> str | None:
         return self.combo.currentData()
 
     def select(self, run_id: str) -> None:
+        """Show ``run_id``; a run that just finished is shown as soon as the re-read list has it."""
         i = self.combo.findData(run_id)
+        self._pending = None if i >= 0 else run_id
         if i >= 0 and i != self.combo.currentIndex():
             self.combo.setCurrentIndex(i)
 

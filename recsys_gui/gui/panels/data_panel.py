@@ -187,6 +187,8 @@ class DataPanel(QWidget):
         self.preview.setModel(self.preview_model)
         self.preview.setAlternatingRowColors(True)
         self.preview.verticalHeader().setDefaultSectionSize(22)
+        # Size columns from the first rows only: measuring all 500 preview rows stalls the GUI thread.
+        self.preview.horizontalHeader().setResizeContentsPrecision(40)
         self.tabs.addTab(self.preview, "Preview")
         stats = QWidget()
         grid = QGridLayout(stats)

@@ -65,6 +65,7 @@ class ModelPanel(QWidget):
             it.setData(0, Qt.ItemDataRole.UserRole, name)
             it.setToolTip(1, d["description"])
         self.tree.expandAll()
+        self.tree.resizeColumnToContents(0)  # full model names; descriptions have tooltips
         self.tree.currentItemChanged.connect(self._tree_changed)
         split.addWidget(self.tree)
 
@@ -154,6 +155,9 @@ class ModelPanel(QWidget):
         if not d["hyperparameters"]:
             self.model_form.layout_.insertRow(0, QLabel("This model has no settings."))
         self.model_box_layout.addWidget(self.model_form)
+        width = max(self.model_form.label_width(), self.train_form.label_width())
+        self.model_form.set_label_width(width)
+        self.train_form.set_label_width(width)
         # model-specific trainer defaults (e.g. a larger learning rate for MF)
         defaults = {f["name"]: f["default"] for f in self.train_fields if f["name"] not in ("device",)}
         defaults.update(d.get("train_defaults") or {})
