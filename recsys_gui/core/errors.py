@@ -37,6 +37,18 @@ class DeviceError(RecsysError):
     """The requested device is not available."""
 
 
+class MemoryLimitError(RecsysError):
+    """A step would need more memory than the machine (or the GPU) has free; says the ways out.
+
+    Raised before anything is allocated, so the app stays alive instead of being killed.
+    """
+
+    def __init__(self, message: str, *, need: int | None = None, available: int | None = None,
+                 device: str = "cpu") -> None:
+        self.need, self.available, self.device = need, available, device
+        super().__init__(message)
+
+
 class RunNotFound(RecsysError):
     """No run with that id in the workspace."""
 

@@ -39,6 +39,7 @@ DROP_REASONS = ("missing id", "missing rating", "missing timestamp", "duplicate 
                 "below rating threshold", "k-core")
 _SAMPLE_BYTES = 1 << 16
 _SAMPLE_LINES = 200
+_MAX_RECORD_LINES = 50  # a quoted field spanning more lines than this is taken for a stray quote
 _NULLS = ["", "NA", "N/A", "n/a", "NaN", "nan", "NULL", "null", "None", "#N/A"]
 _SPLIT_CHAR = "\x1f"  # what '::' and other multi-character separators become in memory
 _DISABLED = "\0disabled"
@@ -259,7 +260,7 @@ def _sniff_text(p: Path, head: bytes, truncated: bool, options: LoadOptions) -> 
             encoding, text = "utf-8", head.decode("utf-8")
         except UnicodeDecodeError:
             encoding, text = "latin-1", head.decode("latin-1")
-    raw_lines = text.splitlines()
+    raw_lines = _records(text)
     lead = next((k for k, line in enumerate(raw_lines) if line.strip()), 0)
     lines = [line for line in raw_lines if line.strip()][:_SAMPLE_LINES]
     if not lines:
@@ -301,6 +302,37 @@ def _sniff_text(p: Path, head: bytes, truncated: bool, options: LoadOptions) -> 
         sample_rows=tuple(tuple(r) for r in data[:10]),
         warnings=tuple(warnings),
     )
+
+
+_EOL = re.compile(r"\r\n|\n|\r")
+
+
+def _records(text: str) -> list[str]:
+    """The sample's records: split at line ends as Arrow does, but not inside a quoted field.
+
+    A double quote toggles "inside a field" ("" inside one toggles twice). When a quote never
+    closes within a few dozen lines it was a stray character (12" in a TSV title), not quoting:
+    the plain lines are used then.
+    """
+    lines = _EOL.split(text)
+    if '"' not in text:
+        return lines
+    ends = [*_EOL.findall(text), ""]
+    out: list[str] = []
+    parts: list[str] = []
+    inside = False
+    for line, end in zip(lines, ends, strict=True):
+        parts.append(line)
+        if line.count('"') % 2:
+            inside = not inside
+        if inside:
+            parts.append(end)
+            if len(parts) > 2 * _MAX_RECORD_LINES:
+                return lines
+        else:
+            out.append("".join(parts))
+            parts = []
+    return out  # an unfinished last record (the sample was cut inside it) is left out
 
 
 def _sniff_parquet(p: Path, options: LoadOptions) -> SniffResult:
@@ -544,7 +576,9 @@ def _arrow_read(
 ) -> tuple[pa.Table, object]:
     """Read with Arrow; ragged rows and encoding trouble are handled here, conversions by callers."""
     encoding = sn.encoding or "utf-8"
-    for attempt in (0, 1):
+    multiline = False  # quoted fields with line breaks: a slower parse, only when a file needs it
+    attempt = 0
+    while attempt < 2:
         src, delim, enc = _source(sn, encoding) if source is None else (source, _delimiter(sn), "utf8")
         try:
             table = pacsv.read_csv(
@@ -553,7 +587,10 @@ def _arrow_read(
                     column_names=list(sn.columns), skip_rows=sn.skip_rows, encoding=enc, block_size=1 << 22
                 ),
                 parse_options=pacsv.ParseOptions(
-                    delimiter=delim, quote_char='"' if sn.quoting else False, ignore_empty_lines=True
+                    delimiter=delim,
+                    quote_char='"' if sn.quoting else False,
+                    ignore_empty_lines=True,
+                    newlines_in_values=multiline,
                 ),
                 convert_options=pacsv.ConvertOptions(
                     include_columns=columns,
@@ -566,18 +603,32 @@ def _arrow_read(
         except pa.ArrowInvalid as exc:
             msg = str(exc)
             if "Expected" in msg and "columns, got" in msg:
+                # A line break inside a quoted field ("a\nb") always splits a record into pieces
+                # of the wrong width, so it shows up here; read again allowing it.
+                if sn.quoting and not multiline and _has_quote(sn, source):
+                    multiline = True
+                    continue
                 raise _ragged_error(sn) from None
             if "UTF8" in msg and encoding != "latin-1" and attempt == 0:
-                encoding = "latin-1"
+                encoding, attempt = "latin-1", attempt + 1
                 continue
             if "conversion error" in msg:
                 raise _TypedReadFailed(msg) from None
             raise
         if encoding != "latin-1" and any(pa.types.is_binary(t) for t in table.schema.types) and attempt == 0:
-            encoding = "latin-1"  # Arrow reads undecodable text as binary: it was not UTF-8 after all
+            encoding, attempt = "latin-1", attempt + 1  # Arrow reads undecodable text as binary: not UTF-8
             continue
         return table, replace(sn, encoding=encoding)
     raise DataError("cannot decode the text (tried UTF-8 and latin-1)", path=sn.path)
+
+
+def _has_quote(sn: SniffResult, source: object) -> bool:
+    """Does the text hold a double quote at all? (Only then can a field span lines.)"""
+    if isinstance(source, pa.Buffer):
+        return b'"' in source.to_pybytes()
+    buf = np.memmap(sn.path, dtype=np.uint8, mode="r")
+    step = 1 << 24
+    return any((np.asarray(buf[s : s + step]) == 34).any() for s in range(0, len(buf), step))
 
 
 def _delimiter(sn: SniffResult) -> str:
@@ -705,8 +756,29 @@ class _Parsed:
     warnings: list[str] = field(default_factory=list)
 
 
+def _check_memory(sn: SniffResult) -> None:
+    """Refuse, before reading, a file whose import would not fit in free RAM (MemoryLimitError)."""
+    from recsys_gui.core import memory
+
+    p = Path(sn.path)
+    size = p.stat().st_size
+    if sn.format == "parquet":
+        import pyarrow.parquet as pq
+
+        meta = pq.ParquetFile(p).metadata
+        raw = sum(meta.row_group(g).total_byte_size for g in range(meta.num_row_groups))
+        need = memory.csv_load_bytes(raw, raw / max(meta.num_rows, 1))
+    else:
+        with p.open("rb") as f:
+            head = f.read(_SAMPLE_BYTES)
+        need = memory.csv_load_bytes(size, len(head) / max(head.count(b"\n"), 1))
+    memory.check_fits(need, f"Reading {p.name} ({memory.format_bytes(size)})", "cpu",
+                      (memory.SAMPLE_ROWS, memory.CLOSE_OTHERS))
+
+
 def _read_parsed(path: str | Path, options: LoadOptions, progress: ProgressFn | None) -> _Parsed:
     sn = sniff(path, options)
+    _check_memory(sn)
     _tick(progress, 0.05, "reading")
     roles = sn.roles
     needed = [c for c in (roles[r] for r in ROLES) if c is not None]

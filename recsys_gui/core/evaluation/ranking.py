@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from recsys_gui.core import memory
 from recsys_gui.core.data.interactions import InteractionData
 from recsys_gui.core.models.base import Recommender
 
@@ -44,7 +45,14 @@ class DeviceCSR:
         return out
 
 
-def user_batches(users: Tensor, batch: int) -> Iterator[Tensor]:
+def user_batches(users: Tensor, batch: int, *, n_items: int | None = None,
+                 bytes_per_cell: int = memory.RANK_BYTES_PER_CELL) -> Iterator[Tensor]:
+    """Slices of ``users`` of at most ``batch``; given ``n_items``, fewer when a batch's score rows
+    would not fit in the device's free memory (a ``MemoryLimitError`` only if one row does not)."""
+    if n_items is not None and users.numel():
+        batch = memory.batch_that_fits(
+            batch, n_items * bytes_per_cell, f"Scoring one user against {n_items:,} items", users.device,
+            remedies=(memory.KCORE, memory.USE_CPU) if users.device.type == "cuda" else (memory.KCORE,))
     for s in range(0, users.numel(), batch):
         yield users[s:s + batch]
 

@@ -10,12 +10,17 @@ literal (``-5``, ``+1.5e3``) cannot run as a formula and is left as it is.
 
 Quoting of commas, quotes and newlines is the CSV writer's job (``csv.QUOTE_MINIMAL``); this
 module only changes what a cell *starts* with. The CSV writers call ``neutralise_frame`` on every
-chunk they write, so no caller can forget it.
+chunk they write, so no caller can forget it. One gap in the writer: with ``\n`` line ends,
+Python's csv module leaves a bare carriage return inside a field unquoted, and every reader then
+splits the row there. ``csv_quoting`` picks ``QUOTE_NONNUMERIC`` (text quoted, numbers bare) for
+files whose text holds one, so such ids still round-trip.
 """
 
 from __future__ import annotations
 
+import csv
 import re
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -64,3 +69,23 @@ def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
     for col in out.columns:
         out[col] = neutralise_values(out[col])
     return out
+
+
+def csv_quoting(*texts: Iterable[object] | None) -> int:
+    """``csv.QUOTE_NONNUMERIC`` when any text value holds a carriage return, else ``QUOTE_MINIMAL``.
+
+    Called once per export on the id arrays (not per row), so it costs one pass over the ids.
+    """
+    for values in texts:
+        if values is None:
+            continue
+        if any(isinstance(v, str) and "\r" in v for v in values):
+            return csv.QUOTE_NONNUMERIC
+    return csv.QUOTE_MINIMAL
+
+
+def frame_quoting(frame: pd.DataFrame) -> int:
+    """``csv_quoting`` over the text columns of a frame."""
+    cols = [frame[c] for c in frame.columns
+            if pd.api.types.is_object_dtype(frame[c].dtype) or pd.api.types.is_string_dtype(frame[c].dtype)]
+    return csv_quoting(*cols)

@@ -13,7 +13,6 @@ Every file is written atomically and CSV text is spreadsheet-safe, as for recomm
 
 from __future__ import annotations
 
-import csv
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,8 +25,8 @@ import pandas as pd
 from recsys_gui.core.data.interactions import InteractionData, Split
 from recsys_gui.core.errors import ConfigError, ExportError
 from recsys_gui.core.export.atomic import atomic_target, check_target
-from recsys_gui.core.export.csv_safety import neutralise_frame
-from recsys_gui.core.export.recommendations import Labels
+from recsys_gui.core.export.csv_safety import frame_quoting, neutralise_frame
+from recsys_gui.core.export.recommendations import Labels, resolved_target
 
 if TYPE_CHECKING:
     import torch
@@ -158,7 +157,7 @@ def embedding_paths(
     out: Path | str, fmt: str | None, sides: Sequence[Side] = SIDES
 ) -> tuple[str, dict[Side, list[Path]]]:
     """(format, files per side) for an output path: a file name with a suffix, or a folder."""
-    out = Path(out).expanduser()
+    out = resolved_target(out)
     suffix_kind = EMB_FORMATS.get(out.suffix.lower())
     if fmt is not None:
         kind = EMB_FORMATS.get("." + fmt.strip().lower().lstrip("."))
@@ -221,7 +220,7 @@ def _write_table(
     with atomic_target(path, overwrite=overwrite) as tmp:
         if kind == "csv":
             neutralise_frame(frame).to_csv(
-                tmp, index=False, lineterminator="\n", quoting=csv.QUOTE_MINIMAL, encoding="utf-8"
+                tmp, index=False, lineterminator="\n", quoting=frame_quoting(frame), encoding="utf-8"
             )
         else:
             import json

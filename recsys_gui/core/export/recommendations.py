@@ -38,7 +38,7 @@ import pandas as pd
 from recsys_gui.core.data.interactions import InteractionData, Split
 from recsys_gui.core.errors import DataError, ExportError, TrainingCancelled
 from recsys_gui.core.export.atomic import atomic_target, check_target
-from recsys_gui.core.export.csv_safety import neutralise_frame
+from recsys_gui.core.export.csv_safety import csv_quoting, neutralise_frame
 
 if TYPE_CHECKING:
     import torch
@@ -59,6 +59,14 @@ SUFFIXES = {
     ".pq": "parquet",
 }
 COLUMNS = ("user_id", "rank", "item_id", "score")
+
+
+def resolved_target(out: Path | str) -> Path:
+    """The absolute path an export really lands at: ``~`` expanded, the folder's links and ``..``
+    resolved, so reports and confirmations name the real place. The file name itself is kept as
+    given: a link there is replaced by the export, never written through."""
+    p = Path(out).expanduser()
+    return p.parent.resolve() / p.name
 
 
 def format_for(path: Path, fmt: str | None) -> str:
@@ -93,10 +101,12 @@ def open_sink(
     with_title: bool,
     run_info: Mapping[str, Any] | None = None,
     items: pd.DataFrame | None = None,
+    quoting: int = csv.QUOTE_MINIMAL,
 ) -> RecommendationSink:
     """A sink for ``fmt`` writing ``path``.
 
-    ``run_info``/``items`` become SQLite tables (Parquet keeps ``run_info`` as file metadata).
+    ``run_info``/``items`` become SQLite tables (Parquet keeps ``run_info`` as file metadata);
+    ``quoting`` is the CSV quoting (``csv_safety.csv_quoting`` of the ids).
     """
     if fmt == "sqlite":
         return SqliteSink(
@@ -108,7 +118,7 @@ def open_sink(
             items=items,
         )
     if fmt == "csv":
-        return CsvSink(path, with_title=with_title)
+        return CsvSink(path, with_title=with_title, quoting=quoting)
     if fmt == "parquet":
         return ParquetSink(
             path,
@@ -220,8 +230,9 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 class CsvSink:
     """RFC 4180 CSV (UTF-8, header line, minimal quoting) with formula-like text neutralised."""
 
-    def __init__(self, path: Path, *, with_title: bool) -> None:
+    def __init__(self, path: Path, *, with_title: bool, quoting: int = csv.QUOTE_MINIMAL) -> None:
         self.with_title = with_title
+        self.quoting = quoting
         self.f = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115 (closed in close/abort)
         csv.writer(self.f, lineterminator="\n").writerow(_columns(with_title))
 
@@ -229,7 +240,7 @@ class CsvSink:
         if frame.empty:
             return
         safe = neutralise_frame(frame[_columns(self.with_title)])
-        safe.to_csv(self.f, header=False, index=False, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+        safe.to_csv(self.f, header=False, index=False, lineterminator="\n", quoting=self.quoting)
 
     def close(self) -> None:
         self.f.close()
@@ -390,6 +401,22 @@ def auto_chunk_users(n_items: int, budget: int = SCORE_BUDGET) -> int:
     return int(max(64, min(65536, budget // max(n_items, 1))))
 
 
+def chunk_that_fits(step: int, n_items: int, device: torch.device) -> int:
+    """``step`` users per chunk, or fewer when their score rows would not fit in free memory.
+
+    The ranker holds ``prefetched``'s chunks of output too, but those are k columns wide; the score
+    block (n_items wide) is what grows with the catalogue.
+    """
+    from recsys_gui.core import memory
+
+    remedies = [memory.KCORE, memory.SAMPLE_USERS]
+    if device.type == "cuda":
+        remedies.append(memory.USE_CPU)
+    return memory.batch_that_fits(
+        step, n_items * memory.RANK_BYTES_PER_CELL,
+        f"Ranking one user against {n_items:,} items for the export", device, remedies=remedies)
+
+
 def recommend_frames(
     model: Recommender,
     data: Split | InteractionData,
@@ -444,6 +471,7 @@ def recommend_frames(
     step = int(chunk_users) if chunk_users else auto_chunk_users(ref.n_items)
     if step < 1:
         raise ExportError(f"chunk_users must be at least 1 (got {chunk_users}).")
+    step = chunk_that_fits(step, ref.n_items, dev)
     ranks = np.arange(1, min(k, ref.n_items) + 1, dtype=np.int32)
     for start in range(0, user_idx.size, step):
         if should_stop is not None and should_stop():
@@ -552,7 +580,7 @@ def write_recommendations(
     frame comes. The target appears only when every row is written; on any error or cancellation
     it is left as it was and the temporary file is removed.
     """
-    target = Path(out).expanduser()
+    target = resolved_target(out)
     kind = format_for(target, fmt)
     rows = 0
     with atomic_target(target, overwrite=overwrite, flag=flag) as tmp:
@@ -564,6 +592,9 @@ def write_recommendations(
             with_title=labels.titles is not None,
             run_info=run_info,
             items=items,
+            quoting=csv_quoting(labels.users, labels.items, labels.titles)
+            if kind == "csv"
+            else csv.QUOTE_MINIMAL,
         )
         try:
             for frame in frames:
@@ -637,7 +668,7 @@ def export_recommendations(
     from recsys_gui.core.utils.devices import resolve_device
 
     t0 = time.perf_counter()
-    target = Path(out).expanduser()
+    target = resolved_target(out)
     kind = format_for(target, fmt)
     if top < 1:
         raise ExportError(f"--top must be at least 1 (got {top}).")

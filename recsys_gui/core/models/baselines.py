@@ -13,6 +13,7 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor
 
+from recsys_gui.core import memory
 from recsys_gui.core.config import setting
 from recsys_gui.core.data.interactions import InteractionData
 from recsys_gui.core.errors import ConfigError
@@ -70,11 +71,23 @@ class ItemKNN(Recommender):
     def __init__(self, config: ItemKNNConfig, n_users: int, n_items: int) -> None:
         super().__init__(config, n_users, n_items)
         k = min(config.k, n_items)
+        memory.check_fits(n_items * k * 12,
+                          f"ItemKNN's neighbour table ({n_items:,} items × {k:,} neighbours)", "cpu",
+                          (memory.KCORE, self.FEWER_NEIGHBOURS))
         # Sparse top-k neighbours as two dense [n_items, k] buffers: neighbour index and weight.
         self.register_buffer("nbr_index", torch.zeros(n_items, k, dtype=torch.long))
         self.register_buffer("nbr_weight", torch.zeros(n_items, k))
 
+    FEWER_NEIGHBOURS = "keep fewer neighbours per item (the Neighbours setting, k)"
+    CO_BYTES_PER_PAIR = 64  # the sparse co-occurrence product, its COO copy and the similarity matrix
+
     def prepare(self, train: InteractionData) -> None:
+        counts = train.to_csr().getnnz(axis=1).astype(np.float64)
+        pairs = min(float((counts**2).sum()), float(self.n_items) ** 2)  # bound on co-occurring pairs
+        block = min(self.n_items**2, 2**26) * 4 * 2  # one dense block of similarity columns, and its top-k
+        memory.check_fits(pairs * self.CO_BYTES_PER_PAIR + block,
+                          f"ItemKNN's item-item similarities ({self.n_items:,} items)", "cpu",
+                          (memory.KCORE, self.FEWER_NEIGHBOURS))
         x = train.to_csr().tocsc().astype(np.float32)
         norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=0)).ravel())
         co = (x.T @ x).tocsr()  # item × item co-occurrence, sparse
@@ -134,9 +147,16 @@ class EASE(Recommender):
         if n_items > self.MAX_ITEMS:
             raise ConfigError(f"EASE keeps an items × items matrix; {n_items:,} items would need "
                               f"{n_items * n_items * 4 / 2**30:.1f} GiB. Filter rare items (k-core) first.")
+        memory.check_fits(4 * n_items * n_items, f"EASE's items × items weights ({n_items:,} items)", "cpu",
+                          (memory.KCORE,))
         self.register_buffer("B", torch.zeros(n_items, n_items))
 
+    PREPARE_BYTES_PER_CELL = 32  # float64 Gram matrix, its inverse, a temporary and B before the cast
+
     def prepare(self, train: InteractionData) -> None:
+        memory.check_fits(self.PREPARE_BYTES_PER_CELL * self.n_items**2,
+                          f"Fitting EASE on {self.n_items:,} items (items × items in double precision)",
+                          "cpu", (memory.KCORE,))
         x = train.to_csr()
         g = torch.as_tensor((x.T @ x).toarray(), dtype=torch.float64)
         g.diagonal().add_(self.config.reg)
