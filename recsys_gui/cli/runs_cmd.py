@@ -1,19 +1,32 @@
-"""`recsys-gui runs list|show|delete`: the workspace's run store."""
+"""`recsys-gui runs list|show|delete|clean`: the workspace's run store.
+
+Opening the store marks runs whose process died as "interrupted"; ``list`` then says how to resume
+them (``train --resume``) or clean them up (``runs clean``), the CLI's half of "the next start
+offers to resume or clean up".
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 from recsys_gui.cli.common import add_workspace, print_json
 
+CLEANABLE = ("interrupted", "failed", "cancelled")
+
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("runs", help="List, show or delete stored runs.")
-    p.add_argument("action", choices=("list", "show", "delete"))
+    p = sub.add_parser("runs", help="List, show, delete or clean up stored runs.",
+                       description="`clean` removes interrupted runs (their process died) and what killed "
+                                   "processes left in the workspace; --failed/--cancelled add those runs.")
+    p.add_argument("action", choices=("list", "show", "delete", "clean"))
     p.add_argument("run_id", nargs="?")
     p.add_argument("--json", action="store_true")
     p.add_argument("--yes", action="store_true", help="Delete without asking.")
+    p.add_argument("--interrupted", action="store_true", help="clean: interrupted runs (the default).")
+    p.add_argument("--failed", action="store_true", help="clean: failed runs too.")
+    p.add_argument("--cancelled", action="store_true", help="clean: cancelled (stopped) runs too.")
     add_workspace(p)
     p.set_defaults(func=run)
 
@@ -23,41 +36,78 @@ def run(args: argparse.Namespace) -> int:
     from recsys_gui.core.store.run_store import RunStore
 
     store = RunStore(args.workspace)
-    if args.action == "list":
-        rows = store.list_runs()
-        if args.json:
-            print_json([_brief(r) for r in rows])
+    try:
+        if args.action == "list":
+            return _list(store, args)
+        if args.action == "clean":
+            return _clean(store, args)
+        if not args.run_id:
+            raise ConfigError(f"`runs {args.action}` needs a run id.")
+        row = store.get_run(args.run_id)
+        if args.action == "show":
+            row = {k: v for k, v in row.items() if not k.endswith("_json")}
+            row["artifacts"] = store.artifacts(row["id"])
+            if args.json:
+                print_json(row)
+            else:
+                for k, v in row.items():
+                    print(f"{k}: {v}")
             return 0
-        if not rows:
-            print(f"No runs yet in {store.workspace.root}.")
-        for r in rows:
-            b = _brief(r)
-            nd = next((f"{k} {v:.4f}" for k, v in (r.get("test") or {}).items()), "")
-            print(f"{b['id']:<36} {b['model']:<8} {b['status']:<12} {b['created']}  {nd}")
-        return 0
-    if not args.run_id:
-        raise ConfigError(f"`runs {args.action}` needs a run id.")
-    row = store.get_run(args.run_id)
-    if args.action == "show":
-        row = {k: v for k, v in row.items() if not k.endswith("_json")}
-        row["artifacts"] = store.artifacts(row["id"])
-        if args.json:
-            print_json(row)
-        else:
-            for k, v in row.items():
-                print(f"{k}: {v}")
-        return 0
-    if not args.yes:
-        import sys
-
-        if not sys.stdin.isatty():
-            raise ConfigError("Refusing to delete without confirmation: add --yes.")
-        if input(f"Delete run {row['id']} and its files? [y/N] ").strip().lower() not in ("y", "yes"):
+        if not _confirm(args, f"Delete run {row['id']} and its files?"):
             print("Nothing deleted.")
             return 0
-    store.delete_run(row["id"])
-    print(f"Deleted run {row['id']}.")
+        store.delete_run(row["id"])
+        print(f"Deleted run {row['id']}.")
+        return 0
+    finally:
+        store.close()
+
+
+def _list(store, args: argparse.Namespace) -> int:
+    rows = store.list_runs()
+    if args.json:
+        print_json([_brief(r) for r in rows])
+        return 0
+    if not rows:
+        print(f"No runs yet in {store.workspace.root}.")
+    for r in rows:
+        b = _brief(r)
+        nd = next((f"{k} {v:.4f}" for k, v in (r.get("test") or {}).items()), "")
+        print(f"{b['id']:<36} {b['model']:<8} {b['status']:<12} {b['created']}  {nd}")
+    interrupted = store.interrupted_runs()
+    if interrupted:
+        resumable = [r["id"] for r in interrupted if r["resumable"]]
+        print(f"\n{len(interrupted)} run(s) were interrupted (their process ended mid-run).")
+        if resumable:
+            print(f"  resume one:  recsys-gui train --resume {resumable[0]}"
+                  + (f"   ({len(resumable)} have a checkpoint to resume from)" if len(resumable) > 1 else ""))
+        print("  clean up:    recsys-gui runs clean --interrupted --yes")
     return 0
+
+
+def _clean(store, args: argparse.Namespace) -> int:
+    statuses = [s for s in CLEANABLE if getattr(args, s)] or ["interrupted"]
+    doomed = [r for r in store.list_runs() if r["status"] in statuses]
+    if doomed and not _confirm(args, f"Delete {len(doomed)} {'/'.join(statuses)} run(s) and their files?"):
+        print("Nothing deleted.")
+        return 0
+    removed = store.clean(statuses)
+    if args.json:
+        print_json(removed)
+        return 0
+    print(f"Removed {len(removed['runs'])} run(s) ({', '.join(statuses)}), {len(removed['orphans'])} "
+          f"folder(s) without a run and {len(removed['partials'])} partial file(s) of killed writes.")
+    return 0
+
+
+def _confirm(args: argparse.Namespace, question: str) -> bool:
+    from recsys_gui.core.errors import ConfigError
+
+    if args.yes:
+        return True
+    if not sys.stdin.isatty():
+        raise ConfigError("Refusing to delete without confirmation: add --yes.")
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
 
 
 def _brief(r: dict) -> dict:

@@ -70,9 +70,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from recsys_gui.gui import theme
     from recsys_gui.gui.main_window import MainWindow
+    from recsys_gui.gui.settings_io import read_setting
 
     settings = QSettings("RecSysStudio", "recsys-gui")
-    theme.apply_theme(app, args.theme or str(settings.value("theme") or "auto"))
+    theme.apply_theme(app, args.theme or str(read_setting(settings, "theme", "auto")))
     install_excepthook()
     win = MainWindow(workspace=args.workspace, settings=settings)
     data = args.data or (str(bundled_sample()) if bundled_sample() else None)

@@ -28,6 +28,7 @@ from recsys_gui.gui.panels.export_panel import ExportPanel
 from recsys_gui.gui.panels.model_panel import ModelPanel
 from recsys_gui.gui.panels.results_panel import ResultsPanel
 from recsys_gui.gui.panels.train_panel import TrainPanel
+from recsys_gui.gui.settings_io import read_setting
 from recsys_gui.gui.state import AppState
 from recsys_gui.gui.threading import wait_for_tasks
 
@@ -52,7 +53,7 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(theme.icon("app"))
         self.setAcceptDrops(True)
         self.settings = settings or QSettings("RecSysStudio", "recsys-gui")
-        self.state = AppState(workspace or self.settings.value("workspace") or None)
+        self.state = AppState(workspace or read_setting(self.settings, "workspace") or None)
         self._closing = False
 
         central = QWidget()
@@ -101,10 +102,10 @@ class MainWindow(QMainWindow):
         self._show_workspace(self.state.workspace)
         self._show_device()
         self.resize(1400, 900)
-        geo = self.settings.value("geometry")
+        geo = read_setting(self.settings, "geometry")
         if geo is not None:
             self.restoreGeometry(geo)
-        st = self.settings.value("windowState")
+        st = read_setting(self.settings, "windowState")
         if st is not None:
             self.restoreState(st)
         self.state.refresh_runs()
@@ -218,8 +219,8 @@ class MainWindow(QMainWindow):
         self.settings.setValue("workspace", self.state.workspace)
 
     def recent_files(self) -> list[str]:
-        v = self.settings.value("recentFiles") or []
-        return [v] if isinstance(v, str) else list(v)
+        v = read_setting(self.settings, "recentFiles", [])
+        return [v] if isinstance(v, str) else [str(p) for p in v] if isinstance(v, (list, tuple)) else []
 
     def _add_recent(self, path: str) -> None:
         files = [p for p in self.recent_files() if p != path]

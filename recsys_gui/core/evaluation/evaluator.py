@@ -89,7 +89,7 @@ class Evaluator:
         gen = torch.Generator(device=device)
         gen.manual_seed(self.seed)
 
-        for ub in user_batches(users_t, self.batch_users):
+        for ub in user_batches(users_t, self.batch_users, n_items=model.n_items):
             if should_stop is not None and should_stop():
                 raise TrainingCancelled("Evaluation stopped.")
             n_rel = tgt.row_lengths(ub).double()

@@ -10,17 +10,22 @@ file system, so the final rename is atomic) and renames it only once it is compl
   the next export to the same target removes partial files whose process is gone.
 
 An existing target is refused unless the caller asks to overwrite, so nothing is lost silently.
+A full disk (ENOSPC, quota, SQLite's "database or disk is full") becomes one plain message that
+names the folder to free space in; the old target is still untouched and the partial file is gone.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
-from collections.abc import Iterator
+import shutil
+import sqlite3
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from recsys_gui.core.errors import ExportError
+from recsys_gui.core.errors import ExportError, RecsysError
 
 PARTIAL_SUFFIX = ".partial"
 
@@ -91,9 +96,57 @@ def atomic_target(target: Path, *, overwrite: bool, flag: str = "--overwrite") -
                 f"Pass {flag} to replace it."
             )
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         remove_quietly(tmp)
+        if is_disk_full(exc):
+            raise ExportError(disk_full_message(target, kept=target.exists())) from None
         raise
+
+
+def write_atomically(target: Path, write: Callable[[Path], None], *,
+                     error: type[RecsysError] = RecsysError) -> Path:
+    """``write(tmp)`` then rename onto ``target``: for files the app rewrites in place (checkpoints).
+
+    Unlike ``atomic_target`` an existing target is always replaced. A killed writer leaves only a
+    pid-tagged partial file, removed by the next write; a full disk raises ``error`` with the
+    disk-full message and keeps the old ``target``.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale_partials(target)
+    tmp = partial_path(target)
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    except BaseException as exc:
+        remove_quietly(tmp)
+        if is_disk_full(exc):
+            raise error(disk_full_message(target, kept=target.exists())) from None
+        raise
+    return target
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """True for "no space left" in any of its forms: errno, SQLite's SQLITE_FULL, Arrow's message text."""
+    if isinstance(exc, sqlite3.OperationalError):
+        code = getattr(exc, "sqlite_errorcode", None)
+        return code == sqlite3.SQLITE_FULL or "disk is full" in str(exc)
+    if isinstance(exc, OSError):
+        if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+            return True
+        text = str(exc).lower()
+        return "no space left on device" in text or "[errno 28]" in text  # pyarrow wraps errno in text
+    return False
+
+
+def disk_full_message(target: Path, *, kept: bool = False) -> str:
+    """``Disk full ... free space at <folder>``, with how much is free there now when that can be read."""
+    folder = Path(target).parent
+    free = ""
+    with contextlib.suppress(OSError):
+        free = f" ({shutil.disk_usage(folder).free / 2**20:,.0f} MB free there now)"
+    old = f" The existing {Path(target).name} was left as it was." if kept else ""
+    return f"Disk full while writing {target}: free space at {folder}{free} and try again.{old}"
 
 
 def remove_quietly(path: Path) -> None:

@@ -2,18 +2,23 @@
 
 A connection belongs to the thread that opened it, so writers open their own store in the
 training thread; the GUI keeps a separate one for reading. A run whose process died while it was
-"running" is marked "interrupted" the next time the store is opened.
+"running" is marked "interrupted" the next time the store is opened: the row keeps the pid and the
+process's start time, so a pid reused by another program (or left as a zombie) does not keep a dead
+run "running" forever. ``interrupted_runs`` and ``clean`` are what "resume or clean up" offers on
+the next start. A full disk becomes one plain message (SQLite itself keeps the file consistent).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import socket
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +29,7 @@ from recsys_gui.core.store.workspace import Workspace
 
 SCHEMA_VERSION = 1
 ACTIVE = ("running", "created")
+ORPHAN_MIN_AGE_S = 600.0  # a run folder without a row is left alone this long (its run may be starting)
 
 
 def new_run_id(model: str) -> str:
@@ -39,21 +45,37 @@ class RunStore:
             self.db = sqlite_utils.Database(conn)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA busy_timeout=30000")
-            self._ensure_schema()
+            with self._writing():
+                self._ensure_schema()
         except sqlite3.DatabaseError as exc:
             raise RecsysError(f"{self.workspace.db_path}: not a readable run store ({exc}).") from None
         if recover:
-            self.mark_dead_runs()
+            with self._writing():
+                self.mark_dead_runs()
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Turn SQLite's "database or disk is full" into the app's disk-full message."""
+        try:
+            yield
+        except (sqlite3.OperationalError, OSError) as exc:
+            from recsys_gui.core.export.atomic import disk_full_message, is_disk_full
+
+            if is_disk_full(exc):
+                raise RecsysError(disk_full_message(self.workspace.db_path) + " The run store was not "
+                                  "changed by the failed write.") from None
+            raise
 
     def _ensure_schema(self) -> None:
         db = self.db
         if "runs" not in db.table_names():
             db["runs"].create({
-                "id": str, "name": str, "created_at": float, "finished_at": float, "status": str, "model": str,
+                "id": str, "name": str, "created_at": float, "finished_at": float, "status": str,
+                "model": str,
                 "family": str, "spec_json": str, "data_path": str, "data_fingerprint": str, "split": str,
                 "seed": int, "device": str, "world_size": int, "versions_json": str, "best_epoch": int,
                 "epochs_run": int, "train_seconds": float, "seconds_per_epoch": float, "valid_json": str,
-                "test_json": str, "error": str, "pid": int, "host": str, "notes": str,
+                "test_json": str, "error": str, "pid": int, "pid_start": float, "host": str, "notes": str,
             }, pk="id", not_null={"status", "model"})
             db["runs"].create_index(["created_at"])
         if "metrics" not in db.table_names():
@@ -64,6 +86,8 @@ class RunStore:
             db["artifacts"].create({"run_id": str, "kind": str, "path": str, "meta_json": str},
                                    foreign_keys=[("run_id", "runs", "id")])
             db["artifacts"].create_index(["run_id"])
+        if "pid_start" not in db["runs"].columns_dict:
+            db["runs"].add_column("pid_start", float)  # process start time: tells a reused pid apart
         if "meta" not in db.table_names():
             db["meta"].insert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
 
@@ -71,18 +95,24 @@ class RunStore:
     def create_run(self, *, run_id: str, model: str, family: str, spec: Mapping[str, Any], data_path: str,
                    data_fingerprint: str, split: str, seed: int, device: str, world_size: int,
                    versions: Mapping[str, str], name: str | None = None) -> str:
-        self.db["runs"].insert({
-            "id": run_id, "name": name or run_id, "created_at": time.time(), "status": "running", "model": model,
-            "family": family, "spec_json": json.dumps(spec), "data_path": data_path,
-            "data_fingerprint": data_fingerprint, "split": split, "seed": seed, "device": device,
-            "world_size": world_size, "versions_json": json.dumps(dict(versions)), "pid": os.getpid(),
-            "host": socket.gethostname(),
-        })
+        with self._writing():
+            self.db["runs"].insert({
+                "id": run_id, "name": name or run_id, "created_at": time.time(), "status": "running",
+                "model": model, "family": family, "spec_json": json.dumps(spec), "data_path": data_path,
+                "data_fingerprint": data_fingerprint, "split": split, "seed": seed, "device": device,
+                "world_size": world_size, "versions_json": json.dumps(dict(versions)), "pid": os.getpid(),
+                "pid_start": process_start_time(os.getpid()), "host": socket.gethostname(),
+            })
         return run_id
 
     def update_run(self, run_id: str, **fields: Any) -> None:
-        row = {k: (json.dumps(v) if k.endswith("_json") and not isinstance(v, str) else v) for k, v in fields.items()}
-        self.db["runs"].update(run_id, row)
+        row = {k: (json.dumps(v) if k.endswith("_json") and not isinstance(v, str) else v)
+               for k, v in fields.items()}
+        if row.get("pid") and "pid_start" not in row:  # a resumed run belongs to a new process
+            row["pid_start"] = process_start_time(int(row["pid"]))
+            row.setdefault("host", socket.gethostname())
+        with self._writing():
+            self.db["runs"].update(run_id, row)
 
     def finish_run(self, run_id: str, status: str, **fields: Any) -> None:
         self.update_run(run_id, status=status, finished_at=time.time(), **fields)
@@ -90,37 +120,85 @@ class RunStore:
     def log_metrics(self, run_id: str, rows: Iterable[Mapping[str, Any]]) -> None:
         rows = [{"run_id": run_id, **r} for r in rows]
         if rows:
-            self.db["metrics"].insert_all(rows)
+            with self._writing(), self.db.atomic():  # one transaction: all rows or none (kill, full disk)
+                self.db["metrics"].insert_all(rows)
 
     def add_artifact(self, run_id: str, kind: str, path: Path, meta: Mapping[str, Any] | None = None) -> None:
-        self.db["artifacts"].insert({"run_id": run_id, "kind": kind, "path": self.workspace.relative(path),
-                                     "meta_json": json.dumps(dict(meta or {}))})
+        with self._writing():
+            self.db["artifacts"].insert({"run_id": run_id, "kind": kind,
+                                         "path": self.workspace.relative(path),
+                                         "meta_json": json.dumps(dict(meta or {}))})
 
     def delete_run(self, run_id: str) -> None:
-        self.get_run(run_id)
-        self.db["metrics"].delete_where("run_id = ?", [run_id])
-        self.db["artifacts"].delete_where("run_id = ?", [run_id])
-        self.db["runs"].delete(run_id)
-        import shutil
-
-        shutil.rmtree(self.workspace.run_dir(run_id), ignore_errors=True)
+        """Rows first, in one transaction (a kill leaves the run whole or gone), then the folder."""
+        row_id = self.get_run(run_id)["id"]
+        with self._writing(), self.db.atomic():
+            self.db.execute("delete from metrics where run_id = ?", [row_id])
+            self.db.execute("delete from artifacts where run_id = ?", [row_id])
+            self.db.execute("delete from runs where id = ?", [row_id])
+        shutil.rmtree(self.workspace.run_dir(row_id), ignore_errors=True)
 
     def mark_dead_runs(self) -> int:
         """Runs left 'running' by a process that no longer exists become 'interrupted'."""
         host = socket.gethostname()
         n = 0
-        for row in self.db.query("select id, pid, host from runs where status in ('running', 'created')"):
-            if row["host"] == host and row["pid"] and not _pid_alive(int(row["pid"])):
+        for row in list(self.db.query("select id, pid, pid_start, host from runs "
+                                      "where status in ('running', 'created')")):
+            alive = row["pid"] and _run_process_alive(int(row["pid"]), row["pid_start"])
+            if row["host"] == host and row["pid"] and not alive:
                 self.db["runs"].update(row["id"], {"status": "interrupted",
                                                    "error": "The process ended before the run finished."})
                 n += 1
         return n
 
+    # --- recovery -------------------------------------------------------------------------------
+    def interrupted_runs(self) -> list[dict[str, Any]]:
+        """Runs whose process died mid-run, newest first; ``resumable`` when a last checkpoint exists."""
+        rows = [_decode(r) for r in self.db.query("select * from runs where status = 'interrupted' "
+                                                  "order by created_at desc")]
+        for r in rows:
+            r["resumable"] = (self.workspace.checkpoint_dir(r["id"]) / "last.pt").exists()
+        return rows
+
+    def clean(self, statuses: Sequence[str] = ("interrupted",), *, orphans: bool = True,
+              orphan_min_age_s: float = ORPHAN_MIN_AGE_S) -> dict[str, list[str]]:
+        """Delete the runs with ``statuses`` (rows and folders) and what killed processes left behind.
+
+        Also removes run folders that no row owns (a process killed between creating the folder and
+        the row; only when older than ``orphan_min_age_s``, so a run that is starting is never hit)
+        and partial files of dead writers inside the kept runs. Returns what was removed.
+        """
+        from recsys_gui.core.export.atomic import PARTIAL_SUFFIX, clean_stale_partials
+
+        wanted = [s for s in statuses if s not in ACTIVE]  # a live run is never cleaned
+        runs = [r["id"] for r in self.list_runs() if r["status"] in wanted]
+        for run_id in runs:
+            self.delete_run(run_id)
+        removed: dict[str, list[str]] = {"runs": runs, "orphans": [], "partials": []}
+        known = {r["id"] for r in self.db.query("select id from runs")}
+        runs_root = self.workspace.root / "runs"
+        now = time.time()
+        for d in sorted(runs_root.iterdir()) if runs_root.is_dir() else []:
+            if not d.is_dir():
+                continue
+            if d.name not in known:
+                with contextlib.suppress(OSError):
+                    if orphans and now - d.stat().st_mtime >= orphan_min_age_s:
+                        shutil.rmtree(d)
+                        removed["orphans"].append(d.name)
+                continue
+            for partial in d.rglob(f".*{PARTIAL_SUFFIX}"):
+                target = _partial_target(partial)
+                if target is not None:
+                    removed["partials"] += [str(p) for p in clean_stale_partials(target)]
+        return removed
+
     # --- reading --------------------------------------------------------------------------------
     def get_run(self, run_id: str) -> dict[str, Any]:
         rows = list(self.db.query("select * from runs where id = ?", [run_id]))
         if not rows:
-            rows = list(self.db.query("select * from runs where id like ? order by created_at desc", [run_id + "%"]))
+            rows = list(self.db.query("select * from runs where id like ? order by created_at desc",
+                                      [run_id + "%"]))
             if len(rows) > 1:
                 raise RunNotFound(f"Run id '{run_id}' is ambiguous: {', '.join(r['id'] for r in rows[:5])}.")
         if not rows:
@@ -136,7 +214,8 @@ class RunStore:
                                   "order by rowid", [run_id]))
 
     def artifacts(self, run_id: str) -> list[dict[str, Any]]:
-        return [{**r, "path": str(self.workspace.absolute(r["path"])), "meta": json.loads(r["meta_json"] or "{}")}
+        return [{**r, "path": str(self.workspace.absolute(r["path"])),
+                 "meta": json.loads(r["meta_json"] or "{}")}
                 for r in self.db.query("select * from artifacts where run_id = ?", [run_id])]
 
     def close(self) -> None:
@@ -152,6 +231,45 @@ def _decode(row: Mapping[str, Any]) -> dict[str, Any]:
             except json.JSONDecodeError:
                 out[k[:-5]] = {}
     return out
+
+
+def _partial_target(partial: Path) -> Path | None:
+    """``.<name>.<pid>-<token>.partial`` → ``<name>`` beside it (None when the name is not ours)."""
+    stem = partial.name[1:-len(".partial")] if partial.name.endswith(".partial") else ""
+    name, _, tag = stem.rpartition(".")
+    return partial.with_name(name) if name and tag.split("-", 1)[0].isdigit() else None
+
+
+def process_start_time(pid: int) -> float | None:
+    """When ``pid`` started, in clock ticks since boot (Linux ``/proc``); None where that is unknown."""
+    stat = _proc_stat(pid)
+    if stat is None:
+        return None
+    try:
+        return float(stat[19])  # field 22 of /proc/<pid>/stat; fields after the ')' start at field 3
+    except (IndexError, ValueError):
+        return None
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.rfind(")") + 2:].split()
+
+
+def _run_process_alive(pid: int, started: float | None) -> bool:
+    """Alive, not a zombie, and (when both are known) the same process that started the run."""
+    if not _pid_alive(pid):
+        return False
+    stat = _proc_stat(pid)
+    if stat is None:
+        return True  # no /proc (macOS): trust the pid
+    if stat and stat[0] in ("Z", "X"):  # died, not yet reaped by its parent
+        return False
+    now = process_start_time(pid)
+    return started is None or now is None or abs(now - float(started)) < 1e-6
 
 
 def _pid_alive(pid: int) -> bool:
