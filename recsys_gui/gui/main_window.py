@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSettings, QSize, Qt, QTimer
+from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -103,12 +103,13 @@ class MainWindow(QMainWindow):
         self._show_device()
         self.resize(1400, 900)
         geo = read_setting(self.settings, "geometry")
-        if geo is not None:
+        if isinstance(geo, (QByteArray, bytes)):
             self.restoreGeometry(geo)
         st = read_setting(self.settings, "windowState")
-        if st is not None:
+        if isinstance(st, (QByteArray, bytes)):
             self.restoreState(st)
         self.state.refresh_runs()
+        QTimer.singleShot(0, self._offer_recovery)
 
     # --- menus -----------------------------------------------------------------------------------
     def _menus(self) -> None:
@@ -217,6 +218,22 @@ class MainWindow(QMainWindow):
     def open_workspace(self, path: str) -> None:
         self.state.set_workspace(path)
         self.settings.setValue("workspace", self.state.workspace)
+        self._offer_recovery()
+
+    def _offer_recovery(self) -> None:
+        """Runs a crash or kill interrupted: offer to resume them or clean them up (in a worker)."""
+        from recsys_gui.gui.recovery import offer_recovery
+
+        offer_recovery(self, self.state.workspace, self._resume_interrupted, on_changed=self.state.refresh_runs,
+                       on_error=lambda m: self.statusBar().showMessage(m, 8000))
+
+    def _resume_interrupted(self, row: dict) -> None:
+        from recsys_gui.core.session import RunSpec
+        from recsys_gui.gui.threading import QueuedRun
+
+        self.go("Train")
+        self.train_page.controller.enqueue(QueuedRun(spec=RunSpec.from_dict(row["spec"]),
+                                                     workspace=self.state.workspace, resume_run_id=row["id"]))
 
     def recent_files(self) -> list[str]:
         v = read_setting(self.settings, "recentFiles", [])
