@@ -40,6 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--name", help="A name for the run.")
     p.add_argument("--spec", metavar="FILE", help="Re-run exactly: a spec.json written by an earlier run.")
     p.add_argument("--resume", metavar="RUN_ID", help="Continue a stopped run from its last checkpoint.")
+    p.add_argument("--run-id", metavar="ID", help="Id for the new run (default: made up); a launcher that "
+                                                  "follows runs/<ID>/events.jsonl chooses it.")
     p.add_argument("--json", action="store_true", help="Print the result as one JSON line at the end.")
     p.add_argument("--quiet", action="store_true", help="No progress bar.")
     add_workspace(p)
@@ -116,6 +118,7 @@ def _abs(p: str | None) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     from recsys_gui.core.session import RunSpec, run_training
+    from recsys_gui.core.training import control
     from recsys_gui.core.training.control import StopToken, install_signal_handlers
     from recsys_gui.core.training.distributed import DistContext
     from recsys_gui.core.utils.devices import resolve_device
@@ -140,15 +143,22 @@ def run(args: argparse.Namespace) -> int:
 
     ws = Workspace(args.workspace)
     stop = StopToken()
+    if args.resume and dist.is_main:
+        control.clear_stop_file(ws.run_dir(args.resume))  # the request that stopped it last time
+    known_id = args.resume or args.run_id
+    if known_id and dist.is_main:
+        stop.stop_file = control.stop_file(ws.run_dir(known_id))  # a stop may come before the run has started
     install_signal_handlers(stop)
     progress = ConsoleProgress(quiet=args.quiet or not dist.is_main)
     try:
-        outcome = run_training(spec, workspace=ws, callbacks=[_StopFileWatcher(ws, stop), progress], stop=stop,
-                               dist=dist, resume_run_id=args.resume)
+        outcome = run_training(spec, workspace=ws, callbacks=[_StopFileWatcher(ws, stop), progress],
+                               stop=stop, dist=dist, resume_run_id=args.resume,
+                               run_id=None if args.resume else args.run_id)
     finally:
         dist.close()
+    code = 3 if outcome.status == "cancelled" else 0
     if not dist.is_main:
-        return 0
+        return code  # every rank exits alike, so torchrun reports the run as rank 0 does
     summary = outcome.summary()
     if not args.json:
         print(f"run {summary['run_id']} ({summary['model']}): {summary['status']}, best epoch "
@@ -158,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"  {part}: " + "  ".join(f"{k} {v:.4f}" for k, v in summary[part].items()))
     else:
         print_json(summary)
-    return 3 if outcome.status == "cancelled" else 0
+    return code
 
 
 class _StopFileWatcher:
@@ -171,5 +181,7 @@ class _StopFileWatcher:
         from recsys_gui.core.training import events as ev
 
         if isinstance(e, ev.RunStarted) and self.stop.stop_file is None:
-            self.stop.stop_file = self.ws.run_dir(e.run_id) / "STOP"
+            from recsys_gui.core.training.control import stop_file
+
+            self.stop.stop_file = stop_file(self.ws.run_dir(e.run_id))
             os.environ.setdefault("RECSYS_RUN_ID", e.run_id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import platform
+import re
 import time
 import traceback
 from collections.abc import Sequence
@@ -145,8 +146,11 @@ def make_evaluator(metrics: Sequence[str], early_stop_metric: str | None, *, see
 def run_training(spec: RunSpec, *, workspace: Workspace | Path | str | None = None,
                  callbacks: Sequence[Callback] = (), stop: StopToken | None = None,
                  dist: DistContext | None = None, split: Split | None = None,
-                 resume_run_id: str | None = None) -> RunOutcome:
-    """Train one model as ``spec`` says and keep everything in the workspace's run store."""
+                 resume_run_id: str | None = None, run_id: str | None = None) -> RunOutcome:
+    """Train one model as ``spec`` says and keep everything in the workspace's run store.
+
+    ``run_id`` lets a launcher in another process (the GUI) know where ``events.jsonl`` will appear.
+    """
     model_name = models.canonical_name(spec.model)
     spec = dataclasses.replace(spec, model=model_name)
     tcfg = spec.train_config()
@@ -167,7 +171,9 @@ def run_training(spec: RunSpec, *, workspace: Workspace | Path | str | None = No
         from recsys_gui.core.data.sequences import sequence_order_warning
 
         order_warning = sequence_order_warning(split.train)
-    run_id = resume_run_id or new_run_id(model_name)
+    if run_id is not None and resume_run_id is None:
+        check_new_run_id(ws, run_id)
+    run_id = resume_run_id or run_id or new_run_id(model_name)
     run_id = str(dist.broadcast_object(run_id))
     store = RunStore(ws) if dist.is_main else None
     sinks: list[Callback] = []
@@ -223,6 +229,14 @@ def run_training(spec: RunSpec, *, workspace: Workspace | Path | str | None = No
             close = getattr(s, "close", None)
             if close:
                 close()
+
+
+def check_new_run_id(ws: Workspace, run_id: str) -> None:
+    """A chosen run id must be a plain folder name that no run uses yet."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}", run_id):
+        raise RecsysError(f"Run id '{run_id}': use letters, digits, '.', '_' and '-' only (at most 128).")
+    if (ws.run_dir(run_id) / "spec.json").exists():
+        raise RecsysError(f"Run id '{run_id}' is already used in {ws.root}; choose another or resume it.")
 
 
 def _beyond(metrics: Sequence[str]) -> list[str]:

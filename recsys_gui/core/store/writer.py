@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from recsys_gui.core.store.run_store import RunStore
@@ -38,17 +39,25 @@ class RunStoreWriter:
 
 
 class JsonlEventSink:
-    """Appends each event as one JSON line; a GUI or another process tails this file."""
+    """Appends each event as one JSON line; a GUI or another process tails this file.
 
-    def __init__(self, path: Path) -> None:
+    Step lines are flushed at most every ``step_flush_s`` so a follower sees live curves without a
+    write per step; every other event is flushed at once.
+    """
+
+    def __init__(self, path: Path, *, step_flush_s: float = 0.5) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.fh = path.open("a", encoding="utf-8")
+        self.step_flush_s = step_flush_s
+        self._flushed = time.monotonic()
 
     def on_event(self, event: ev.TrainingEvent) -> None:
         self.fh.write(json.dumps(event.to_dict()) + "\n")
-        if not isinstance(event, ev.StepLogged):
+        now = time.monotonic()
+        if not isinstance(event, ev.StepLogged) or now - self._flushed >= self.step_flush_s:
             self.fh.flush()
+            self._flushed = now
         if isinstance(event, (ev.RunFinished, ev.RunFailed)):
             self.close()
 

@@ -31,6 +31,27 @@ class StopToken:
         return False
 
 
+STOP_FILE = "STOP"
+
+
+def stop_file(run_dir: Path) -> Path:
+    """Where another process asks a run to stop: ``runs/<id>/STOP``."""
+    return Path(run_dir) / STOP_FILE
+
+
+def request_stop_file(run_dir: Path) -> Path:
+    """Ask the run in ``run_dir`` (any process, any rank count) to stop after its current batch."""
+    path = stop_file(run_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch()
+    return path
+
+
+def clear_stop_file(run_dir: Path) -> None:
+    """Forget an old stop request, so that resuming a stopped run does not stop it at once."""
+    stop_file(run_dir).unlink(missing_ok=True)
+
+
 def install_signal_handlers(token: StopToken) -> None:
     """SIGINT/SIGTERM request a clean stop (a second SIGINT interrupts at once)."""
     if threading.current_thread() is not threading.main_thread():

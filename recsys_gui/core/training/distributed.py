@@ -57,6 +57,14 @@ class DistContext:
         tdist.all_reduce(t, op=tdist.ReduceOp.MAX)
         return bool(t.item() > 0)
 
+    def min_int(self, value: int, device: torch.device) -> int:
+        """The smallest ``value`` over all ranks, so every rank runs as many steps (else DDP hangs)."""
+        if not self.enabled:
+            return int(value)
+        t = torch.tensor([int(value)], dtype=torch.long, device=device)
+        tdist.all_reduce(t, op=tdist.ReduceOp.MIN)
+        return int(t.item())
+
     def broadcast_object(self, obj: object) -> object:
         if not self.enabled:
             return obj

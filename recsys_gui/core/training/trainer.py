@@ -80,12 +80,14 @@ class Trainer:
         model.prepare(split.train)
         model.to(device)  # prepare may create tensors on the CPU
         batcher = make_batcher(model, split, cfg, device, self.dist) if caps.iterative else None
+        # Ranks' shards may differ by a batch; all take the smallest count so collectives stay paired.
+        n_batches = self.dist.min_int(len(batcher), device) if batcher is not None else 0
         self.emit(ev.RunStarted(self.run_id, model.name, model.n_users, model.n_items, len(split.train),
                                 str(device), self.dist.world_size, cfg.epochs if caps.iterative else 0,
-                                len(batcher) if batcher is not None else 0))
+                                n_batches))
         if not caps.iterative:
             return self._fit_closed_form(model, split, device, t0)
-        return self._fit_iterative(model, split, device, batcher, t0)
+        return self._fit_iterative(model, split, device, batcher, n_batches, t0)
 
     def _fit_closed_form(self, model: Recommender, split: Split, device: torch.device, t0: float) -> FitResult:
         train_s = time.perf_counter() - t0
@@ -95,7 +97,7 @@ class Trainer:
         self._save(model, None, 0, best=True, extra={})
         return FitResult("completed", 0, metrics, 1, time.perf_counter() - t0, train_s, train_s)
 
-    def _fit_iterative(self, model, split, device, batcher, t0) -> FitResult:
+    def _fit_iterative(self, model, split, device, batcher, n_batches: int, t0: float) -> FitResult:
         cfg = self.cfg
         if cfg.threads and device.type == "cpu":
             torch.set_num_threads(cfg.threads)
@@ -128,7 +130,6 @@ class Trainer:
             opt.zero_grad(set_to_none=True)
 
         status, epochs_run, train_seconds = "completed", start_epoch, 0.0
-        n_batches = len(batcher)
         for epoch in range(start_epoch, cfg.epochs):
             model.train()
             model.on_epoch_start(epoch, cfg.epochs)
@@ -136,7 +137,7 @@ class Trainer:
             te = time.perf_counter()
             sums: dict[str, Tensor] = {}
             n_steps, tlog, cancelled = 0, time.perf_counter(), False
-            for step_i, batch in enumerate(batcher.epoch(epoch)):
+            for step_i, batch in zip(range(n_batches), batcher.epoch(epoch), strict=False):
                 if self._should_stop(global_step, device):
                     cancelled = True
                     break
@@ -284,14 +285,17 @@ def set_context(model: Recommender, known) -> None:
 def make_batcher(model: Recommender, split: Split, cfg: TrainConfig, device: torch.device, dist: DistContext):
     """The batcher for the model's batch kind; sequence models get the sequence batcher."""
     kind = model.capabilities.batch_kind
+    # ``batch_size`` is the global batch: each of N ranks takes 1/N of it, so N processes make the same
+    # optimiser steps on the same amount of data as one (DDP averages the ranks' gradients).
+    per_rank = max(1, cfg.batch_size // dist.world_size)
     if kind == "sequences":
         from recsys_gui.core.data.sequences import SequenceBatcher
 
-        return SequenceBatcher(split.train, batch_size=cfg.batch_size, device=device, seed=cfg.seed,
+        return SequenceBatcher(split.train, batch_size=per_rank, device=device, seed=cfg.seed,
                                max_len=int(getattr(model.config, "max_len", 50)), rank=dist.rank,
                                world_size=dist.world_size)
     explicit = bool(getattr(model, "uses_ratings", False))
-    return DeviceBatcher(split.train, "pointwise" if explicit else kind, batch_size=cfg.batch_size, device=device,
+    return DeviceBatcher(split.train, "pointwise" if explicit else kind, batch_size=per_rank, device=device,
                          seed=cfg.seed, neg_per_pos=int(getattr(model.config, "negatives", 1)),
                          use_values=explicit, rank=dist.rank, world_size=dist.world_size)
 

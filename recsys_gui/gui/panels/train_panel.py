@@ -1,4 +1,8 @@
-"""Train page: start, stop, resume and queue runs; live loss and validation curves; a log."""
+"""Train page: start, stop, resume and queue runs; live loss and validation curves; a log.
+
+One process trains in a worker thread (TrainingController); two or more train as a separate
+torchrun process (ExternalRun) whose events.jsonl feeds the same slots.
+"""
 
 from __future__ import annotations
 
@@ -18,12 +22,14 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
+    QSpinBox,
     QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
 from recsys_gui.core.training import events as ev
+from recsys_gui.gui.external_run import ExternalRun, can_launch_processes
 from recsys_gui.gui.plots.live_curves import LiveCurveSet
 from recsys_gui.gui.theme import icon
 from recsys_gui.gui.threading import QueuedRun, TrainingController
@@ -51,6 +57,7 @@ class TrainPanel(QWidget):
         self._epoch = 0
         self._t0 = 0.0
         self._steps_done = 0
+        self.external: ExternalRun | None = None
 
         root = QVBoxLayout(self)
         root.addWidget(title("Train", "Train the model chosen on the Model page on the data from the Data "
@@ -72,7 +79,11 @@ class TrainPanel(QWidget):
         self.resume_combo.setToolTip("A stopped or interrupted run to continue from its last checkpoint.")
         self.resume_btn = QPushButton("Resume")
         self.resume_btn.clicked.connect(self.resume)
-        for w in (self.start_btn, self.queue_btn, self.stop_btn):
+        self.processes = QSpinBox()
+        self.processes.setRange(1, 64)
+        self.processes.setValue(1)
+        self.processes.setPrefix("Processes: ")
+        for w in (self.start_btn, self.queue_btn, self.stop_btn, self.processes):
             bar.addWidget(w)
         bar.addSpacing(20)
         bar.addWidget(QLabel("Resume:"))
@@ -133,6 +144,13 @@ class TrainPanel(QWidget):
         self.timer.timeout.connect(self._redraw)
         self.timer.start()
         state.runs_changed.connect(self._fill_resume)
+        model_panel.model_changed.connect(self._model_changed)
+        self._model_changed(getattr(model_panel, "current_model", None))
+        from PySide6.QtCore import QCoreApplication
+
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.shutdown_external)
 
     # --- actions ---------------------------------------------------------------------------------
     def make_job(self, spec: Any = None, split: Any = None) -> QueuedRun | None:
@@ -151,6 +169,11 @@ class TrainPanel(QWidget):
         job = self.make_job(spec, split)
         if job is None:
             return False
+        if self.external is not None:
+            self.message.error("A run in separate processes is going; stop it or wait for it to end first.")
+            return False
+        if self.processes.isEnabled() and self.processes.value() > 1:
+            return self._start_external(job)
         if self.controller.busy and not queue:
             queue = True
         self.message.clear_message()
@@ -160,6 +183,12 @@ class TrainPanel(QWidget):
         return True
 
     def stop(self) -> None:
+        if self.external is not None:
+            self.status = "stopping"
+            self.status_label.setText("stopping…")
+            self.stop_btn.setEnabled(False)
+            self.external.stop()
+            return
         if self.controller.busy:
             self.status = "stopping"
             self.status_label.setText("stopping…")
@@ -180,8 +209,60 @@ class TrainPanel(QWidget):
         job = QueuedRun(spec=spec, workspace=self.state.workspace, resume_run_id=run_id)
         self.controller.enqueue(job)
 
+    def _start_external(self, job: QueuedRun) -> bool:
+        """torchrun in a QProcess; its events.jsonl feeds ``on_event`` like the worker's signals."""
+        if self.controller.busy:
+            self.message.error("Another run is going; start a run in separate processes when it has ended.")
+            return False
+        if job.split is not None or job.spec.data.describe() == "":
+            self.message.error("A run in separate processes reads its data from a file; open one on the "
+                               "Data page.")
+            return False
+        run = ExternalRun(job.spec, job.workspace, processes=self.processes.value(), parent=self)
+        run.event.connect(self.on_event)
+        run.finished.connect(self._run_finished)
+        run.failed.connect(self._run_failed)
+        run.done.connect(self._external_done)
+        self.external = run
+        self.message.clear_message()
+        self._run_started(run)
+        self._busy_changed(True)
+        run.start()
+        self._log(f"  {run.processes} processes (torchrun, DDP); following {run.events_path}")
+        return True
+
+    def _external_done(self) -> None:
+        run, self.external = self.external, None
+        if run is not None:
+            run.deleteLater()
+        self._busy_changed(self.controller.busy)
+
+    def shutdown_external(self, msecs: int = 15000) -> bool:
+        """Stop a separate-process run and wait for it (only when the app closes)."""
+        run = self.external
+        return True if run is None else run.shutdown(msecs)
+
+    def _model_changed(self, name: str | None) -> None:
+        """Several processes (DDP) only help models that train in steps; closed forms run once."""
+        from recsys_gui.core.models import get_model_class
+
+        try:
+            iterative = bool(name) and get_model_class(name).capabilities.iterative
+        except Exception:
+            iterative = False
+        ok = iterative and can_launch_processes()
+        self.processes.setEnabled(ok)
+        if not can_launch_processes():
+            why = "This packaged app trains in one process; use the recsys-gui command for torchrun."
+        elif not iterative:
+            why = "This model is fitted in one closed-form pass; more processes would not help."
+        else:
+            why = ("1: train inside the app. 2 or more: DistributedDataParallel with torchrun in a separate "
+                   "process (NCCL on GPUs, gloo on the CPU); the curves follow its events file.")
+        self.processes.setToolTip(why)
+
     # --- controller signals ----------------------------------------------------------------------
-    def _run_started(self, job: QueuedRun) -> None:
+    def _run_started(self, job: Any) -> None:
         self.losses.clear()
         self.metrics.clear()
         self.progress.setValue(0)
@@ -194,8 +275,11 @@ class TrainPanel(QWidget):
         self._log(f"— Starting {job.title}")
 
     def _busy_changed(self, busy: bool) -> None:
+        external = self.external is not None  # a separate-process run does not queue others behind it
         self.stop_btn.setEnabled(busy)
-        self.start_btn.setText("Start" if not busy else "Start (queues)")
+        self.start_btn.setText("Start" if not busy or external else "Start (queues)")
+        self.start_btn.setEnabled(not external)
+        self.queue_btn.setEnabled(not external)
         self.resume_btn.setEnabled(not busy)
 
     def _queue_changed(self) -> None:

@@ -1,0 +1,94 @@
+"""The Train page runs torchrun (2 gloo processes) in a QProcess and follows its events.jsonl."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from recsys_gui.core.session import DataSpec, RunSpec
+
+pytestmark = [pytest.mark.gui, pytest.mark.ddp]
+
+TINY = Path(__file__).resolve().parents[2] / "sample_data" / "tiny.csv"
+
+
+def _spec(epochs: int, batch_size: int = 64) -> RunSpec:
+    return RunSpec(data=DataSpec(path=str(TINY)), model="mf",
+                   train={"epochs": epochs, "batch_size": batch_size, "log_every_n_steps": 1, "device": "cpu",
+                          "threads": 1})
+
+
+@pytest.fixture
+def page(window, monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    page = window.train_page
+    window.model_page.select_model("mf")
+    assert page.processes.isEnabled()
+    page.processes.setValue(2)
+    yield page
+    page.shutdown_external(20000)
+
+
+def test_two_process_run_draws_the_same_curves(page, qtbot, workspace):
+    with qtbot.waitSignal(page.finished, timeout=120000) as blocker:
+        assert page.start(spec=_spec(3))
+        assert page.external is not None and page.external.processes == 2
+        assert page.stop_btn.isEnabled() and not page.start_btn.isEnabled()
+    summary = blocker.args[0]
+    assert summary["status"] == "completed", summary
+    page.flush_plots()
+    assert page.losses.points("loss") > 0
+    assert page.metrics.points("ndcg@10") == 3  # one validation point per epoch, from the event file
+    assert page.status_label.text() == "completed"
+    qtbot.waitUntil(lambda: page.external is None, timeout=10000)
+    assert not page.stop_btn.isEnabled() and page.start_btn.isEnabled()
+    # The run really was a 2-rank DDP run, written once by rank 0.
+    run_dir = workspace / "runs" / summary["run_id"]
+    started = [json.loads(ln) for ln in (run_dir / "events.jsonl").read_text().splitlines()
+               if '"run_started"' in ln]
+    assert len(started) == 1 and started[0]["world_size"] == 2
+    assert summary["test"]["ndcg@10"] > 0
+
+
+def test_stop_reaches_the_separate_processes(page, qtbot, workspace):
+    assert page.start(spec=_spec(2000, batch_size=16))
+    run = page.external
+    qtbot.waitUntil(lambda: page.losses.points("loss") > 0, timeout=90000)
+    with qtbot.waitSignal(page.finished, timeout=60000) as blocker:
+        page.stop()
+        assert page.status_label.text() == "stopping…"
+    assert blocker.args[0]["status"] == "cancelled"
+    assert (workspace / "runs" / run.run_id / "STOP").exists()
+    assert page.status == "cancelled"
+    qtbot.waitUntil(lambda: page.external is None, timeout=10000)
+
+
+def test_processes_only_for_models_trained_in_steps(window):
+    page = window.train_page
+    window.model_page.select_model("ease")
+    assert not page.processes.isEnabled()
+    window.model_page.select_model("mf")
+    assert page.processes.isEnabled()
+
+
+def test_event_file_is_read_in_pieces(qtbot, workspace):
+    """Half-written lines wait for their end; unknown lines are skipped, known ones become events."""
+    from recsys_gui.core.training import events as ev
+    from recsys_gui.gui.external_run import ExternalRun
+
+    run = ExternalRun(_spec(1), str(workspace), processes=2)
+    got: list = []
+    run.event.connect(got.append)
+    run.run_dir.mkdir(parents=True)
+    line = json.dumps(ev.EpochEnded(0, {"loss": 0.5}, 1.0).to_dict())
+    with run.events_path.open("w") as fh:
+        fh.write('{"kind": "from_the_future"}\n' + line[:10])
+    run.poll()
+    assert got == []
+    with run.events_path.open("a") as fh:
+        fh.write(line[10:] + "\n")
+    run.poll()
+    assert got == [ev.EpochEnded(0, {"loss": 0.5}, 1.0)]
+    assert "--nproc-per-node" in run.command() and "--run-id" in run.command()
