@@ -117,7 +117,7 @@ def _abs(p: str | None) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from recsys_gui.core.session import RunSpec, run_training
+    from recsys_gui.core.session import run_training, stored_spec
     from recsys_gui.core.training import control
     from recsys_gui.core.training.control import StopToken, install_signal_handlers
     from recsys_gui.core.training.distributed import DistContext
@@ -127,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
         from recsys_gui.core.store.run_store import RunStore
 
         row = RunStore(args.workspace).get_run(args.resume)
-        spec = RunSpec.from_dict(row["spec"])
+        spec = stored_spec(row)
         args.resume = row["id"]
     else:
         spec = build_spec(args)

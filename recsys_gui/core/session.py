@@ -33,7 +33,7 @@ from recsys_gui.core.store.writer import JsonlEventSink, RunStoreWriter
 from recsys_gui.core.training import events as ev
 from recsys_gui.core.training.control import StopToken
 from recsys_gui.core.training.distributed import DistContext
-from recsys_gui.core.training.trainer import Callback, FitResult, Trainer, set_context
+from recsys_gui.core.training.trainer import Callback, FitResult, Trainer, read_checkpoint, set_context
 from recsys_gui.core.utils.devices import describe_device, resolve_device
 from recsys_gui.core.utils.seeding import seed_everything
 
@@ -267,21 +267,26 @@ def _persist_outcome(store: RunStore, ws: Workspace, out: RunOutcome, report: di
                      notes=json.dumps({"split": out.split_summary, "load_report": report}))
 
 
+def stored_spec(row: dict[str, Any]) -> RunSpec:
+    """The run's spec from the store; a damaged or crafted one is a plain message, not a KeyError."""
+    try:
+        return RunSpec.from_dict(row["spec"])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise RecsysError(f"Run {row.get('id')}: its stored settings are damaged or not this app's "
+                          f"({type(exc).__name__}); it cannot be opened.") from None
+
+
 def load_run_model(ws: Workspace | Path | str | None, run_id: str, *, which: str = "best",
                    device: torch.device | None = None) -> tuple[models.Recommender, RunSpec, dict[str, Any]]:
     """The trained model of a stored run (checkpoints load with ``weights_only=True``)."""
     store = RunStore(ws)
     row = store.get_run(run_id)
-    spec = RunSpec.from_dict(row["spec"])
+    spec = stored_spec(row)
     path = store.workspace.checkpoint_dir(row["id"]) / f"{which}.pt"
     if not path.exists():
         raise RecsysError(f"Run {row['id']} has no {which} checkpoint ({path}); it may have failed before "
                           "its first epoch.")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise RecsysError(f"{path}: not a checkpoint this app can open safely ({type(exc).__name__}).") from None
-    model = models.Recommender.from_checkpoint(ckpt)
+    model = models.Recommender.from_checkpoint(read_checkpoint(path))
     if device is not None:
         model.to(device)
     model.eval()

@@ -228,11 +228,11 @@ class MainWindow(QMainWindow):
                        on_error=lambda m: self.statusBar().showMessage(m, 8000))
 
     def _resume_interrupted(self, row: dict) -> None:
-        from recsys_gui.core.session import RunSpec
+        from recsys_gui.core.session import stored_spec
         from recsys_gui.gui.threading import QueuedRun
 
         self.go("Train")
-        self.train_page.controller.enqueue(QueuedRun(spec=RunSpec.from_dict(row["spec"]),
+        self.train_page.controller.enqueue(QueuedRun(spec=stored_spec(row),
                                                      workspace=self.state.workspace, resume_run_id=row["id"]))
 
     def recent_files(self) -> list[str]:
@@ -308,6 +308,7 @@ class MainWindow(QMainWindow):
         if ctl.busy and not self._closing:
             self.statusBar().showMessage("Stopping the training run before closing…")
         self._closing = True
+        self.train_page.shutdown_external(15000)  # a torchrun run in its own processes: stop file, then wait
         if not ctl.shutdown(15000):
             QMessageBox.information(self, "Still stopping", "The training run is still stopping; the window "
                                     "closes as soon as it has.")

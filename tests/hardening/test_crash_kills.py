@@ -392,7 +392,7 @@ def op_evaluate(ws: Path, rng: random.Random) -> dict[str, Any]:
 
 def op_export(ws: Path, rng: random.Random) -> dict[str, Any]:
     """`recsys-gui recommend`: each target is absent or complete; only dead writers' partials remain."""
-    from recsys_gui.core.export.atomic import PARTIAL_SUFFIX, _pid_alive
+    from recsys_gui.core.utils.atomic import PARTIAL_SUFFIX, _pid_alive
 
     run_id = _base_run(ws, SAMPLE)  # 1,000 users: the export streams chunks for a while
     out_dir = ws.parent / "exports"

@@ -89,7 +89,7 @@ def test_csv_write_enospc_keeps_old_file(tmp_path, monkeypatch, model_and_split)
 
 
 def test_replace_enospc_keeps_old_file(tmp_path, monkeypatch, model_and_split):
-    from recsys_gui.core.export import atomic
+    from recsys_gui.core.utils import atomic
 
     target = tmp_path / "recs.csv"
     target.write_bytes(OLD)
@@ -177,7 +177,7 @@ def test_cli_recommend_disk_full_is_one_line(tmp_path, monkeypatch, capsys):
 def test_write_atomically_enospc_keeps_old_checkpoint(tmp_path, monkeypatch):
     import torch
 
-    from recsys_gui.core.export.atomic import write_atomically
+    from recsys_gui.core.utils.atomic import write_atomically
 
     path = tmp_path / "best.pt"
     write_atomically(path, lambda tmp: torch.save({"w": torch.ones(3)}, tmp))
@@ -195,8 +195,6 @@ def test_write_atomically_enospc_keeps_old_checkpoint(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["best.pt"]
 
 
-@pytest.mark.xfail(strict=True, reason="Trainer._save (trainer.py) must write through "
-                   "export.atomic.write_atomically; remove this marker with that change")
 def test_training_checkpoint_enospc_is_clear_and_keeps_old(tmp_path, monkeypatch):
     import torch
 
@@ -264,7 +262,7 @@ def test_store_errors_that_are_not_disk_full_pass_through(tmp_path):
 
 
 def test_is_disk_full_recognises_each_form():
-    from recsys_gui.core.export.atomic import is_disk_full
+    from recsys_gui.core.utils.atomic import is_disk_full
 
     assert is_disk_full(OSError(errno.ENOSPC, "No space left on device"))
     assert is_disk_full(OSError("Detail: [errno 28] No space left on device"))

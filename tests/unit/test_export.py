@@ -19,7 +19,7 @@ import torch
 
 from recsys_gui.core.data.interactions import InteractionData, Split
 from recsys_gui.core.errors import ExportError, TrainingCancelled
-from recsys_gui.core.export.atomic import clean_stale_partials
+from recsys_gui.core.utils.atomic import clean_stale_partials
 from recsys_gui.core.export.csv_safety import needs_neutralising, neutralise_values
 from recsys_gui.core.export.embeddings import (
     embedding_paths,

@@ -112,7 +112,7 @@ class DeviceBatcher:
     # --- epochs ---------------------------------------------------------------------------------
     def epoch(self, epoch: int) -> Iterator[PairBatch | PointBatch | RowBatch]:
         perm_gen = torch.Generator(device="cpu")
-        perm_gen.manual_seed(int(self.generator.initial_seed()) + 104729 * (epoch + 1))
+        perm_gen.manual_seed(int(self.generator.initial_seed()) - self.rank + 104729 * (epoch + 1))  # same on all ranks
         n = self._n_units()
         # Every rank draws the same permutation and keeps its own contiguous slice.
         perm = torch.randperm(n, generator=perm_gen).to(self.device)

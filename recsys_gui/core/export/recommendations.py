@@ -37,7 +37,7 @@ import pandas as pd
 
 from recsys_gui.core.data.interactions import InteractionData, Split
 from recsys_gui.core.errors import DataError, ExportError, TrainingCancelled
-from recsys_gui.core.export.atomic import atomic_target, check_target
+from recsys_gui.core.utils.atomic import atomic_target, check_target
 from recsys_gui.core.export.csv_safety import csv_quoting, neutralise_frame
 
 if TYPE_CHECKING:

@@ -59,7 +59,7 @@ class RunStore:
         try:
             yield
         except (sqlite3.OperationalError, OSError) as exc:
-            from recsys_gui.core.export.atomic import disk_full_message, is_disk_full
+            from recsys_gui.core.utils.atomic import disk_full_message, is_disk_full
 
             if is_disk_full(exc):
                 raise RecsysError(disk_full_message(self.workspace.db_path) + " The run store was not "
@@ -168,7 +168,7 @@ class RunStore:
         the row; only when older than ``orphan_min_age_s``, so a run that is starting is never hit)
         and partial files of dead writers inside the kept runs. Returns what was removed.
         """
-        from recsys_gui.core.export.atomic import PARTIAL_SUFFIX, clean_stale_partials
+        from recsys_gui.core.utils.atomic import PARTIAL_SUFFIX, clean_stale_partials
 
         wanted = [s for s in statuses if s not in ACTIVE]  # a live run is never cleaned
         runs = [r["id"] for r in self.list_runs() if r["status"] in wanted]

@@ -27,6 +27,7 @@ from recsys_gui.core.models.base import Recommender, StepContext
 from recsys_gui.core.training import events as ev
 from recsys_gui.core.training.control import StopToken
 from recsys_gui.core.training.distributed import DistContext
+from recsys_gui.core.utils.atomic import write_atomically
 
 
 class Callback(Protocol):
@@ -251,16 +252,14 @@ class Trainer:
             ckpt["optimizers"] = [copy.deepcopy(o.state_dict()) for o in optimizers]
         ckpt.update(extra)
         path = self.checkpoint_dir / ("best.pt" if best else "last.pt")
-        tmp = path.with_suffix(".pt.tmp")
-        torch.save(ckpt, tmp)
-        tmp.replace(path)
+        write_atomically(path, lambda tmp: torch.save(ckpt, tmp))  # a full disk keeps the old file
         self.emit(ev.CheckpointSaved(epoch, str(path), best))
 
     def _load_last(self, model, optimizers, batcher) -> tuple[int, int, dict[str, Any]]:
         path = (self.checkpoint_dir or Path(".")) / "last.pt"
         if not path.exists():
             raise RecsysError(f"Cannot resume: no checkpoint at {path}.")
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        ckpt = read_checkpoint(path)
         model.load_state_dict(ckpt["state_dict"])
         for opt, state in zip(optimizers, ckpt.get("optimizers", []), strict=False):
             opt.load_state_dict(state)
@@ -272,7 +271,22 @@ class Trainer:
         path = (self.checkpoint_dir or Path(".")) / "best.pt"
         if not path.exists():
             return None
-        return torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+        return read_checkpoint(path)["state_dict"]
+
+
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    """A checkpoint loaded with ``weights_only=True``: tensors and plain data only, never code.
+
+    A crafted or damaged file becomes a plain message instead of torch's traceback (which would
+    suggest ``weights_only=False``, exactly what must not be done with an untrusted file).
+    """
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise RecsysError(f"{path}: not a checkpoint this app can open safely ({type(exc).__name__}).") from None
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
+        raise RecsysError(f"{path}: not a checkpoint written by this app.")
+    return ckpt
 
 
 def set_context(model: Recommender, known) -> None:

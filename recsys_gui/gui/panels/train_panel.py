@@ -203,9 +203,14 @@ class TrainPanel(QWidget):
         row = next((r for r in self.state.runs if r["id"] == run_id), None)
         if row is None:
             return
-        from recsys_gui.core.session import RunSpec
+        from recsys_gui.core.errors import RecsysError
+        from recsys_gui.core.session import stored_spec
 
-        spec = RunSpec.from_dict(row["spec"])
+        try:
+            spec = stored_spec(row)
+        except RecsysError as exc:
+            self.message.error(str(exc))
+            return
         job = QueuedRun(spec=spec, workspace=self.state.workspace, resume_run_id=run_id)
         self.controller.enqueue(job)
 
