@@ -8,7 +8,13 @@ import json
 import os
 from pathlib import Path
 
-from recsys_gui.cli.common import ConsoleProgress, add_load_options, add_workspace, load_options_from_args, print_json
+from recsys_gui.cli.common import (
+    ConsoleProgress,
+    add_load_options,
+    add_workspace,
+    load_options_from_args,
+    print_json,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

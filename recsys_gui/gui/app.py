@@ -46,7 +46,7 @@ def install_excepthook() -> None:
     """Uncaught exceptions in slots are shown to the user instead of vanishing into stderr."""
     previous = sys.excepthook
 
-    def hook(exc_type, exc, tb):  # noqa: ANN001
+    def hook(exc_type, exc, tb):
         text = "".join(traceback.format_exception(exc_type, exc, tb))
         print(text, file=sys.stderr)
         try:

@@ -11,13 +11,13 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QSettings, QThread, QThreadPool  # noqa: E402
+from PySide6.QtCore import QSettings, QThread, QThreadPool
 
 _started: list[QThread] = []
 _orig_start = QThread.start
 
 
-def _tracking_start(self, *args, **kwargs):  # noqa: ANN001
+def _tracking_start(self, *args, **kwargs):
     _started.append(self)
     return _orig_start(self, *args, **kwargs)
 
@@ -26,7 +26,7 @@ QThread.start = _tracking_start  # type: ignore[method-assign]
 
 
 @pytest.fixture(autouse=True)
-def _dangling_qthreads(qapp):  # noqa: ANN001
+def _dangling_qthreads(qapp):
     """Fail a test that leaves a QThread running (napari's rule) or short jobs unfinished."""
     _started.clear()
     yield

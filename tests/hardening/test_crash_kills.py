@@ -203,14 +203,14 @@ def drive(op: str, ws: str, seed: int) -> dict[str, Any]:
     import torch
 
     torch.set_num_threads(1)  # no OpenMP pool ever exists in the driver, so forking it is safe
-    import recsys_gui.cli  # noqa: F401  (everything the children need is imported before forking)
+    import recsys_gui.cli
     from recsys_gui.cli import build_parser
-    from recsys_gui.core import session  # noqa: F401
-    from recsys_gui.core.export import recommendations  # noqa: F401
+    from recsys_gui.core import session
+    from recsys_gui.core.export import recommendations
 
     build_parser()
     import pyarrow.pandas_compat
-    import pyarrow.parquet  # noqa: F401
+    import pyarrow.parquet
     import torch._dynamo
 
     _assert_fork_safe()

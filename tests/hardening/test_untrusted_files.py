@@ -161,7 +161,7 @@ _WRITE_SETTINGS = textwrap.dedent("""
 def test_crafted_settings_file_runs_nothing(tmp_path, qapp):
     """PySide6 stores Python values in settings as pickles; a planted one must not run on start."""
     pytest.importorskip("PySide6")
-    from PySide6.QtCore import QSettings  # noqa: TID251 - the app's settings class, read as the app does
+    from PySide6.QtCore import QSettings
 
     ini = tmp_path / "settings.ini"
     marker = tmp_path / "pwned"

@@ -19,7 +19,6 @@ import torch
 
 from recsys_gui.core.data.interactions import InteractionData, Split
 from recsys_gui.core.errors import ExportError, TrainingCancelled
-from recsys_gui.core.utils.atomic import clean_stale_partials
 from recsys_gui.core.export.csv_safety import needs_neutralising, neutralise_values
 from recsys_gui.core.export.embeddings import (
     embedding_paths,
@@ -37,6 +36,7 @@ from recsys_gui.core.export.recommendations import (
     write_recommendations,
 )
 from recsys_gui.core.models.base import build_model
+from recsys_gui.core.utils.atomic import clean_stale_partials
 from tests.conftest import tiny_split
 
 ROOT = Path(__file__).resolve().parents[2]

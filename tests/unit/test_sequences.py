@@ -111,7 +111,7 @@ def test_rank_sharding_partitions_an_epoch():
     whole = SequenceBatcher(d, batch_size=7, device=CPU, seed=5, max_len=4, mode="prefixes")
     parts = [SequenceBatcher(d, batch_size=7, device=CPU, seed=5, max_len=4, mode="prefixes", rank=r,
                              world_size=3) for r in range(3)]
-    key = lambda u, i: sorted(zip(u.tolist(), map(tuple, i.tolist())))  # noqa: E731
+    key = lambda u, i: sorted(zip(u.tolist(), map(tuple, i.tolist())))
     u0, i0, _ = all_batches(whole, 3)
     us, its = [], []
     for p in parts:

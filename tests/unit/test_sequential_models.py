@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-import recsys_gui.core.models.sequential  # noqa: F401  (registers the models)
+import recsys_gui.core.models.sequential
 from recsys_gui.core.config import TrainConfig
 from recsys_gui.core.data.interactions import InteractionData, Split
 from recsys_gui.core.data.sequences import SequenceBatch, last_items

@@ -24,9 +24,9 @@ import pandas as pd
 
 from recsys_gui.core.data.interactions import InteractionData, Split
 from recsys_gui.core.errors import ConfigError, ExportError
-from recsys_gui.core.utils.atomic import atomic_target, check_target
 from recsys_gui.core.export.csv_safety import frame_quoting, neutralise_frame
 from recsys_gui.core.export.recommendations import Labels, resolved_target
+from recsys_gui.core.utils.atomic import atomic_target, check_target
 
 if TYPE_CHECKING:
     import torch

@@ -37,8 +37,8 @@ import pandas as pd
 
 from recsys_gui.core.data.interactions import InteractionData, Split
 from recsys_gui.core.errors import DataError, ExportError, TrainingCancelled
-from recsys_gui.core.utils.atomic import atomic_target, check_target
 from recsys_gui.core.export.csv_safety import csv_quoting, neutralise_frame
+from recsys_gui.core.utils.atomic import atomic_target, check_target
 
 if TYPE_CHECKING:
     import torch
@@ -235,7 +235,7 @@ class CsvSink:
     def __init__(self, path: Path, *, with_title: bool, quoting: int = csv.QUOTE_MINIMAL) -> None:
         self.with_title = with_title
         self.quoting = quoting
-        self.f = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115 (closed in close/abort)
+        self.f = open(path, "w", encoding="utf-8", newline="")
         csv.writer(self.f, lineterminator="\n").writerow(_columns(with_title))
 
     def write(self, frame: pd.DataFrame) -> None:

@@ -1,6 +1,6 @@
 """Model registry: explicit imports so every model registers itself (no string lookups)."""
 
-from recsys_gui.core.models import baselines, cnn, gan, mf, mlp, neumf, sequential, vae  # noqa: F401  (registration side effect)
+from recsys_gui.core.models import baselines, cnn, gan, mf, mlp, neumf, sequential, vae
 from recsys_gui.core.models.base import (
     Capabilities,
     ModelConfig,

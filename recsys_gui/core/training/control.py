@@ -57,7 +57,7 @@ def install_signal_handlers(token: StopToken) -> None:
     if threading.current_thread() is not threading.main_thread():
         return
 
-    def handler(signum, frame):  # noqa: ARG001
+    def handler(signum, frame):
         if token.stop_requested and signum == signal.SIGINT:
             raise KeyboardInterrupt
         token.request_stop()

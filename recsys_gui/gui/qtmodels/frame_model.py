@@ -38,12 +38,12 @@ class FrameModel(QAbstractTableModel):
     def frame(self) -> Any:
         return self._frame
 
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:
         if parent.isValid() or self._values is None:
             return 0
         return int(self._values.shape[0])
 
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:
         if parent.isValid():
             return 0
         return len(self._columns)

@@ -46,10 +46,10 @@ class RunsModel(QAbstractTableModel):
     def metric_names(self) -> list[str]:
         return list(self._metrics)
 
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._rows)
 
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(BASE_COLUMNS) + len(self._metrics)
 
     def _value(self, row: dict[str, Any], col: int) -> Any:
