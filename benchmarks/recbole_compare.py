@@ -53,6 +53,13 @@ SETUP = SHARED / "peers" / "setup.sh"
 # RecBole model name -> (our model, our --set/--flags that reproduce RecBole's training settings)
 MODELS: dict[str, tuple[str, str, list[str]]] = {
     "bpr": ("BPR", "mf", ["--set", "negatives=1", "--set", "reg=0", "--batch-size", "2048", "--lr", "0.001"]),
+    # RecBole NeuMF: GMF and MLP embeddings 64, MLP 128-64, dropout 0.1, one negative, BCE.
+    "neumf": ("NeuMF", "nmf", ["--set", "negatives=1", "--set", "mlp_embedding_dim=64", "--set", "layers=128,64",
+                               "--batch-size", "2048", "--lr", "0.001"]),
+    # RecBole MultiVAE: 600 hidden, 128 latent, dropout 0.5, anneal cap 0.2.
+    "multivae": ("MultiVAE", "vae", ["--set", "latent=128", "--batch-size", "2048", "--lr", "0.001"]),
+    # ConvNCF: the issue compares our CNN's own epoch and validation pass with RecBole's.
+    "convncf": ("ConvNCF", "cnn", []),
 }
 
 EPOCH_RE = re.compile(r"epoch (\d+) training \[time: ([0-9.]+)s")
@@ -99,7 +106,7 @@ def thread_env(threads: int) -> dict[str, str]:
 class Launched:
     def __init__(self, label: str, cmd: list[str], cwd: Path, env: dict[str, str], log: Path) -> None:
         self.label, self.log = label, log
-        self.fh = open(log, "w")  # noqa: SIM115 - closed in wait()
+        self.fh = open(log, "w")
         self.t0 = time.perf_counter()
         self.p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=self.fh, stderr=subprocess.STDOUT)
 
