@@ -96,7 +96,9 @@ def project(window: Any, qtbot: Any, run_id: str, method: str = "pca", side: str
     assert not page.project_btn.isEnabled(), "projection did not start: " + page.message.text()
     qtbot.waitUntil(page.project_btn.isEnabled, timeout=LONG)
     assert page.result is not None and page.result is not before, page.message.text()
-    qtbot.waitUntil(lambda: page.scatter_point_count() > 0, timeout=LONG)
+    # the points are drawn after the colours are computed (another worker): wait for this view's
+    wanted = len(page.result.rows)
+    qtbot.waitUntil(lambda: page.scatter_point_count() == wanted, timeout=LONG)
     return page.result
 
 

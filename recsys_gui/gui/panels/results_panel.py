@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QComboBox,
     QGroupBox,
@@ -252,11 +252,12 @@ class ResultsPanel(QWidget):
         r["run_id"] = run_id
         self.k_result = r
         self.message.ok(f"Evaluated {r['users']:,} test users ({r['protocol']}).")
+        # Three widgets to refill: one per event-loop turn, so the window stays responsive between them.
         self._draw_k()
-        self._fill_activity(r)
+        QTimer.singleShot(0, lambda: self._fill_activity(r) if self.k_result is r else None)
         row = next((x for x in self.state.runs if x["id"] == run_id), None)
         if row is not None and self.picker.current() == run_id:
-            self._fill_metrics(row)
+            QTimer.singleShot(0, lambda: self._fill_metrics(row) if self.k_result is r else None)
 
     def _draw_k(self) -> None:
         r = self.k_result
