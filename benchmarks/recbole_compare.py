@@ -232,7 +232,7 @@ def table(rb: RunStats, same: RunStats, dflt: RunStats) -> str:
         ("process CPU s", "proc_cpu_s", 2),
         ("test NDCG@10", "test_ndcg10", 4),
     ]
-    head = ["", rb.name, "ours MF, RecBole settings", "ours MF, defaults",
+    head = ["", rb.name, "ours, RecBole settings", "ours, defaults",
             "ratio same/RB", "ratio default/RB"]
     out = [head]
     for label, attr, nd in rows:
