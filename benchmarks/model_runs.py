@@ -53,7 +53,7 @@ class BestClock:
         self.start = time.perf_counter()
         self.best_at: float | None = None
 
-    def on_event(self, event) -> None:  # noqa: ANN001
+    def on_event(self, event) -> None:
         from recsys_gui.core.training import events as ev
 
         if isinstance(event, ev.ValidationEnded) and event.is_best:
@@ -64,7 +64,9 @@ def run(model: str, seed: int, data: Path, workspace: Path, train_overrides: dic
     from recsys_gui.core.session import DataSpec, RunSpec, run_training
 
     spec = RunSpec(
-        data=DataSpec(train=str(data / "train.tsv"), valid=str(data / "valid.tsv"), test=str(data / "test.tsv")),
+        data=DataSpec(
+            train=str(data / "train.tsv"), valid=str(data / "valid.tsv"), test=str(data / "test.tsv")
+        ),
         model=model,
         train={"seed": seed, **train_overrides},
         metrics=("ndcg@10", "recall@10", "mrr@10"),
