@@ -87,8 +87,10 @@ def test_results_metrics_k_curves_activity_and_inspector(qtbot, state, trained):
     assert page.k_result["ks"] == [1, 5, 10, 20, 50] and len(page.k_result["curves"]["recall"]) == 5
     recall = np.array(page.k_result["curves"]["recall"])
     assert np.all(np.diff(recall) >= -1e-12)  # recall cannot drop as K grows
-    assert "ild@10" in set(page.metrics_model.frame()["metric"])  # the re-evaluation adds ILD
-    assert page.activity_model.rowCount() >= 4 and any(
+    # the page refills its tables on the next event-loop turns: wait for them
+    qtbot.waitUntil(lambda: "ild@10" in set(page.metrics_model.frame()["metric"]), timeout=5000)
+    qtbot.waitUntil(lambda: page.activity_model.rowCount() >= 4, timeout=5000)
+    assert any(
         "warm" in c for c in page.activity_model.frame().columns
     )
     page.k_metric.setCurrentIndex(page.k_metric.findData("coverage"))
