@@ -241,11 +241,7 @@ class ExportPanel(QWidget):
             self.message.error(f"{users}: no such file of user ids.")
             return
         exists = out.exists()
-        if exists and not confirm:
-            self.message.error(f"{out} already exists; choose another name.")
-            return
-        if exists and not self.confirm_overwrite(out):
-            self.message.show_message(f"Not exported: {out.name} was left as it is.")
+        if not self._may_write(out, exists, confirm, "already exists; choose another name"):
             return
         run_id = self._begin()
         if run_id is None:
@@ -269,14 +265,20 @@ class ExportPanel(QWidget):
             with_stop=True,
         )
 
+    def _may_write(self, out: Path, exists: bool, confirm: bool, refusal: str) -> bool:
+        """False (with a message) when ``out`` exists and the user may not, or does not, replace it."""
+        if exists and not confirm:
+            self.message.error(f"{out} {refusal}.")
+            return False
+        if exists and not self.confirm_overwrite(out):
+            self.message.show_message(f"Not exported: {out.name} was left as it is.")
+            return False
+        return True
+
     def export_embeddings(self, *, confirm: bool = True) -> None:
         out = Path(self.emb_path.text().strip()).expanduser()
         exists = (out.is_dir() and any(out.iterdir())) or out.is_file()
-        if exists and not confirm:
-            self.message.error(f"{out} already has files; choose another place.")
-            return
-        if exists and not self.confirm_overwrite(out):
-            self.message.show_message(f"Not exported: {out.name} was left as it is.")
+        if not self._may_write(out, exists, confirm, "already has files; choose another place"):
             return
         run_id = self._begin()
         if run_id is None:
