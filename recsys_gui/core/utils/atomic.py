@@ -79,6 +79,27 @@ def clean_stale_partials(target: Path) -> list[Path]:
 
 
 @contextlib.contextmanager
+def _replacing(target: Path, error: type[RecsysError],
+               before_replace: Callable[[], None] | None = None) -> Iterator[Path]:
+    """Yield a pid-tagged partial path; on success rename it onto ``target``, on any error delete it.
+
+    A full disk becomes ``error`` with the disk-full message; ``target`` is then left as it was.
+    """
+    clean_stale_partials(target)
+    tmp = partial_path(target)
+    try:
+        yield tmp
+        if before_replace is not None:
+            before_replace()
+        os.replace(tmp, target)
+    except BaseException as exc:
+        remove_quietly(tmp)
+        if is_disk_full(exc):
+            raise error(disk_full_message(target, kept=target.exists())) from None
+        raise
+
+
+@contextlib.contextmanager
 def atomic_target(target: Path, *, overwrite: bool, flag: str = "--overwrite") -> Iterator[Path]:
     """Yield a temporary path to write; on success it replaces ``target``, on any error it is deleted.
 
@@ -86,21 +107,16 @@ def atomic_target(target: Path, *, overwrite: bool, flag: str = "--overwrite") -
     while we were writing is not clobbered either.
     """
     target = check_target(target, overwrite=overwrite, flag=flag)
-    clean_stale_partials(target)
-    tmp = partial_path(target)
-    try:
-        yield tmp
+
+    def still_free() -> None:
         if target.exists() and not overwrite:
             raise ExportError(
                 f"{target} appeared while the export was running; it was left as it is. "
                 f"Pass {flag} to replace it."
             )
-        os.replace(tmp, target)
-    except BaseException as exc:
-        remove_quietly(tmp)
-        if is_disk_full(exc):
-            raise ExportError(disk_full_message(target, kept=target.exists())) from None
-        raise
+
+    with _replacing(target, ExportError, still_free) as tmp:
+        yield tmp
 
 
 def write_atomically(target: Path, write: Callable[[Path], None], *,
@@ -113,16 +129,8 @@ def write_atomically(target: Path, write: Callable[[Path], None], *,
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    clean_stale_partials(target)
-    tmp = partial_path(target)
-    try:
+    with _replacing(target, error) as tmp:
         write(tmp)
-        os.replace(tmp, target)
-    except BaseException as exc:
-        remove_quietly(tmp)
-        if is_disk_full(exc):
-            raise error(disk_full_message(target, kept=target.exists())) from None
-        raise
     return target
 
 
