@@ -48,15 +48,14 @@ def run(args: argparse.Namespace) -> int:
         raise RecsysError(f"{data}: no such file.")
     workspace = args.workspace or tempfile.mkdtemp(prefix="recsys-shots-")
 
-    from PySide6.QtCore import QSettings
-
     from recsys_gui.gui import theme
     from recsys_gui.gui.app import make_app
     from recsys_gui.gui.main_window import MainWindow
+    from recsys_gui.gui.settings_io import SettingsFile
 
     app = make_app()
     theme.apply_theme(app, args.theme)
-    settings = QSettings(str(Path(workspace) / "gui-settings.ini"), QSettings.Format.IniFormat)
+    settings = SettingsFile(Path(workspace) / "gui-settings.json")
     win = MainWindow(workspace=workspace, settings=settings)
     win.train_page.setProperty("quiet", True)
     win.resize(1400, 900)

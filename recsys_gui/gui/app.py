@@ -66,14 +66,12 @@ def install_excepthook() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     app = make_app()
-    from PySide6.QtCore import QSettings
-
     from recsys_gui.gui import theme
     from recsys_gui.gui.main_window import MainWindow
-    from recsys_gui.gui.settings_io import read_setting
+    from recsys_gui.gui.settings_io import SettingsFile
 
-    settings = QSettings("RecSysStudio", "recsys-gui")
-    theme.apply_theme(app, args.theme or str(read_setting(settings, "theme", "auto")))
+    settings = SettingsFile()
+    theme.apply_theme(app, args.theme or str(settings.value("theme", "auto")))
     install_excepthook()
     win = MainWindow(workspace=args.workspace, settings=settings)
     data = args.data or (str(bundled_sample()) if bundled_sample() else None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer
+from PySide6.QtCore import QByteArray, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -28,7 +28,7 @@ from recsys_gui.gui.panels.export_panel import ExportPanel
 from recsys_gui.gui.panels.model_panel import ModelPanel
 from recsys_gui.gui.panels.results_panel import ResultsPanel
 from recsys_gui.gui.panels.train_panel import TrainPanel
-from recsys_gui.gui.settings_io import read_setting
+from recsys_gui.gui.settings_io import SettingsFile
 from recsys_gui.gui.state import AppState
 from recsys_gui.gui.threading import wait_for_tasks
 
@@ -47,13 +47,13 @@ SHORTCUTS = """<table>
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, *, workspace: str | None = None, settings: QSettings | None = None) -> None:
+    def __init__(self, *, workspace: str | None = None, settings: SettingsFile | None = None) -> None:
         super().__init__()
         self.setWindowTitle("RecSys Studio")
         self.setWindowIcon(theme.icon("app"))
         self.setAcceptDrops(True)
-        self.settings = settings or QSettings("RecSysStudio", "recsys-gui")
-        self.state = AppState(workspace or read_setting(self.settings, "workspace") or None)
+        self.settings = settings if settings is not None else SettingsFile()
+        self.state = AppState(workspace or self.settings.value("workspace") or None)
         self._closing = False
 
         central = QWidget()
@@ -102,10 +102,10 @@ class MainWindow(QMainWindow):
         self._show_workspace(self.state.workspace)
         self._show_device()
         self.resize(1400, 900)
-        geo = read_setting(self.settings, "geometry")
+        geo = self.settings.value("geometry")
         if isinstance(geo, (QByteArray, bytes)):
             self.restoreGeometry(geo)
-        st = read_setting(self.settings, "windowState")
+        st = self.settings.value("windowState")
         if isinstance(st, (QByteArray, bytes)):
             self.restoreState(st)
         self.state.refresh_runs()
@@ -236,7 +236,7 @@ class MainWindow(QMainWindow):
                                                      workspace=self.state.workspace, resume_run_id=row["id"]))
 
     def recent_files(self) -> list[str]:
-        v = read_setting(self.settings, "recentFiles", [])
+        v = self.settings.value("recentFiles", [])
         return [v] if isinstance(v, str) else [str(p) for p in v] if isinstance(v, (list, tuple)) else []
 
     def _add_recent(self, path: str) -> None:

@@ -11,7 +11,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QSettings, QThread, QThreadPool
+from PySide6.QtCore import QThread, QThreadPool
 
 _started: list[QThread] = []
 _orig_start = QThread.start
@@ -54,7 +54,9 @@ def workspace(tmp_path):
 
 @pytest.fixture
 def settings(tmp_path):
-    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    from recsys_gui.gui.settings_io import SettingsFile
+
+    return SettingsFile(tmp_path / "settings.json")
 
 
 @pytest.fixture

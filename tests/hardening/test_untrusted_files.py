@@ -8,13 +8,9 @@ come from data are quoted in SQLite exports, and export paths are resolved and r
 
 from __future__ import annotations
 
-import contextlib
 import os
 import pickle
 import sqlite3
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pandas as pd
@@ -143,44 +139,44 @@ def test_run_store_with_a_crafted_spec_runs_nothing(run_copy, tmp_path, capsys):
 
 # ------------------------------------------------------------------------------------ settings
 
-_WRITE_SETTINGS = textwrap.dedent("""
-    import os, sys
-    os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    from PySide6.QtCore import QCoreApplication, QSettings
-    class Payload:
-        def __reduce__(self):
-            return (os.system, ("touch '" + sys.argv[2] + "'",))
-    app = QCoreApplication([])
-    s = QSettings(sys.argv[1], QSettings.Format.IniFormat)
-    for key in ("workspace", "recentFiles", "geometry", "windowState", "theme"):
-        s.setValue(key, {"x": Payload()})
-    s.sync()
-""")
-
-
 def test_crafted_settings_file_runs_nothing(tmp_path, qapp):
-    """PySide6 stores Python values in settings as pickles; a planted one must not run on start."""
+    """Settings are JSON (never pickles, which QSettings would unpickle under PySide6 6.11): a
+    planted file with pickled payloads and wrong types opens the window with defaults."""
     pytest.importorskip("PySide6")
-    from PySide6.QtCore import QSettings
+    import base64
+    import json
 
-    ini = tmp_path / "settings.ini"
-    marker = tmp_path / "pwned"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    subprocess.run([sys.executable, "-c", _WRITE_SETTINGS, str(ini), str(marker)], check=True, env=env,
-                   timeout=120)
-    assert "PyObjectWrapper" in ini.read_text(encoding="latin-1")  # the payload is really in the file
-    settings = QSettings(str(ini), QSettings.Format.IniFormat)
-    for key in ("workspace", "recentFiles", "geometry", "windowState", "theme"):
-        with contextlib.suppress(Exception):  # PySide6 refuses non-builtin pickles: the point
-            settings.value(key)
-    assert not marker.exists()
     from recsys_gui.gui.main_window import MainWindow
+    from recsys_gui.gui.settings_io import SettingsFile
 
-    win = MainWindow(workspace=str(tmp_path / "ws"), settings=settings)  # opens with default settings
+    marker = tmp_path / "pwned"
+    blob = pickle.dumps({"x": Payload(marker)})
+    planted = {"geometry": "base64:" + base64.b64encode(blob).decode(), "windowState": blob.decode("latin-1"),
+               "recentFiles": {"x": 1}, "workspace": 17, "theme": ["dark"]}
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps(planted), encoding="utf-8")
+    win = MainWindow(workspace=str(tmp_path / "ws"), settings=SettingsFile(path))
     assert win.recent_files() == []
     win.close()
     win.deleteLater()
     assert not marker.exists()
+    for damaged in (b"\x80\x04not json", b"[1, 2]", b""):
+        path.write_bytes(damaged)
+        assert SettingsFile(path).value("recentFiles", []) == []
+
+
+def test_settings_round_trip_bytes_and_lists(tmp_path, qapp):
+    from PySide6.QtCore import QByteArray
+
+    from recsys_gui.gui.settings_io import SettingsFile
+
+    s = SettingsFile(tmp_path / "cfg" / "settings.json")
+    s.setValue("geometry", QByteArray(b"\x00\x01\xff"))
+    s.setValue("recentFiles", ["/a.csv", "/b.csv"])
+    again = SettingsFile(tmp_path / "cfg" / "settings.json")
+    assert bytes(again.value("geometry")) == b"\x00\x01\xff"
+    assert again.value("recentFiles") == ["/a.csv", "/b.csv"]
+    assert again.value("absent", "d") == "d"
 
 
 # ------------------------------------------------------------------------- SQLite identifiers
