@@ -56,8 +56,9 @@ MODELS: dict[str, tuple[str, str, list[str]]] = {
     # RecBole NeuMF: GMF and MLP embeddings 64, MLP 128-64, dropout 0.1, one negative, BCE.
     "neumf": ("NeuMF", "nmf", ["--set", "negatives=1", "--set", "mlp_embedding_dim=64", "--set", "layers=128,64",
                                "--batch-size", "2048", "--lr", "0.001"]),
-    # RecBole MultiVAE: 600 hidden, 128 latent, dropout 0.5, anneal cap 0.2.
-    "multivae": ("MultiVAE", "vae", ["--set", "latent=128", "--batch-size", "2048", "--lr", "0.001"]),
+    # RecBole MultiVAE: 600 hidden, dropout 0.5, anneal cap 0.2; its latent_dimension 128 is the
+    # encoder's output, split into mean and log-variance: a 64-dimensional latent, our latent=64.
+    "multivae": ("MultiVAE", "vae", ["--set", "latent=64", "--batch-size", "2048", "--lr", "0.001"]),
     # ConvNCF: the issue compares our CNN's own epoch and validation pass with RecBole's.
     "convncf": ("ConvNCF", "cnn", []),
 }

@@ -162,3 +162,29 @@ def test_mf_hand_written_bpr_gradient_matches_autograd():
     s = (pu.unsqueeze(1) * q).sum(-1)
     ref = -F.logsigmoid(s[:, :1] - s[:, 1:]).mean() + 0.01 * (pu.pow(2).sum() + q.pow(2).sum()) / 7
     assert torch.allclose(_BPRWithL2.apply(pu, q, 0.01)[0], ref)
+
+
+def test_vae_sparse_first_layer_equals_the_dense_one():
+    """Training sums item rows (EmbeddingBag); scoring multiplies dense rows: the same layer."""
+    split = tiny_split()
+    model = build_model("vae", {"hidden": 16, "latent": 8}, split.n_users, split.n_items).eval()
+    batcher = DeviceBatcher(split.train, "user_rows", batch_size=7, device=torch.device("cpu"), seed=0)
+    for batch in batcher.epoch(0):
+        assert batch.rows.sum() == batch.items.numel()
+        torch.testing.assert_close(model._first_layer_sparse(batch), model._first_layer(batch.rows))
+
+
+def test_cpu_dropout_keeps_the_rate_and_the_expectation():
+    from recsys_gui.core.models.layers import Dropout
+
+    torch.manual_seed(0)
+    x = torch.ones(400, 500)
+    for p in (0.1, 0.5):
+        y = Dropout(p)(x)
+        assert (y == 0).float().mean().item() == pytest.approx(p, abs=0.005)
+        assert y.mean().item() == pytest.approx(1.0, abs=0.01)
+    torch.manual_seed(1)
+    a = Dropout(0.3)(x)
+    torch.manual_seed(1)
+    assert torch.equal(a, Dropout(0.3)(x))  # seeded like nn.Dropout
+    assert torch.equal(Dropout(0.3).eval()(x), x)

@@ -36,6 +36,8 @@ class PointBatch:
 class RowBatch:
     users: Tensor
     rows: Tensor  # dense [B, n_items] history rows (binary)
+    items: Tensor  # the same rows sparse: their items, row after row ...
+    offsets: Tensor  # ... and where each row starts in ``items`` (EmbeddingBag's layout)
 
 
 class PositiveIndex:
@@ -166,7 +168,7 @@ class DeviceBatcher:
             a0, a1 = int(crow_h[s]), int(crow_h[e])
             rows = torch.zeros(e - s, self.n_items, device=self.device)
             rows[local_row[a0:a1] - s, items[a0:a1]] = 1.0
-            yield RowBatch(perm[s:e], rows)
+            yield RowBatch(perm[s:e], rows, items[a0:a1], crow[s:e] - a0)
 
 
 def dense_rows(csr_indptr: np.ndarray, csr_indices: np.ndarray, users: np.ndarray, n_items: int,

@@ -10,8 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from itertools import pairwise
 
+import math
+
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from recsys_gui.core.errors import ConfigError
 
@@ -28,6 +31,28 @@ def check_layers(value: Sequence[int] | str, owner: str) -> None:
     sizes = parse_layers(value)
     if not sizes or min(sizes) < 1:
         raise ConfigError(f"The 'layers' parameter of {owner} needs positive sizes. Got {value!r}.")
+
+
+class Dropout(nn.Dropout):
+    """``nn.Dropout`` whose CPU mask costs a quarter of the random draws.
+
+    On CPU ``bernoulli_`` draws one 32-bit number per element and was a third of NeuMF's training
+    step. Here one 64-bit draw gives four 15-bit uniforms (p is rounded to 1/32768); elsewhere,
+    and in eval mode, this is ``nn.Dropout``.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or self.p == 0.0 or x.device.type != "cpu" or self.p >= 1.0 or self.inplace:
+            return F.dropout(x, self.p, self.training, self.inplace)
+        return x * dropout_mask(x.shape, self.p, x.dtype)
+
+
+def dropout_mask(shape: torch.Size | tuple[int, ...], p: float, dtype: torch.dtype = torch.float32) -> Tensor:
+    """Keep-mask scaled by 1/(1-p), from the global CPU generator (so ``manual_seed`` fixes it)."""
+    n = math.prod(shape)
+    words = torch.empty((n + 3) // 4, dtype=torch.int64).random_()  # [0, 2**63): 4 × 15 uniform bits
+    bits = words.view(torch.int16)[:n].view(shape).bitwise_and_(0x7FFF)
+    return (bits >= round(p * 32768)).to(dtype).mul_(1.0 / (1.0 - p))
 
 
 def init_embedding(emb: nn.Embedding, std: float = 0.01) -> None:
@@ -53,11 +78,11 @@ class Tower(nn.Module):
         if not layers:
             raise ValueError("a tower needs at least one layer")
         self.user_dim, self.item_dim = user_dim, item_dim
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.first = nn.Linear(user_dim + item_dim, layers[0])
         rest: list[nn.Module] = []
         for a, b in pairwise(layers):
-            rest += [nn.Dropout(dropout), nn.Linear(a, b), nn.ReLU()]
+            rest += [Dropout(dropout), nn.Linear(a, b), nn.ReLU()]
         self.rest = nn.Sequential(*rest)
         self.out_dim = layers[-1]
         for m in self.modules():
@@ -65,9 +90,15 @@ class Tower(nn.Module):
                 init_linear(m, "xavier")
 
     def forward(self, u: Tensor, i: Tensor) -> Tensor:
-        """Per pair: ``u`` [N, du], ``i`` [N, di] → [N, out_dim] (training path, dropout active)."""
-        h = torch.relu(self.first(self.dropout(torch.cat([u, i], -1))))
-        return self.rest(h)
+        """Per pair: ``u`` [N, du], ``i`` [N, di] → [N, out_dim] (training path, dropout active).
+
+        The first layer on ``concat(u, i)`` as two products, which skips building the concatenation
+        and splitting its gradient (a tenth of a CPU step); dropout on each half is the same draw.
+        """
+        w_u, w_i = self.first.weight[:, : self.user_dim], self.first.weight[:, self.user_dim :]
+        h = torch.addmm(self.first.bias, self.dropout(u), w_u.T)
+        h = torch.addmm(h, self.dropout(i), w_i.T)
+        return self.rest(torch.relu(h))
 
     def grid(self, u: Tensor, i: Tensor) -> Tensor:
         """All pairs: ``u`` [B, du], ``i`` [C, di] → [B, C, out_dim]; inference only (no dropout)."""

@@ -100,7 +100,9 @@ class NeuMF(Recommender):
     def _logits(self, users: Tensor, items: Tensor) -> Tensor:
         gmf = self.P_gmf(users) * self.Q_gmf(items)
         mlp = self.tower(self.P_mlp(users), self.Q_mlp(items))
-        return self.head(torch.cat([gmf, mlp], -1)).squeeze(-1)
+        d = self.config.embedding_dim  # head(concat(gmf, mlp)) as two products: no concatenation
+        w = self.head.weight
+        return torch.addmm(torch.addmm(self.head.bias, gmf, w[:, :d].T), mlp, w[:, d:].T).squeeze(-1)
 
     def forward(self, batch: PointBatch) -> Losses:
         return {

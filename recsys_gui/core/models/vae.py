@@ -5,6 +5,10 @@ The user's L2-normalised history row, with input dropout, is encoded to a Gaussi
 point (DAE) and decoded to a softmax over all items; the loss is the multinomial log-likelihood of
 the history plus β·KL (VAE), with β annealed linearly per step up to ``anneal_cap`` — the paper's
 "partially regularised" objective, which ranks better than the full ELBO (β = 1).
+
+The first layer is kept as an item table [n_items, hidden]: in training the encoder sums the rows of
+a user's items (EmbeddingBag) instead of multiplying a 95 %-zero dense row, which is the same layer
+at a twentieth of the work; scoring from dense history rows multiplies by the same table.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from torch.nn import functional as F
 from recsys_gui.core.config import setting
 from recsys_gui.core.data.batching import RowBatch
 from recsys_gui.core.models.base import Capabilities, Losses, ModelConfig, Recommender, register_model
-from recsys_gui.core.models.layers import init_linear
+from recsys_gui.core.models.layers import Dropout, init_linear
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,12 +75,15 @@ class MultVAE(Recommender):
         super().__init__(config, n_users, n_items)
         h, k = config.hidden, config.latent
         self.vae = config.variant == "vae"
-        self.enc = nn.Linear(n_items, h)
+        self.enc_items = nn.Parameter(torch.empty(n_items, h))  # the first layer, transposed
+        self.enc_bias = nn.Parameter(torch.empty(h))
         self.enc_out = nn.Linear(h, 2 * k if self.vae else k)
         self.dec = nn.Linear(k, h)
         self.dec_out = nn.Linear(h, n_items)
-        self.drop = nn.Dropout(config.dropout)
-        for m in (self.enc, self.enc_out, self.dec, self.dec_out):
+        self.drop = Dropout(config.dropout)
+        nn.init.xavier_uniform_(self.enc_items)
+        nn.init.normal_(self.enc_bias, 0.0, 0.001)
+        for m in (self.enc_out, self.dec, self.dec_out):
             init_linear(m, "xavier")
             nn.init.normal_(m.bias, 0.0, 0.001)
         self.register_buffer("step", torch.zeros((), dtype=torch.long))  # drives β; saved for resume
@@ -87,9 +94,21 @@ class MultVAE(Recommender):
         frac = self.step.float() / self.config.total_anneal_steps
         return frac.clamp(max=self.config.anneal_cap)
 
-    def _encode(self, rows: Tensor) -> tuple[Tensor, Tensor | None]:
-        x = self.drop(F.normalize(rows, dim=1))
-        out = self.enc_out(torch.tanh(self.enc(x)))
+    def _first_layer(self, rows: Tensor) -> Tensor:
+        """Dense history rows: L2-normalise, drop out, multiply by the item table."""
+        return torch.addmm(self.enc_bias, self.drop(F.normalize(rows, dim=1)), self.enc_items)
+
+    def _first_layer_sparse(self, batch: RowBatch) -> Tensor:
+        """The same from the batch's item lists: binary rows normalise to 1/√count per item."""
+        counts = torch.diff(batch.offsets, append=batch.offsets.new_tensor([batch.items.numel()]))
+        weights = counts.clamp(min=1).float().rsqrt().repeat_interleave(counts)
+        bag = F.embedding_bag(batch.items, self.enc_items, batch.offsets, mode="sum",
+                              per_sample_weights=self.drop(weights))
+        return bag + self.enc_bias
+
+    def _encode(self, rows: Tensor, batch: RowBatch | None = None) -> tuple[Tensor, Tensor | None]:
+        first = self._first_layer_sparse(batch) if batch is not None else self._first_layer(rows)
+        out = self.enc_out(torch.tanh(first))
         if not self.vae:
             return torch.tanh(out), None
         k = self.config.latent
@@ -100,7 +119,7 @@ class MultVAE(Recommender):
 
     def forward(self, batch: RowBatch) -> Losses:
         rows = batch.rows
-        mu, logvar = self._encode(rows)
+        mu, logvar = self._encode(rows, batch)
         if logvar is not None and self.training:
             z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
         else:
