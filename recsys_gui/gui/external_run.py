@@ -19,6 +19,7 @@ from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signa
 from recsys_gui.core.training import events as ev
 
 _TAIL_BYTES = 20_000  # of stderr, kept for the error message
+_STEPS_PER_POLL = 8  # step events passed on per look at the file (the last one always)
 
 
 def can_launch_processes() -> bool:
@@ -73,7 +74,8 @@ class ExternalRun(QObject):
 
     @property
     def title(self) -> str:
-        return f"{self.spec.model} ({self.processes} processes, {self.spec.split})"
+        where = "own process" if self.processes == 1 else f"{self.processes} processes"
+        return f"{self.spec.model} ({where}, {self.spec.split})"
 
     @property
     def running(self) -> bool:
@@ -124,9 +126,12 @@ class ExternalRun(QObject):
             return
         self._offset += len(chunk)
         *lines, self._partial = (self._partial + chunk).split(b"\n")
-        for line in lines:
-            e = self._parse(line)
-            if e is None:
+        events = [e for e in map(self._parse, lines) if e is not None]
+        steps = [k for k, e in enumerate(events) if isinstance(e, ev.StepLogged)]
+        # The child logs every step; the page needs a few curve points per look, not thousands.
+        keep = set(steps[-1::-max(1, -(-len(steps) // _STEPS_PER_POLL))])
+        for k, e in enumerate(events):
+            if isinstance(e, ev.StepLogged) and k not in keep:
                 continue
             if isinstance(e, ev.RunFinished):
                 self._finished_event, self.status = e, e.status

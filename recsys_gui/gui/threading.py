@@ -183,8 +183,36 @@ def _is_cpu(device: str) -> bool:
         return False
 
 
+CHILD_DATA_LIMIT = 256 * 2**20  # bytes of data file a child process re-reads in a few seconds
+
+
+def runs_in_child_process(job: QueuedRun) -> bool:
+    """Train in a child process (``recsys-gui train``) rather than a thread of the GUI's process?
+
+    A thread shares the GIL with the GUI thread, and torch holds it through each operation, so a
+    long one (a validation pass, a big split) freezes the window for its length. A child process
+    cannot; it re-reads the data from the file, so it is used when the run's data is a file of
+    moderate size (a multi-GB file would be re-parsed per run) and a Python interpreter exists to
+    start (not in the frozen bundle). Runs from an in-memory split and resumed runs stay in a thread.
+    """
+    from recsys_gui.gui.external_run import can_launch_processes
+
+    if job.split is not None or job.resume_run_id is not None or not can_launch_processes():
+        return False
+    data = job.spec.data
+    files = [data.path] if data.path else [data.train, data.valid, data.test]
+    try:
+        return sum(os.path.getsize(f) for f in files if f) <= CHILD_DATA_LIMIT and any(files)
+    except OSError:
+        return False
+
+
 class TrainingController(QObject):
-    """One training run at a time, plus a queue of runs that start one after another."""
+    """One training run at a time, plus a queue of runs that start one after another.
+
+    Each run trains in a child process when ``runs_in_child_process`` allows, else in a QThread;
+    both report through the same signals, so the Train page cannot tell them apart.
+    """
 
     event = Signal(object)
     run_started = Signal(object)  # QueuedRun
@@ -199,6 +227,7 @@ class TrainingController(QObject):
         self._thread: QThread | None = None
         self._worker: TrainingWorker | None = None
         self._stop: Any = None
+        self._child: Any = None  # ExternalRun while a run trains in a child process
         self.current: QueuedRun | None = None
         # A training thread runs Python between torch ops; the GUI thread waiting for the GIL gets
         # it after the switch interval. 1 ms instead of CPython's 5 keeps paints and clicks prompt.
@@ -206,7 +235,11 @@ class TrainingController(QObject):
 
     @property
     def busy(self) -> bool:
-        return self._thread is not None
+        return self._thread is not None or self._child is not None
+
+    @property
+    def in_child_process(self) -> bool:
+        return self._child is not None
 
     def enqueue(self, job: QueuedRun) -> None:
         self.queue.append(job)
@@ -223,6 +256,8 @@ class TrainingController(QObject):
         self.queue_changed.emit()
 
     def stop(self) -> None:
+        if self._child is not None:
+            self._child.stop()
         if self._stop is not None:
             self._stop.request_stop()
 
@@ -234,6 +269,9 @@ class TrainingController(QObject):
         job = self.queue.popleft()
         self.queue_changed.emit()
         self.current = job
+        if runs_in_child_process(job):
+            self._start_child(job)
+            return
         self._stop = StopToken()
         thread = QThread()
         thread.setObjectName("training")
@@ -250,6 +288,28 @@ class TrainingController(QObject):
         self.busy_changed.emit(True)
         self.run_started.emit(job)
         thread.start()
+
+    def _start_child(self, job: QueuedRun) -> None:
+        from recsys_gui.gui.external_run import ExternalRun
+
+        child = ExternalRun(job.spec, job.workspace, processes=1, parent=self)
+        child.event.connect(self.event)
+        child.finished.connect(self._on_finished)
+        child.failed.connect(self._on_failed)
+        child.done.connect(self._on_child_done)
+        self._child = child
+        self.busy_changed.emit(True)
+        self.run_started.emit(job)
+        child.start()
+
+    @Slot()
+    def _on_child_done(self) -> None:
+        child, self._child = self._child, None
+        self.current = None
+        if child is not None:
+            child.deleteLater()
+        self.busy_changed.emit(False)
+        self._start_next()
 
     @Slot(object)
     def _on_finished(self, summary: dict) -> None:
@@ -277,6 +337,14 @@ class TrainingController(QObject):
         """Stop the run and drop the queue; wait up to ``msecs``. True when no thread is left."""
         self.queue.clear()
         self.stop()
+        if self._child is not None:
+            child = self._child
+            ok = child.shutdown(msecs)
+            if ok and self._child is child:  # its done signal may still be queued
+                self._child = None
+                self.current = None
+                child.deleteLater()
+            return ok
         thread = self._thread
         if thread is None:
             return True

@@ -39,6 +39,13 @@ def load_data(window: Any, qtbot: Any, path: Path | str = SAMPLE) -> None:
 def train(window: Any, qtbot: Any, model: str, *, train: dict[str, Any] | None = None,
           config: dict[str, Any] | None = None) -> dict[str, Any]:
     """Pick ``model`` on the Model page, set a small budget, press Start and wait for the run to end."""
+    prepare_training(window, model, train=train, config=config)
+    return start_and_wait(window, qtbot)
+
+
+def prepare_training(window: Any, model: str, *, train: dict[str, Any] | None = None,
+                     config: dict[str, Any] | None = None) -> None:
+    """Pick ``model`` on the Model page, set a small budget and show the Train page."""
     mp = window.model_page
     mp.select_model(model)
     assert mp.current_model == model
@@ -49,6 +56,10 @@ def train(window: Any, qtbot: Any, model: str, *, train: dict[str, Any] | None =
                                           **(train or {})})
     assert not problems, problems
     window.go("Train")
+
+
+def start_and_wait(window: Any, qtbot: Any) -> dict[str, Any]:
+    """Press Start on the Train page and wait for the run to end and reach the run list."""
     page = window.train_page
     with qtbot.waitSignal(page.finished, timeout=LONG) as blocker:
         assert page.start(), page.message.text()

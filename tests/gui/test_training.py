@@ -59,3 +59,36 @@ def test_forwarder_throttles_steps_but_never_epochs():
         fw.on_event(ev.EpochEnded(i, {"loss": 1.0}, 0.1))
     assert sum(isinstance(e, ev.StepLogged) for e in got) == 1
     assert sum(isinstance(e, ev.EpochEnded) for e in got) == 50
+
+
+def _file_spec(tmp_path, epochs: int) -> RunSpec:
+    rows = "".join(f"u{u},i{(u * 7 + j * 3) % 40}\n" for u in range(60) for j in range(8))
+    path = tmp_path / "clicks.csv"
+    path.write_text("user,item\n" + rows)
+    return RunSpec(data=DataSpec(path=str(path)), model="mf",
+                   train={"epochs": epochs, "batch_size": 32, "log_every_n_steps": 1, "device": "cpu"})
+
+
+def test_a_run_from_a_file_trains_in_its_own_process(window, qtbot, tmp_path):
+    """The window's process only follows the run's events: its GIL is never the trainer's."""
+    page = window.train_page
+    with qtbot.waitSignal(page.finished, timeout=120000) as blocker:
+        assert page.start(spec=_file_spec(tmp_path, 3))
+        assert page.controller.in_child_process
+    summary = blocker.args[0]
+    assert summary["status"] == "completed", summary
+    page.flush_plots()
+    assert page.losses.points("loss") > 0
+    assert page.metrics.points("ndcg@10") == 3
+    assert not page.controller.busy
+
+
+def test_stopping_a_run_in_its_own_process_cancels_it(window, qtbot, tmp_path):
+    page = window.train_page
+    assert page.start(spec=_file_spec(tmp_path, 5000))
+    assert page.controller.in_child_process
+    qtbot.waitUntil(lambda: page.losses.points("loss") > 0, timeout=60000)
+    with qtbot.waitSignal(page.controller.busy_changed, timeout=30000):
+        page.stop()
+    assert page.status == "cancelled"
+    assert not page.controller.busy
