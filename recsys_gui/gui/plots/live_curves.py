@@ -31,7 +31,8 @@ class LiveCurveSet:
         self.symbols = symbols
         self.series: dict[str, _Series] = {}
         self.curves: dict[str, pg.PlotDataItem] = {}
-        self.legend = plot.addLegend(offset=(-10, 10))
+        # Losses fall and metrics rise: their legends go where the curves are not (top / bottom right).
+        self.legend = plot.addLegend(offset=(-10, -10) if symbols else (-10, 10))
         item = plot.getPlotItem()
         item.setDownsampling(auto=True, mode="peak")
         item.setClipToView(True)
