@@ -6,7 +6,7 @@ VENV ?= .venv
 TORCH ?= torch>=2.2,<2.14
 BIN := $(VENV)/bin
 
-.PHONY: run test install lint bench clean
+.PHONY: run test install lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,9 +26,6 @@ test: install
 
 lint:
 	$(BIN)/python -m pip install -q ruff import-linter && $(BIN)/ruff check . && $(BIN)/lint-imports
-
-bench: install
-	$(BIN)/python benchmarks/run_all.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build dist *.egg-info
