@@ -148,7 +148,8 @@ def test_cnn_trace_init_starts_as_the_dot_product():
     )
 
 
-def test_mf_hand_written_bpr_gradient_matches_autograd():
+@pytest.mark.parametrize("reg", [0.01, 0.0])
+def test_mf_hand_written_bpr_gradient_matches_autograd(reg):
     """The closed-form BPR + L2 gradient equals autograd's on the same lines (float64 gradcheck)."""
     import torch
     from torch.nn import functional as F
@@ -158,10 +159,24 @@ def test_mf_hand_written_bpr_gradient_matches_autograd():
     gen = torch.Generator().manual_seed(0)
     pu = torch.randn(7, 5, dtype=torch.double, generator=gen, requires_grad=True)
     q = torch.randn(7, 4, 5, dtype=torch.double, generator=gen, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda a, b: _BPRWithL2.apply(a, b, 0.01)[0], (pu, q))
+    assert torch.autograd.gradcheck(lambda a, b: _BPRWithL2.apply(a, b, reg)[0], (pu, q))
     s = (pu.unsqueeze(1) * q).sum(-1)
-    ref = -F.logsigmoid(s[:, :1] - s[:, 1:]).mean() + 0.01 * (pu.pow(2).sum() + q.pow(2).sum()) / 7
-    assert torch.allclose(_BPRWithL2.apply(pu, q, 0.01)[0], ref)
+    ref = -F.logsigmoid(s[:, :1] - s[:, 1:]).mean() + reg * (pu.pow(2).sum() + q.pow(2).sum()) / 7
+    assert torch.allclose(_BPRWithL2.apply(pu, q, reg)[0], ref)
+
+
+def test_mf_without_l2_still_learns():
+    """reg=0 (RecBole's BPR setting) once returned one tensor as both outputs and trained nothing."""
+    import torch
+
+    from recsys_gui.core.data.batching import PairBatch
+    from recsys_gui.core.models.mf import MF, MFConfig
+
+    torch.manual_seed(0)
+    model = MF(MFConfig(reg=0.0), n_users=20, n_items=30)
+    users, pos, neg = torch.arange(20), torch.arange(20), torch.arange(10, 30)
+    model(PairBatch(users=users, pos=pos, neg=neg))["loss"].backward()
+    assert model.P.weight.grad.abs().sum() > 0 and model.Q.weight.grad.abs().sum() > 0
 
 
 def test_vae_sparse_first_layer_equals_the_dense_one():

@@ -116,7 +116,9 @@ class _BPRWithL2(torch.autograd.Function):
         diff = s[:, :1] - s[:, 1:]
         bpr = -F.logsigmoid(diff).mean()
         n = pu.shape[0]
-        loss = bpr + reg * (pu.pow(2).sum() + q.pow(2).sum()) / n if reg else bpr
+        # Two distinct tensors even without L2: returned twice, one tensor would carry only the
+        # second output's gradient slot, and ``loss`` would train nothing.
+        loss = bpr + reg * (pu.pow(2).sum() + q.pow(2).sum()) / n if reg else bpr.clone()
         ctx.save_for_backward(pu, q, diff)
         ctx.reg = reg
         return loss, bpr
