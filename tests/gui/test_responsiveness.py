@@ -85,20 +85,25 @@ def test_gui_thread_never_busy_100ms(window, qtbot, tmp_path):
 
 
 def test_gui_thread_responsive_while_training(window, qtbot, tmp_path):
-    """MF with its default batch size, Train page on screen, live curves redrawing."""
+    """MF with its default batch size, Train page on screen, live curves redrawing.
+
+    Training runs in a child process, so no GIL is shared; what the GUI thread does is read the
+    event file and repaint. As above, a phase fails only when a second run is over the limit too.
+    """
     drive.load_data(window, qtbot)
-    hb = drive.Heartbeat(10)
-    drive.prepare_training(window, "mf", train={"epochs": 3})
-    with hb.measure("training"):  # from the Start press to the run in the run list
-        drive.start_and_wait(window, qtbot)
-    assert window.train_page.losses.points("loss") > 0
+
+    def measure(name: str) -> None:
+        hb = drive.Heartbeat(10)
+        drive.prepare_training(window, "mf", train={"epochs": 3})
+        with hb.measure("training"):  # from the Start press to the run in the run list
+            drive.start_and_wait(window, qtbot)
+        assert window.train_page.losses.points("loss") > 0
+        _check(hb, tmp_path, name)
+
     try:
-        _check(hb, tmp_path, "heartbeat-training")
-    except AssertionError as exc:
-        if "GUI thread busy" not in str(exc):
-            raise
-        # Known (issue 6 note): training runs in a child process, so the GIL stalls are gone; what
-        # is left is the window's own repaint when an epoch's events arrive together (plots, axes,
-        # legend: 110-150 ms of GUI-thread CPU on the 2-vCPU offscreen test machine).
-        print("\n".join(hb.stalls))
-        pytest.xfail(str(exc).splitlines()[0])
+        measure("heartbeat-training")
+    except AssertionError as first:
+        try:
+            measure("heartbeat-training-again")
+        except AssertionError as second:
+            raise AssertionError(f"over the limit twice:\nfirst: {first}\nsecond: {second}") from None

@@ -139,6 +139,7 @@ class TrainPanel(QWidget):
         split.setSizes([520, 220])
         root.addWidget(split, 1)
 
+        self._losses_first = False
         self.timer = QTimer(self)
         self.timer.setInterval(66)  # ~15 Hz redraws, only when buffers changed
         self.timer.timeout.connect(self._redraw)
@@ -302,6 +303,9 @@ class TrainPanel(QWidget):
         shown = ", ".join(f"{k} {v:.4f}" for k, v in list(test.items())[:4])
         self._log(f"— Run {summary.get('run_id') or ''} {self.status}" + (f": test {shown}" if shown else ""))
         self.eta_label.setText("ETA –")
+        self.flush_plots()
+        self.losses.fit()
+        self.metrics.fit()
         self.state.refresh_runs()
         if summary.get("run_id"):
             self.state.set_current_run(summary["run_id"])
@@ -365,9 +369,14 @@ class TrainPanel(QWidget):
 
     # --- helpers ---------------------------------------------------------------------------------
     def _redraw(self) -> None:
-        if self.isVisible():
-            self.losses.redraw_if_dirty()
-            self.metrics.redraw_if_dirty()
+        """One plot per tick, taking turns: an epoch's events dirty both, and a repaint of both is
+        twice as long a stretch of the GUI thread."""
+        if not self.isVisible():
+            return
+        self._losses_first = not self._losses_first
+        first, second = (self.losses, self.metrics) if self._losses_first else (self.metrics, self.losses)
+        if not first.redraw_if_dirty():
+            second.redraw_if_dirty()
 
     def flush_plots(self) -> None:
         self.losses.redraw_if_dirty()

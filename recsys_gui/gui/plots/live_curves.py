@@ -1,4 +1,10 @@
-"""Growable numpy buffers, one pyqtgraph curve per key, redrawn by a timer only when dirty."""
+"""Growable numpy buffers, one pyqtgraph curve per key, redrawn by a timer only when dirty.
+
+The view follows the data in steps instead of pyqtgraph's auto-range: auto-range moves both axes on
+every redraw, and an axis whose range moved re-lays out and redraws its tick labels, the costliest
+part of a plot's repaint (with a grid, every tick label is repainted whenever a curve changes under
+it). Expanding with a margin only when a point falls outside keeps the axes still for most redraws.
+"""
 
 from __future__ import annotations
 
@@ -31,12 +37,17 @@ class LiveCurveSet:
         self.symbols = symbols
         self.series: dict[str, _Series] = {}
         self.curves: dict[str, pg.PlotDataItem] = {}
-        # Losses fall and metrics rise: their legends go where the curves are not (top / bottom right).
-        self.legend = plot.addLegend(offset=(-10, -10) if symbols else (-10, 10))
+        # Losses fall and metrics rise: their legends go where the curves are not (top right / top left).
+        self.legend = plot.addLegend(offset=(10, 10) if symbols else (-10, 10))
         item = plot.getPlotItem()
         item.setDownsampling(auto=True, mode="peak")
         item.setClipToView(True)
         plot.showGrid(x=True, y=True, alpha=0.2)
+        self.view = item.getViewBox()
+        self.view.disableAutoRange()
+        self.view.sigRangeChangedManually.connect(self._stop_following)
+        self.following = True  # until the user pans or zooms; clear() gives it back
+        self._shown = False  # whether _follow has framed this run's data yet
         self._dirty = False
 
     def append(self, key: str, x: float, y: float) -> None:
@@ -58,12 +69,48 @@ class LiveCurveSet:
         s = self.series.get(key)
         return 0 if s is None else s.n
 
-    def redraw_if_dirty(self) -> None:
+    def redraw_if_dirty(self) -> bool:
+        """Hand the new points to the curves; whether there were any."""
         if not self._dirty:
-            return
+            return False
         self._dirty = False
         for key, s in self.series.items():
             self.curves[key].setData(s.x[:s.n], s.y[:s.n], skipFiniteCheck=True)
+        self._follow()
+        return True
+
+    def fit(self) -> None:
+        """Frame all points tightly (at the end of a run), unless the user has taken the view over."""
+        box = self._data_box()
+        if box is not None and self.following and not any(self.view.autoRangeEnabled()):
+            self.view.setRange(xRange=box[0], yRange=box[1], padding=0.05)
+
+    def _data_box(self) -> tuple[tuple[float, float], tuple[float, float]] | None:
+        filled = [s for s in self.series.values() if s.n]
+        if not filled:
+            return None
+        x0, x1 = min(s.x[0] for s in filled), max(s.x[s.n - 1] for s in filled)
+        y0, y1 = min(s.y[:s.n].min() for s in filled), max(s.y[:s.n].max() for s in filled)
+        return (float(x0), float(x1)), (float(y0), float(y1))
+
+    def _follow(self) -> None:
+        box = self._data_box()
+        if box is None or not self.following or any(self.view.autoRangeEnabled()):
+            return  # the user's view, or pyqtgraph's own auto-range after the "A" button
+        (x0, x1), (y0, y1) = box
+        (vx0, vx1), (vy0, vy1) = self.view.viewRange()
+        if vx0 <= x0 and x1 <= vx1 and vy0 <= y0 and y1 <= vy1 and self._shown:
+            return
+        x_span = max(x1 - x0, 1.0)
+        y_span = max(y1 - y0, abs(y1) * 0.1, 1e-6)
+        # Room for half as many epochs again and a fifth of the values' spread on either side.
+        left = x0 - 0.05 * x_span
+        self.view.setRange(xRange=(min(left, vx0) if self._shown else left, x1 + 0.5 * x_span),
+                           yRange=(y0 - 0.2 * y_span, y1 + 0.2 * y_span), padding=0)
+        self._shown = True
+
+    def _stop_following(self, *_: object) -> None:
+        self.following = False
 
     def clear(self) -> None:
         for c in self.curves.values():
@@ -73,3 +120,5 @@ class LiveCurveSet:
         self.series.clear()
         self.curves.clear()
         self._dirty = False
+        self.following, self._shown = True, False
+        self.view.disableAutoRange()

@@ -1,0 +1,86 @@
+"""Live curves follow new points in steps, leave a user's zoom alone, and take turns to repaint."""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+import pytest
+
+from recsys_gui.gui.plots.live_curves import LiveCurveSet
+
+pytestmark = pytest.mark.gui
+
+
+def _ranges(curves: LiveCurveSet) -> list[list[float]]:
+    return [list(r) for r in curves.view.viewRange()]
+
+
+def _contains(curves: LiveCurveSet, x: float, y: float) -> bool:
+    (x0, x1), (y0, y1) = curves.view.viewRange()
+    return x0 <= x <= x1 and y0 <= y <= y1
+
+
+def test_view_moves_only_when_a_point_falls_outside(qtbot):
+    plot = pg.PlotWidget()
+    qtbot.addWidget(plot)
+    curves = LiveCurveSet(plot)
+    for i in range(10):
+        curves.append("loss", i / 10, 1.0 - i / 100)
+    assert curves.redraw_if_dirty()
+    first = _ranges(curves)
+    assert all(_contains(curves, i / 10, 1.0 - i / 100) for i in range(10))
+
+    curves.append("loss", 1.0, 0.95)  # inside the margin the last framing left
+    curves.redraw_if_dirty()
+    assert _ranges(curves) == first, "an axis moved although every point was in view"
+    assert not curves.redraw_if_dirty(), "nothing new, nothing to redraw"
+
+    curves.append("loss", 5.0, 0.2)  # far outside: the view grows to take in every point
+    curves.redraw_if_dirty()
+    assert _ranges(curves) != first
+    assert _contains(curves, 5.0, 0.2) and _contains(curves, 0.0, 1.0)
+
+
+def test_a_users_zoom_is_kept_until_the_next_run(qtbot):
+    plot = pg.PlotWidget()
+    qtbot.addWidget(plot)
+    curves = LiveCurveSet(plot)
+    curves.append("loss", 0.0, 1.0)
+    curves.append("loss", 1.0, 0.5)
+    curves.redraw_if_dirty()
+    curves.view.setRange(xRange=(0.2, 0.4), yRange=(0.6, 0.7), padding=0)
+    curves.view.sigRangeChangedManually.emit([True, True])  # what a mouse drag or wheel sends
+    zoomed = _ranges(curves)
+    curves.append("loss", 9.0, 0.1)
+    curves.redraw_if_dirty()
+    curves.fit()
+    assert _ranges(curves) == zoomed
+
+    curves.clear()  # a new run follows its data again
+    curves.append("loss", 0.0, 3.0)
+    curves.append("loss", 2.0, 2.0)
+    curves.redraw_if_dirty()
+    assert _contains(curves, 0.0, 3.0) and _contains(curves, 2.0, 2.0)
+
+
+def test_fit_frames_the_points_tightly(qtbot):
+    plot = pg.PlotWidget()
+    qtbot.addWidget(plot)
+    curves = LiveCurveSet(plot, symbols=True)
+    for epoch, v in enumerate((0.1, 0.2, 0.25), start=1):
+        curves.append("ndcg@10", epoch, v)
+    curves.redraw_if_dirty()
+    curves.fit()
+    (x0, x1), (y0, y1) = curves.view.viewRange()
+    assert 0.8 < x0 < 1.0 and 3.0 < x1 < 3.2
+    assert 0.09 < y0 < 0.1 and 0.25 < y1 < 0.27
+
+
+def test_train_page_redraws_its_two_plots_on_alternate_ticks(window, qtbot):
+    page = window.train_page
+    window.go("Train")
+    page.losses.append("loss", 0.5, 0.7)
+    page.metrics.append("ndcg@10", 1, 0.1)
+    page._redraw()
+    assert page.losses._dirty != page.metrics._dirty, "one plot per tick"
+    page._redraw()
+    assert not page.losses._dirty and not page.metrics._dirty, "the other one on the next tick"
