@@ -112,7 +112,7 @@ class RunOutcome:
 
 def load_split(spec: RunSpec, *, seed: int) -> tuple[Split, dict[str, Any]]:
     """Read the data a spec names and split it; returns the split and the load report as a dict."""
-    from recsys_gui.core.data import loaders, splits
+    from recsys_gui.core.data import loaders, recent, splits
 
     opts = loaders.LoadOptions(**spec.data.options)
     meta = Path(spec.data.item_metadata) if spec.data.item_metadata else None
@@ -125,7 +125,7 @@ def load_split(spec: RunSpec, *, seed: int) -> tuple[Split, dict[str, Any]]:
         return split, report.to_dict()
     if spec.data.path is None:
         raise RecsysError("No data given: pass --data FILE, or --train/--test files.")
-    data, report = loaders.load_interactions(Path(spec.data.path), opts, item_metadata=meta)
+    data, report = recent.load(spec.data.path, spec.data.options, spec.data.item_metadata)
     return splits.make_split(data, spec.split, seed=seed), report.to_dict()
 
 

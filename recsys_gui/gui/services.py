@@ -30,10 +30,12 @@ def load(
     metadata: str | None = None,
     progress: Callable[[float, str], None] | None = None,
 ) -> tuple[Any, Any, dict[str, Any]]:
-    """Load + the statistics the data page plots."""
+    """Load + the statistics the data page plots; the core remembers the data for the runs' own reads."""
+    from recsys_gui.core.data import recent
     from recsys_gui.core.data.loaders import LoadOptions, load_interactions
 
     data, report = load_interactions(path, LoadOptions(**options), item_metadata=metadata, progress=progress)
+    recent.remember(path, metadata, options, data, report)
     return data, report, statistics(data)
 
 

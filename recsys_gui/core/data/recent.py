@@ -1,0 +1,59 @@
+"""The interactions file loaded last in this process, kept for the next reader of the same file.
+
+The GUI parses a file once on its Data page; a run's evaluation, user inspector and projections
+then ask for the same file again through the run's spec. Parsing it anew costs seconds on large
+files, and most of it holds the GIL, so the window's thread would stall for as long as it lasts.
+The entry is keyed by the files' identity (resolved path, size, modification time) and the load
+options, so an edited file or other options load afresh.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from recsys_gui.core.data.interactions import InteractionData
+
+_lock = threading.Lock()
+_entry: tuple[tuple[Any, ...], InteractionData, Any] | None = None
+
+
+def _key(path: str | Path, metadata: str | Path | None, options: dict[str, Any]) -> tuple[Any, ...] | None:
+    files = []
+    for p in (path, metadata):
+        if p is None:
+            files.append(None)
+            continue
+        try:
+            st = os.stat(p)
+        except OSError:
+            return None
+        files.append((os.path.realpath(p), st.st_size, st.st_mtime_ns))
+    return (*files, json.dumps(options, sort_keys=True, default=str))
+
+
+def remember(path: str | Path, metadata: str | Path | None, options: dict[str, Any],
+             data: InteractionData, report: Any) -> None:
+    """Keep ``data`` (one entry: the previous one is dropped) for ``load`` of the same file and options."""
+    global _entry
+    key = _key(path, metadata, options)
+    with _lock:
+        _entry = None if key is None else (key, data, report)
+
+
+def load(path: str | Path, options: dict[str, Any], metadata: str | Path | None = None) -> tuple[InteractionData, Any]:
+    """``loaders.load_interactions`` of the file, or the data remembered for it unchanged."""
+    from recsys_gui.core.data import loaders
+
+    key = _key(path, metadata, options)
+    with _lock:
+        entry = _entry
+    if key is not None and entry is not None and entry[0] == key:
+        return entry[1], entry[2]
+    data, report = loaders.load_interactions(Path(path), loaders.LoadOptions(**options),
+                                             item_metadata=Path(metadata) if metadata else None)
+    remember(path, metadata, options, data, report)
+    return data, report

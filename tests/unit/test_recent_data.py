@@ -1,0 +1,48 @@
+"""The last loaded file is reused for the same file and options, and read again when either changes."""
+
+from __future__ import annotations
+
+import os
+
+from recsys_gui.core.data import loaders, recent
+
+
+def _write(path, rows):
+    path.write_text("user,item\n" + "".join(f"{u},{i}\n" for u, i in rows))
+
+
+def test_same_file_and_options_reuse_the_loaded_data(tmp_path, monkeypatch):
+    f = tmp_path / "x.csv"
+    _write(f, [(1, 1), (1, 2), (2, 1)])
+    calls = []
+    real = loaders.load_interactions
+    monkeypatch.setattr(loaders, "load_interactions", lambda *a, **k: calls.append(a) or real(*a, **k))
+
+    first, _ = recent.load(str(f), {})
+    again, _ = recent.load(str(f), {})
+    assert again is first and len(calls) == 1
+
+    other, _ = recent.load(str(f), {"dedupe": "max"})  # other options: read again
+    assert other is not first and len(calls) == 2
+
+    _write(f, [(1, 1), (1, 2), (2, 1), (3, 3)])  # edited file: read again, new content
+    st = f.stat()
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    edited, _ = recent.load(str(f), {"dedupe": "max"})
+    assert len(calls) == 3 and len(edited) == 4
+
+
+def test_data_the_gui_loaded_is_what_a_run_reads(tmp_path, monkeypatch):
+    f = tmp_path / "y.csv"
+    _write(f, [(1, 1), (2, 2)])
+    data, report = loaders.load_interactions(f, loaders.LoadOptions())
+    recent.remember(str(f), None, {}, data, report)
+    monkeypatch.setattr(loaders, "load_interactions", lambda *a, **k: (_ for _ in ()).throw(AssertionError("re-read")))
+    assert recent.load(str(f), {})[0] is data
+    f.unlink()  # a file that is gone is never served from memory
+    try:
+        recent.load(str(f), {})
+    except AssertionError:
+        pass  # it went to the loader (which would then report the missing file)
+    else:
+        raise AssertionError("a deleted file was served from memory")
