@@ -112,7 +112,7 @@ class RunOutcome:
 
 def load_split(spec: RunSpec, *, seed: int) -> tuple[Split, dict[str, Any]]:
     """Read the data a spec names and split it; returns the split and the load report as a dict."""
-    from recsys_gui.core.data import loaders, recent, splits
+    from recsys_gui.core.data import loaders, recent
 
     opts = loaders.LoadOptions(**spec.data.options)
     meta = Path(spec.data.item_metadata) if spec.data.item_metadata else None
@@ -126,7 +126,7 @@ def load_split(spec: RunSpec, *, seed: int) -> tuple[Split, dict[str, Any]]:
     if spec.data.path is None:
         raise RecsysError("No data given: pass --data FILE, or --train/--test files.")
     data, report = recent.load(spec.data.path, spec.data.options, spec.data.item_metadata)
-    return splits.make_split(data, spec.split, seed=seed), report.to_dict()
+    return recent.split(data, spec.split, seed), report.to_dict()
 
 
 def library_versions() -> dict[str, str]:

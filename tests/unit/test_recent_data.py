@@ -46,3 +46,17 @@ def test_data_the_gui_loaded_is_what_a_run_reads(tmp_path, monkeypatch):
         pass  # it went to the loader (which would then report the missing file)
     else:
         raise AssertionError("a deleted file was served from memory")
+
+
+def test_the_same_split_is_made_once_per_data_spec_and_seed(tmp_path):
+    f = tmp_path / "z.csv"
+    _write(f, [(u, i) for u in range(20) for i in range(u % 5, u % 5 + 6)])
+    data, _ = recent.load(str(f), {})
+    a = recent.split(data, "ratio:8,1,1", 3)
+    assert recent.split(data, "ratio:8,1,1", 3) is a
+    b = recent.split(data, "ratio:8,1,1", 4)
+    assert b is not a
+    from recsys_gui.core.data.splits import make_split
+
+    fresh = make_split(data, "ratio:8,1,1", seed=4)
+    assert (b.train.items == fresh.train.items).all() and (b.test.users == fresh.test.users).all()

@@ -15,10 +15,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from recsys_gui.core.data.interactions import InteractionData
+from recsys_gui.core.data.interactions import InteractionData, Split
 
 _lock = threading.Lock()
 _entry: tuple[tuple[Any, ...], InteractionData, Any] | None = None
+_split: tuple[InteractionData, str, int, Split] | None = None
 
 
 def _key(path: str | Path, metadata: str | Path | None, options: dict[str, Any]) -> tuple[Any, ...] | None:
@@ -57,3 +58,22 @@ def load(path: str | Path, options: dict[str, Any], metadata: str | Path | None 
                                              item_metadata=Path(metadata) if metadata else None)
     remember(path, metadata, options, data, report)
     return data, report
+
+
+def split(data: InteractionData, spec: str, seed: int) -> Split:
+    """``make_split(data, spec, seed=seed)``, or the split made last from this very data object.
+
+    A run's evaluation, inspector and projections each ask for the same split; a split is
+    deterministic in (data, spec, seed), and the data object is kept alive with it.
+    """
+    global _split
+    from recsys_gui.core.data.splits import make_split
+
+    with _lock:
+        entry = _split
+    if entry is not None and entry[0] is data and entry[1] == str(spec) and entry[2] == int(seed):
+        return entry[3]
+    made = make_split(data, spec, seed=seed)
+    with _lock:
+        _split = (data, str(spec), int(seed), made)
+    return made
