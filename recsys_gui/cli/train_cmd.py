@@ -15,6 +15,7 @@ from recsys_gui.cli.common import (
     load_options_from_args,
     print_json,
 )
+from recsys_gui.core.training.events import shown_epoch
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -168,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
     summary = outcome.summary()
     if not args.json:
         print(f"run {summary['run_id']} ({summary['model']}): {summary['status']}, best epoch "
-              f"{summary['best_epoch']}, {summary['seconds_per_epoch']:.3f}s/epoch")
+              f"{shown_epoch(summary['best_epoch'])}, {summary['seconds_per_epoch']:.3f}s/epoch")
         for part in ("valid", "test"):
             if summary[part]:
                 print(f"  {part}: " + "  ".join(f"{k} {v:.4f}" for k, v in summary[part].items()))

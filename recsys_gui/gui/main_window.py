@@ -53,10 +53,10 @@ def import_worker_libraries() -> None:
     one 120-185 ms stall of the GUI thread while a worker imported scikit-learn), which would
     freeze the window in the middle of a projection; before the window is shown, nobody waits.
     """
-    import scipy.sparse.linalg  # noqa: F401
-    import scipy.stats  # noqa: F401
-    import sklearn.decomposition  # noqa: F401
-    import sklearn.manifold  # noqa: F401
+    import scipy.sparse.linalg
+    import scipy.stats
+    import sklearn.decomposition
+    import sklearn.manifold
 
 
 class MainWindow(QMainWindow):

@@ -37,7 +37,10 @@ def test_data_the_gui_loaded_is_what_a_run_reads(tmp_path, monkeypatch):
     _write(f, [(1, 1), (2, 2)])
     data, report = loaders.load_interactions(f, loaders.LoadOptions())
     recent.remember(str(f), None, {}, data, report)
-    monkeypatch.setattr(loaders, "load_interactions", lambda *a, **k: (_ for _ in ()).throw(AssertionError("re-read")))
+    def reread(*_a, **_k):
+        raise AssertionError("re-read")
+
+    monkeypatch.setattr(loaders, "load_interactions", reread)
     assert recent.load(str(f), {})[0] is data
     f.unlink()  # a file that is gone is never served from memory
     try:

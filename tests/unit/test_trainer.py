@@ -96,3 +96,16 @@ def test_cuda_request_without_cuda_is_a_clear_error(tiny, tmp_path):
 
     with pytest.raises(DeviceError, match="no CUDA GPU"):
         run_training(spec(device="cuda"), workspace=tmp_path, split=tiny)
+
+
+def test_people_read_the_best_epoch_numbered_from_one():
+    """Events and the store count epochs from 0; the console line says the epoch the bar showed."""
+    import io
+
+    from recsys_gui.cli.common import ConsoleProgress
+
+    out = io.StringIO()
+    ConsoleProgress(stream=out).on_event(ev.RunFinished(status="completed", best_epoch=2, best_metrics={},
+                                                        seconds=1.0, epochs_run=4))
+    assert "best epoch 3" in out.getvalue()
+    assert ev.shown_epoch(None) == "–"

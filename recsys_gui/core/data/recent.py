@@ -45,7 +45,8 @@ def remember(path: str | Path, metadata: str | Path | None, options: dict[str, A
         _entry = None if key is None else (key, data, report)
 
 
-def load(path: str | Path, options: dict[str, Any], metadata: str | Path | None = None) -> tuple[InteractionData, Any]:
+def load(path: str | Path, options: dict[str, Any],
+         metadata: str | Path | None = None) -> tuple[InteractionData, Any]:
     """``loaders.load_interactions`` of the file, or the data remembered for it unchanged."""
     from recsys_gui.core.data import loaders
 

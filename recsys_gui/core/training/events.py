@@ -12,6 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 
+def shown_epoch(epoch: int | None) -> str:
+    """An epoch as people read it: numbered from 1 ("–" when there is none)."""
+    return "–" if epoch is None else str(int(epoch) + 1)
+
+
 @dataclass(frozen=True)
 class TrainingEvent:
     kind: ClassVar[str] = "event"

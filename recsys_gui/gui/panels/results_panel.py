@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from recsys_gui.core.training.events import shown_epoch
 from recsys_gui.gui import services
 from recsys_gui.gui.plots.live_curves import PALETTE
 from recsys_gui.gui.qtmodels.frame_model import FrameModel
@@ -201,7 +202,7 @@ class ResultsPanel(QWidget):
             self.k_result = None
         self._fill_metrics(row)
         self.run_info.setText(
-            f"{row['model']} · {row['status']} · best epoch {row.get('best_epoch')} of "
+            f"{row['model']} · {row['status']} · best epoch {shown_epoch(row.get('best_epoch'))} of "
             f"{row.get('epochs_run')} · {row.get('device')} · split {row.get('split')}"
             + (f"\n{row['error']}" if row.get("error") else "")
         )

@@ -363,7 +363,7 @@ class TrainPanel(QWidget):
         elif isinstance(e, ev.Message):
             self._log(f"[{e.level}] {e.text}")
         elif isinstance(e, ev.RunFinished):
-            self._log(f"finished: {e.status}; best epoch {e.best_epoch}; {e.seconds:.1f} s")
+            self._log(f"finished: {e.status}; best epoch {ev.shown_epoch(e.best_epoch)}; {e.seconds:.1f} s")
         elif isinstance(e, ev.RunFailed):
             self._log(f"error: {e.error_type}: {e.message}")
 
