@@ -99,7 +99,9 @@ def run(args: argparse.Namespace) -> int:
         wait(lambda: any(r["id"] == run_id for r in win.state.runs), "the run list")
         say(f"run {run_id} {win.train_page.status}; filling the pages")
         win.train_page.flush_plots()
+        # Each page is shown before it is used, as a user would (hidden pages refresh when shown).
         # Results: metric vs K and one user
+        win.go("Results")
         win.results_page.picker.select(run_id)
         win.results_page.show_run(run_id)
         win.results_page.evaluate_k()
@@ -109,13 +111,16 @@ def run(args: argparse.Namespace) -> int:
         win.results_page.inspect()
         wait(lambda: win.results_page.inspect_btn.isEnabled(), "the user inspector")
         # Embeddings
+        win.go("Embeddings")
         win.embeddings_page.picker.select(run_id)
         win.embeddings_page.project()
         wait(lambda: win.embeddings_page.project_btn.isEnabled(), "the embedding projection")
         wait(lambda: len(win.state.runs) >= 2, "the run list")
+        win.go("Compare")
         win.compare_page.select_runs([r["id"] for r in win.state.runs[:2]])
         win.compare_page.compare()
         # Export: a real CSV export into the workspace
+        win.go("Export")
         win.export_page.picker.select(run_id)
         idx = win.export_page.fmt.findData("csv")
         win.export_page.fmt.setCurrentIndex(idx)

@@ -1,8 +1,12 @@
-"""Small shared widgets: page header, inline message label, and a stat plot factory."""
+"""Small shared widgets: page header, inline message label, a stat plot factory, a run picker and
+the deferral that keeps hidden pages from refreshing."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 
@@ -77,6 +81,8 @@ def log_axis(orientation: str):
 def stat_plot(title_text: str, x_label: str, y_label: str, *, log_x: bool = False, log_y: bool = False):
     import pyqtgraph as pg
 
+    from recsys_gui.gui.plots.axes import cache_axes
+
     axes = {side: log_axis(side) for side, on in (("bottom", log_x), ("left", log_y)) if on}
     p = pg.PlotWidget(axisItems=axes)
     p.setTitle(title_text)
@@ -86,6 +92,7 @@ def stat_plot(title_text: str, x_label: str, y_label: str, *, log_x: bool = Fals
     p.showGrid(x=True, y=True, alpha=0.2)
     p.setMenuEnabled(False)
     p.setMinimumHeight(160)
+    cache_axes(p)
     return p
 
 
@@ -154,3 +161,32 @@ class RunPicker(QWidget):
         rid = self.current()
         if rid:
             self.run_selected.emit(rid)
+
+
+class WhenShown(QObject):
+    """Calls ``refresh`` now while ``page`` is on screen, else once when it is next shown.
+
+    A run's end tells every page at once; pages the user is not looking at (Results, Compare and
+    Embeddings during training) rebuilding tables and plots then would all land in one stretch of
+    the GUI thread. A page not in a shown window (built on its own, as in tests) refreshes at once.
+    Only the latest arguments are kept: they describe the state to show.
+    """
+
+    def __init__(self, page: QWidget, refresh: Callable[..., Any]) -> None:
+        super().__init__(page)
+        self.page, self.refresh = page, refresh
+        self.pending: tuple[Any, ...] | None = None
+        page.installEventFilter(self)
+
+    def __call__(self, *args: Any) -> None:
+        if self.page.window().isVisible() and not self.page.isVisible():
+            self.pending = args
+            return
+        self.pending = None
+        self.refresh(*args)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.page and event.type() == QEvent.Type.Show and self.pending is not None:
+            args, self.pending = self.pending, None
+            self.refresh(*args)
+        return False

@@ -84,3 +84,48 @@ def test_train_page_redraws_its_two_plots_on_alternate_ticks(window, qtbot):
     assert page.losses._dirty != page.metrics._dirty, "one plot per tick"
     page._redraw()
     assert not page.losses._dirty and not page.metrics._dirty, "the other one on the next tick"
+
+
+def test_a_requested_fit_waits_for_the_next_redraw(qtbot):
+    plot = pg.PlotWidget()
+    qtbot.addWidget(plot)
+    curves = LiveCurveSet(plot, symbols=True)
+    for epoch, v in enumerate((0.1, 0.2, 0.25), start=1):
+        curves.append("ndcg@10", epoch, v)
+    curves.redraw_if_dirty()
+    followed = _ranges(curves)
+    curves.request_fit()
+    assert _ranges(curves) == followed, "nothing moves until the page's timer redraws"
+    assert curves.redraw_if_dirty()
+    (x0, x1), _ = curves.view.viewRange()
+    assert 3.0 < x1 < 3.2, "the redraw framed the points tightly"
+
+
+def test_cached_axes_draw_the_same_pixels_after_the_range_moves(qtbot):
+    """The axis pixmap cache must be redrawn when ticks move, never show stale labels or grid."""
+    from PySide6.QtWidgets import QApplication
+
+    from recsys_gui.gui.plots.axes import cache_axes
+
+    images = []
+    for cached in (False, True):
+        plot = pg.PlotWidget(title="losses")
+        qtbot.addWidget(plot)
+        plot.resize(500, 350)
+        plot.show()
+        plot.showGrid(x=True, y=True, alpha=0.2)
+        if cached:
+            cache_axes(plot)
+        curve = plot.plot(pen=pg.mkPen("#4d86f0"))
+        view = plot.getPlotItem().getViewBox()
+        view.disableAutoRange()
+        view.setRange(xRange=(0, 4), yRange=(0, 1), padding=0)
+        curve.setData([0, 1, 2], [0.9, 0.5, 0.4])
+        QApplication.processEvents()  # laid out, then painted: the cache holds the first range
+        plot.viewport().repaint()
+        view.setRange(xRange=(0, 9), yRange=(0, 2), padding=0)
+        curve.setData([0, 1, 2, 8], [0.9, 0.5, 0.4, 0.1])
+        QApplication.processEvents()
+        plot.viewport().repaint()
+        images.append(plot.grab().toImage())
+    assert images[0] == images[1]

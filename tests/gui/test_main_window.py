@@ -50,3 +50,32 @@ def test_resources_found():
 
     for t in ("light", "dark"):
         assert "{{" not in stylesheet(t)
+
+
+def test_hidden_pages_refresh_when_shown_not_before(qtbot):
+    from PySide6.QtWidgets import QStackedWidget, QWidget
+
+    from recsys_gui.gui.widgets import WhenShown
+
+    stack = QStackedWidget()
+    qtbot.addWidget(stack)
+    on_screen, hidden = QWidget(), QWidget()
+    stack.addWidget(on_screen)
+    stack.addWidget(hidden)
+    stack.show()
+    calls: list[tuple] = []
+    refresh = WhenShown(hidden, lambda *a: calls.append(a))
+    refresh("run-1")
+    refresh("run-2")
+    assert calls == [], "a page off screen does no work"
+    stack.setCurrentWidget(hidden)
+    assert calls == [("run-2",)], "shown: one refresh with the latest arguments"
+    stack.setCurrentWidget(on_screen)
+    stack.setCurrentWidget(hidden)
+    assert calls == [("run-2",)], "nothing new: no second refresh"
+    refresh("run-3")
+    assert calls[-1] == ("run-3",), "on screen: at once"
+
+    alone = QWidget()  # never shown, as a page built on its own in a test
+    WhenShown(alone, lambda *a: calls.append(a))("now")
+    assert calls[-1] == ("now",)

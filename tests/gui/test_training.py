@@ -24,6 +24,9 @@ def test_short_training_draws_curves(window, qtbot):
     assert page.metrics.points("ndcg@10") == 3
     assert page.status_label.text() == "completed"
     qtbot.waitUntil(lambda: any(r["id"] == summary["run_id"] for r in window.state.runs), timeout=10000)
+    # the Compare page, off screen during the run, fills its table when it is shown (WhenShown)
+    assert window.compare_page.runs_model.rowCount() == 0
+    window.go("Compare")
     assert window.compare_page.runs_model.rowCount() >= 1
 
 

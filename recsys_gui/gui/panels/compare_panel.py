@@ -30,11 +30,12 @@ from PySide6.QtWidgets import (
 )
 
 from recsys_gui.gui import services
+from recsys_gui.gui.plots.axes import cache_axes
 from recsys_gui.gui.plots.live_curves import PALETTE
 from recsys_gui.gui.qtmodels.frame_model import FrameModel
 from recsys_gui.gui.qtmodels.runs_model import RunsModel, SortRole
 from recsys_gui.gui.threading import error_text, run_in_thread
-from recsys_gui.gui.widgets import Message, title
+from recsys_gui.gui.widgets import Message, WhenShown, title
 
 ALPHA = 0.05
 BAR_METRICS = ("ndcg", "recall", "precision", "hit", "mrr", "map", "coverage", "gini", "ild")
@@ -148,7 +149,7 @@ class ComparePanel(QWidget):
         split.addWidget(self.tabs)
         split.setSizes([300, 480])
         root.addWidget(split, 1)
-        state.runs_changed.connect(self._runs_changed)
+        state.runs_changed.connect(WhenShown(self, self._runs_changed))
         self._runs_changed()
 
     # --- layout of the tabs ----------------------------------------------------------------------
@@ -258,6 +259,7 @@ class ComparePanel(QWidget):
         if x_label:
             p.setLabel("bottom", x_label)
         p.showGrid(x=True, y=True, alpha=0.2)
+        cache_axes(p)
         p.setMenuEnabled(False)
         p.getPlotItem().hideButtons()
         for axis in ("bottom", "left"):

@@ -34,7 +34,7 @@ from recsys_gui.gui import services
 from recsys_gui.gui.plots.scatter import EmbeddingScatter, group_colours
 from recsys_gui.gui.qtmodels.frame_model import FrameModel
 from recsys_gui.gui.threading import error_text, run_in_thread
-from recsys_gui.gui.widgets import Message, RunPicker, title
+from recsys_gui.gui.widgets import Message, RunPicker, WhenShown, title
 
 METHODS = {
     "pca": "PCA (instant, linear)",
@@ -78,8 +78,9 @@ class EmbeddingsPanel(QWidget):
             )
         )
         self.picker = RunPicker(state)
-        self.picker.run_selected.connect(self._run_changed)
-        state.runs_changed.connect(lambda: self._run_changed(self.picker.current() or ""))
+        refresh_sides = WhenShown(self, lambda *_: self._run_changed(self.picker.current() or ""))
+        self.picker.run_selected.connect(refresh_sides)
+        state.runs_changed.connect(refresh_sides)
         root.addWidget(self.picker)
 
         bar = QHBoxLayout()

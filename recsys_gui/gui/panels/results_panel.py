@@ -25,10 +25,11 @@ from PySide6.QtWidgets import (
 
 from recsys_gui.core.training.events import shown_epoch
 from recsys_gui.gui import services
+from recsys_gui.gui.plots.axes import cache_axes
 from recsys_gui.gui.plots.live_curves import PALETTE
 from recsys_gui.gui.qtmodels.frame_model import FrameModel
 from recsys_gui.gui.threading import error_text, run_in_thread
-from recsys_gui.gui.widgets import Message, RunPicker, title
+from recsys_gui.gui.widgets import Message, RunPicker, WhenShown, title
 
 BEYOND = ("coverage", "gini", "novelty", "ild", "arp")
 ACCURACY_CURVES = ("ndcg", "recall", "precision", "hit")
@@ -83,7 +84,7 @@ class ResultsPanel(QWidget):
             )
         )
         self.picker = RunPicker(state)
-        self.picker.run_selected.connect(self.show_run)
+        self.picker.run_selected.connect(WhenShown(self, self.show_run))
         root.addWidget(self.picker)
         self.message = Message()
         root.addWidget(self.message)
@@ -125,6 +126,7 @@ class ResultsPanel(QWidget):
         self.k_plot.setLogMode(x=True, y=False)
         self.k_plot.addLegend(offset=(10, 10))
         self.k_plot.showGrid(x=True, y=True, alpha=0.2)
+        cache_axes(self.k_plot)
         self.k_plot.setMenuEnabled(False)
         self.k_plot.getPlotItem().hideButtons()
         ks.addWidget(self.k_plot)

@@ -303,9 +303,8 @@ class TrainPanel(QWidget):
         shown = ", ".join(f"{k} {v:.4f}" for k, v in list(test.items())[:4])
         self._log(f"— Run {summary.get('run_id') or ''} {self.status}" + (f": test {shown}" if shown else ""))
         self.eta_label.setText("ETA –")
-        self.flush_plots()
-        self.losses.fit()
-        self.metrics.fit()
+        self.losses.request_fit()
+        self.metrics.request_fit()
         self.state.refresh_runs()
         if summary.get("run_id"):
             self.state.set_current_run(summary["run_id"])

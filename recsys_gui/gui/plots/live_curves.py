@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 
+from recsys_gui.gui.plots.axes import cache_axes
+
 PALETTE = ("#4d86f0", "#e8833a", "#3aa672", "#d6455d", "#8e6cd8", "#b5892b", "#2bb0b5", "#c45fb0")
 
 
@@ -43,12 +45,14 @@ class LiveCurveSet:
         item.setDownsampling(auto=True, mode="peak")
         item.setClipToView(True)
         plot.showGrid(x=True, y=True, alpha=0.2)
+        cache_axes(plot)
         self.view = item.getViewBox()
         self.view.disableAutoRange()
         self.view.sigRangeChangedManually.connect(self._stop_following)
         self.following = True  # until the user pans or zooms; clear() gives it back
         self._shown = False  # whether _follow has framed this run's data yet
         self._dirty = False
+        self._fit_pending = False
 
     def append(self, key: str, x: float, y: float) -> None:
         if y is None or not np.isfinite(y):
@@ -76,8 +80,17 @@ class LiveCurveSet:
         self._dirty = False
         for key, s in self.series.items():
             self.curves[key].setData(s.x[:s.n], s.y[:s.n], skipFiniteCheck=True)
-        self._follow()
+        if self._fit_pending:
+            self._fit_pending = False
+            self.fit()
+        else:
+            self._follow()
         return True
+
+    def request_fit(self) -> None:
+        """Fit with the next redraw rather than now: at a run's end the page's timer then refits its
+        plots on separate ticks instead of relaying out every axis in one stretch."""
+        self._fit_pending = self._dirty = True
 
     def fit(self) -> None:
         """Frame all points tightly (at the end of a run), unless the user has taken the view over."""
@@ -119,6 +132,6 @@ class LiveCurveSet:
             self.legend.clear()
         self.series.clear()
         self.curves.clear()
-        self._dirty = False
+        self._dirty = self._fit_pending = False
         self.following, self._shown = True, False
         self.view.disableAutoRange()

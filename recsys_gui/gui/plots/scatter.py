@@ -15,6 +15,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 
+from recsys_gui.gui.plots.axes import cache_axes
 from recsys_gui.gui.plots.live_curves import PALETTE
 
 CATEGORY_COLOURS = (*PALETTE, "#7f7f7f", "#17becf", "#bcbd22")
@@ -44,6 +45,7 @@ class EmbeddingScatter(pg.PlotWidget):
         self.label_for: Callable[[int], str] | None = None
         self.setAspectLocked(True)
         self.showGrid(x=True, y=True, alpha=0.12)
+        cache_axes(self)
         self.setMenuEnabled(False)
         self.getPlotItem().hideButtons()
         for axis in ("bottom", "left"):
