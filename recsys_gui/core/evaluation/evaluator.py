@@ -18,6 +18,7 @@ from recsys_gui.core.data.batching import PositiveIndex
 from recsys_gui.core.data.interactions import InteractionData
 from recsys_gui.core.errors import TrainingCancelled
 from recsys_gui.core.evaluation import metrics as M
+from recsys_gui.core.evaluation.ild_basis import item_basis
 from recsys_gui.core.evaluation.ranking import DeviceCSR, full_scores, topk_for_users, user_batches
 from recsys_gui.core.models.base import Recommender
 
@@ -41,7 +42,6 @@ class Evaluator:
         self.batch_users = int(batch_users)
         self.sampled_negatives = sampled_negatives
         self.seed = seed
-        self._ild_cache: dict[str, Tensor] = {}
 
     @property
     def keys(self) -> list[str]:
@@ -145,25 +145,12 @@ class Evaluator:
         elif s.name == "arp":
             list_sums[s.key] += item_pop[top].mean(1).sum()
         elif s.name == "ild":
-            v = self._item_vectors(history, device)[top]  # [B, k, d], unit length
+            v = item_basis(history, device)[top]  # [B, k, d], unit length
             sim = v @ v.transpose(1, 2)
             k = top.shape[1]
             if k > 1:
                 off = (sim.sum((1, 2)) - sim.diagonal(dim1=1, dim2=2).sum(1)) / (k * (k - 1))
                 list_sums[s.key] += (1.0 - off).double().sum()
-
-    def _item_vectors(self, history: InteractionData, device: torch.device) -> Tensor:
-        """Items as unit vectors of a truncated SVD of the training matrix: one ILD basis for every model."""
-        key = history.fingerprint()
-        if key not in self._ild_cache:
-            from scipy.sparse.linalg import svds
-
-            x = history.to_csr().astype(np.float64)
-            d = max(1, min(64, min(x.shape) - 1))
-            _, s, vt = svds(x, k=d, random_state=0)
-            v = torch.as_tensor((vt.T * s).astype(np.float32), device=device)
-            self._ild_cache = {key: torch.nn.functional.normalize(v, dim=1)}
-        return self._ild_cache[key]
 
     def _auc(self, model, ub, hist, excl, tgt) -> Tensor:
         scores = full_scores(model, ub, history=hist, exclude=excl).double()
