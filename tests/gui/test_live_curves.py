@@ -62,13 +62,19 @@ def test_a_users_zoom_is_kept_until_the_next_run(qtbot):
     assert _contains(curves, 0.0, 3.0) and _contains(curves, 2.0, 2.0)
 
 
-def test_fit_frames_the_points_tightly(qtbot):
+def _three_epochs(qtbot) -> LiveCurveSet:
+    """A metric plot with three validation points, drawn once (the view follows them)."""
     plot = pg.PlotWidget()
     qtbot.addWidget(plot)
     curves = LiveCurveSet(plot, symbols=True)
     for epoch, v in enumerate((0.1, 0.2, 0.25), start=1):
         curves.append("ndcg@10", epoch, v)
     curves.redraw_if_dirty()
+    return curves
+
+
+def test_fit_frames_the_points_tightly(qtbot):
+    curves = _three_epochs(qtbot)
     curves.fit()
     (x0, x1), (y0, y1) = curves.view.viewRange()
     assert 0.8 < x0 < 1.0 and 3.0 < x1 < 3.2
@@ -87,12 +93,7 @@ def test_train_page_redraws_its_two_plots_on_alternate_ticks(window, qtbot):
 
 
 def test_a_requested_fit_waits_for_the_next_redraw(qtbot):
-    plot = pg.PlotWidget()
-    qtbot.addWidget(plot)
-    curves = LiveCurveSet(plot, symbols=True)
-    for epoch, v in enumerate((0.1, 0.2, 0.25), start=1):
-        curves.append("ndcg@10", epoch, v)
-    curves.redraw_if_dirty()
+    curves = _three_epochs(qtbot)
     followed = _ranges(curves)
     curves.request_fit()
     assert _ranges(curves) == followed, "nothing moves until the page's timer redraws"
