@@ -94,7 +94,12 @@ def test_results_metrics_k_curves_activity_and_inspector(qtbot, state, trained):
         "warm" in c for c in page.activity_model.frame().columns
     )
     page.k_metric.setCurrentIndex(page.k_metric.findData("coverage"))
-    assert len(page.k_plot.getPlotItem().listDataItems()) == 1
+    plot = page.k_plot.getPlotItem()
+    assert len(plot.listDataItems()) == 1 and len(plot.legend.items) == 1
+    page.k_metric.setCurrentIndex(page.k_metric.findData("accuracy"))
+    curves = plot.listDataItems()
+    assert len(curves) == 4 and len(plot.legend.items) == 4, "one curve and one legend entry per metric"
+    assert all(len(c.getData()[0]) == 5 for c in curves)
 
     page.user_edit.setText("u3")
     page.top_n.setValue(N_ITEMS)  # every unseen item: the held-out one must be among them
