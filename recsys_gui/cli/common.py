@@ -95,8 +95,8 @@ class ConsoleProgress:
         elif isinstance(e, ev.Message):
             self._line(e.text, end="\n")
         elif isinstance(e, ev.RunFinished):
-            self._line(f"{e.status} after {e.epochs_run} epoch(s) in {e.seconds:.1f}s; best epoch {ev.shown_epoch(e.best_epoch)}",
-                       end="\n")
+            self._line(f"{e.status} after {e.epochs_run} epoch(s) in {e.seconds:.1f}s; "
+                       f"best epoch {ev.shown_epoch(e.best_epoch)}", end="\n")
 
     def _bar(self, progress: float, losses: dict[str, float], end: str = "") -> None:
         done = progress / max(self.epochs, 1)

@@ -54,9 +54,9 @@ def import_worker_libraries() -> None:
     freeze the window in the middle of a projection; before the window is shown, nobody waits.
     """
     import scipy.sparse.linalg
-    import scipy.stats
+    import scipy.stats  # noqa: F401  (imported only to be loaded now)
     import sklearn.decomposition
-    import sklearn.manifold
+    import sklearn.manifold  # noqa: F401
 
 
 class MainWindow(QMainWindow):

@@ -51,8 +51,8 @@ def test_ild_is_one_minus_the_mean_pairwise_cosine_of_each_list():
     table = torch.randn(n_users, n_items, generator=torch.Generator().manual_seed(0))
     empty = InteractionData(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32), None,
                             pd.RangeIndex(n_users), pd.RangeIndex(n_items))
-    target = InteractionData(np.arange(n_users), np.zeros(n_users, np.int64), np.ones(n_users, np.float32), None,
-                             pd.RangeIndex(n_users), pd.RangeIndex(n_items))
+    target = InteractionData(np.arange(n_users), np.zeros(n_users, np.int64), np.ones(n_users, np.float32),
+                             None, pd.RangeIndex(n_users), pd.RangeIndex(n_items))
     res = Evaluator(["ild@4"]).evaluate(FixedScores(table), history=history, exclude=empty, target=target,
                                         device=torch.device("cpu"))
     cos = _svds_cosines(history, min(64, min(n_users, n_items) - 1))

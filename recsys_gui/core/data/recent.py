@@ -39,8 +39,11 @@ def _key(path: str | Path, metadata: str | Path | None, options: dict[str, Any])
 def remember(path: str | Path, metadata: str | Path | None, options: dict[str, Any],
              data: InteractionData, report: Any) -> None:
     """Keep ``data`` (one entry: the previous one is dropped) for ``load`` of the same file and options."""
+    _store(_key(path, metadata, options), data, report)
+
+
+def _store(key: tuple[Any, ...] | None, data: InteractionData, report: Any) -> None:
     global _entry
-    key = _key(path, metadata, options)
     with _lock:
         _entry = None if key is None else (key, data, report)
 
@@ -57,7 +60,7 @@ def load(path: str | Path, options: dict[str, Any],
         return entry[1], entry[2]
     data, report = loaders.load_interactions(Path(path), loaders.LoadOptions(**options),
                                              item_metadata=Path(metadata) if metadata else None)
-    remember(path, metadata, options, data, report)
+    _store(key, data, report)  # the file as it was before reading; a change meanwhile loads afresh
     return data, report
 
 

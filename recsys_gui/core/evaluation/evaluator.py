@@ -76,6 +76,9 @@ class Evaluator:
         item_pop = torch.as_tensor(np.bincount(history.items, minlength=history.n_items), dtype=torch.float64,
                                    device=device)
         n_hist_users = max(int(np.unique(history.users).size), 1)
+        # one basis for the whole pass: looking it up hashes the history (its fingerprint)
+        want_ild = self.sampled_negatives is None and any(s.name == "ild" for s in lists)
+        ild_items = item_basis(history, device) if want_ild else None
 
         per_user: dict[str, list[Tensor]] = {s.key: [] for s in ranking}
         if want_auc:
@@ -105,7 +108,7 @@ class Evaluator:
                     per_user[s.key].append(M.RANKING_METRICS[s.name](hits[:, : s.k], n_rel))
                 for s in lists:
                     top = idx[:, : s.k]
-                    self._list_metric(s, top, exposure, list_sums, item_pop, n_hist_users, model, history, device)
+                    self._list_metric(s, top, exposure, list_sums, item_pop, n_hist_users, model, ild_items)
             if want_auc:
                 per_user["auc"].append(self._auc(model, ub, hist, excl, tgt))
 
@@ -137,7 +140,7 @@ class Evaluator:
         return result
 
     # --- beyond accuracy ------------------------------------------------------------------------
-    def _list_metric(self, s, top, exposure, list_sums, item_pop, n_hist_users, model, history, device) -> None:
+    def _list_metric(self, s, top, exposure, list_sums, item_pop, n_hist_users, model, ild_items) -> None:
         exposure[s.k] += torch.bincount(top.reshape(-1), minlength=model.n_items).double()
         if s.name == "novelty":
             p = (item_pop[top].clamp(min=1.0)) / n_hist_users
@@ -145,7 +148,7 @@ class Evaluator:
         elif s.name == "arp":
             list_sums[s.key] += item_pop[top].mean(1).sum()
         elif s.name == "ild":
-            v = item_basis(history, device)[top]  # [B, k, d], unit length
+            v = ild_items[top]  # [B, k, d], unit length
             sim = v @ v.transpose(1, 2)
             k = top.shape[1]
             if k > 1:

@@ -61,7 +61,8 @@ def _by_gram(history: InteractionData, d: int) -> Tensor:
     idx = torch.stack([torch.as_tensor(history.users, dtype=torch.long),
                        torch.as_tensor(history.items, dtype=torch.long)])
     ones = torch.ones(idx.shape[1], dtype=torch.float64)
-    x = torch.sparse_coo_tensor(idx, ones, (history.n_users, history.n_items), check_invariants=True).coalesce()
+    shape = (history.n_users, history.n_items)
+    x = torch.sparse_coo_tensor(idx, ones, shape, check_invariants=True).coalesce()
     x = torch.sparse_coo_tensor(x.indices(), x.values().clamp(max=1.0), x.shape,  # binary
                                 is_coalesced=True, check_invariants=False)
     xt = x.t().coalesce()

@@ -265,7 +265,7 @@ class ResultsPanel(QWidget):
 
     def _draw_k(self) -> None:
         """Curves are kept and refilled: building a curve and its legend label costs more than
-        its data (≈ 5 ms each, six of them after every evaluation)."""
+        its data (≈ 5 ms each, four of them after every evaluation)."""
         r = self.k_result
         key = self.k_metric.currentData()
         names = () if r is None else ACCURACY_CURVES if key == "accuracy" else (key,)
