@@ -189,6 +189,52 @@ def test_vae_sparse_first_layer_equals_the_dense_one():
         torch.testing.assert_close(model._first_layer_sparse(batch), model._first_layer(batch.rows))
 
 
+def _row_batch(n_rows: int, n_items: int, seed: int = 0):
+    from recsys_gui.core.data.batching import RowBatch
+
+    gen = torch.Generator().manual_seed(seed)
+    rows = (torch.rand(n_rows, n_items, generator=gen) < 0.2).float()
+    rows[3] = 0.0  # a user with nothing in this batch
+    counts = rows.sum(1).long()
+    offsets = torch.cumsum(counts, 0) - counts
+    return RowBatch(torch.arange(n_rows), rows.nonzero()[:, 1], offsets, n_items), rows
+
+
+@pytest.mark.parametrize("n_items", [37, 40])  # padded to 40 for the output product, or not padded
+def test_vae_hand_written_loss_and_first_layer_match_autograd(n_items):
+    """Mult-VAE's multinomial NLL and its first layer's transposed-bag gradient (float64 gradcheck),
+    and the NLL equals ``-(log_softmax(z) * x).sum(1).mean()`` over the real items only."""
+    from torch.nn import functional as F
+
+    from recsys_gui.core.models.vae import _BagProduct, _MultinomialNLL
+
+    batch, rows = _row_batch(20, n_items)
+    assert torch.equal(batch.rows, rows)
+    gen = torch.Generator().manual_seed(1)
+    table = torch.randn(n_items, 6, dtype=torch.double, generator=gen, requires_grad=True)
+    weights = torch.rand(batch.items.numel(), dtype=torch.double, generator=gen)
+    assert torch.autograd.gradcheck(
+        lambda t: _BagProduct.apply(t, batch.items, batch.offsets, weights, batch.row_of_items), (table,))
+    logits = torch.randn(20, 40, dtype=torch.double, generator=gen, requires_grad=True)
+
+    def nll(z):
+        return _MultinomialNLL.apply(z, n_items, batch.row_of_items, batch.items, batch.counts.double())
+
+    assert torch.autograd.gradcheck(nll, (logits,))
+    ref = -(F.log_softmax(logits[:, :n_items], 1) * rows.double()).sum(1).mean()
+    torch.testing.assert_close(nll(logits), ref)
+    nll(logits).backward()
+    assert torch.all(logits.grad[:, n_items:] == 0)  # padding columns learn nothing
+
+
+def test_vae_scores_cover_the_items_exactly():
+    """The decoder's padding columns never reach the scores or the item vectors."""
+    model = build_model("vae", {"hidden": 16, "latent": 8}, 20, 37).eval()
+    _, rows = _row_batch(20, 37)
+    assert model.score(torch.arange(20), rows).shape == (20, 37)
+    assert model.item_embeddings().shape[0] == 37
+
+
 def test_cpu_dropout_keeps_the_rate_and_the_expectation():
     from recsys_gui.core.models.layers import Dropout
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -34,10 +35,31 @@ class PointBatch:
 
 @dataclass(frozen=True)
 class RowBatch:
+    """Users' history rows as EmbeddingBag lists; the dense rows are built on first use only
+    (the GAN reads them, Mult-VAE works from the lists: a [B, n_items] fill it does not pay)."""
+
     users: Tensor
-    rows: Tensor  # dense [B, n_items] history rows (binary)
-    items: Tensor  # the same rows sparse: their items, row after row ...
-    offsets: Tensor  # ... and where each row starts in ``items`` (EmbeddingBag's layout)
+    items: Tensor  # the rows' items, row after row ...
+    offsets: Tensor  # ... and where each row starts in ``items``
+    n_items: int
+
+    @cached_property
+    def counts(self) -> Tensor:
+        """Items per row."""
+        return torch.diff(self.offsets, append=self.offsets.new_tensor([self.items.numel()]))
+
+    @cached_property
+    def row_of_items(self) -> Tensor:
+        """For each entry of ``items``, its row in the batch."""
+        rows = torch.arange(self.counts.numel(), device=self.items.device)
+        return torch.repeat_interleave(rows, self.counts)
+
+    @cached_property
+    def rows(self) -> Tensor:
+        """Dense [B, n_items] binary history rows."""
+        rows = torch.zeros(self.users.numel(), self.n_items, device=self.items.device)
+        rows[self.row_of_items, self.items] = 1.0
+        return rows
 
 
 class PositiveIndex:
@@ -161,14 +183,11 @@ class DeviceBatcher:
         # Gather the items of the permuted users in order (vectorised ragged gather).
         offsets = torch.repeat_interleave(starts - crow[:-1], counts)
         items = self.csr_items[torch.arange(int(crow[-1]), device=self.device) + offsets]
-        local_row = torch.repeat_interleave(torch.arange(perm.numel(), device=self.device), counts)
         crow_h = crow.cpu().numpy()
         for s in range(0, perm.numel(), self.batch_size):
             e = min(s + self.batch_size, perm.numel())
             a0, a1 = int(crow_h[s]), int(crow_h[e])
-            rows = torch.zeros(e - s, self.n_items, device=self.device)
-            rows[local_row[a0:a1] - s, items[a0:a1]] = 1.0
-            yield RowBatch(perm[s:e], rows, items[a0:a1], crow[s:e] - a0)
+            yield RowBatch(perm[s:e], items[a0:a1], crow[s:e] - a0, self.n_items)
 
 
 def dense_rows(csr_indptr: np.ndarray, csr_indices: np.ndarray, users: np.ndarray, n_items: int,

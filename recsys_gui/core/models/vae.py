@@ -9,6 +9,12 @@ the history plus β·KL (VAE), with β annealed linearly per step up to ``anneal
 The first layer is kept as an item table [n_items, hidden]: in training the encoder sums the rows of
 a user's items (EmbeddingBag) instead of multiplying a 95 %-zero dense row, which is the same layer
 at a twentieth of the work; scoring from dense history rows multiplies by the same table.
+
+Exact rewrites make the CPU epoch about 15 % shorter (ML-100K, all 943 users in one batch, one
+thread: 0.15 → 0.13 s): the decoder's output product runs over the items padded to a multiple of
+8 (MKL's SGEMM took 31 ms for 1,682 columns and 22 ms for 1,688), the loss and the first layer's
+gradient are written out by hand (``_MultinomialNLL``, ``_BagProduct``), and training never builds
+the dense history rows.
 """
 
 from __future__ import annotations
@@ -23,6 +29,63 @@ from recsys_gui.core.config import setting
 from recsys_gui.core.data.batching import RowBatch
 from recsys_gui.core.models.base import Capabilities, Losses, ModelConfig, Recommender, register_model
 from recsys_gui.core.models.layers import Dropout, init_linear
+
+_ALIGN = 8  # output columns padded to a multiple of this in the decoder's last product
+
+
+class _BagProduct(torch.autograd.Function):
+    """``X @ table`` for sparse weighted rows given as EmbeddingBag lists (items, row offsets, weights;
+    ``row_of`` names each entry's row).
+
+    The gradient of the table is ``Xᵀ @ grad``: computed here as a second EmbeddingBag over the
+    transposed lists (each item's rows), not by EmbeddingBag's own backward, which first writes one
+    scaled gradient row per entry (80,000 × 600 floats for ML-100K): 8 ms instead of 16 per step.
+    """
+
+    @staticmethod
+    def forward(ctx, table: Tensor, items: Tensor, offsets: Tensor, weights: Tensor,
+                row_of: Tensor) -> Tensor:
+        ctx.save_for_backward(items, weights, row_of)
+        ctx.n_items = table.shape[0]
+        return F.embedding_bag(items, table, offsets, mode="sum", per_sample_weights=weights)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None, None, None, None]:
+        items, weights, row_of = ctx.saved_tensors
+        order = torch.argsort(items, stable=True)
+        per_item = torch.bincount(items, minlength=ctx.n_items)
+        starts = torch.cumsum(per_item, 0) - per_item
+        grad_table = F.embedding_bag(row_of[order], grad.contiguous(), starts, mode="sum",
+                                     per_sample_weights=weights[order])
+        return grad_table, None, None, None, None
+
+
+class _MultinomialNLL(torch.autograd.Function):
+    """Mean over rows of ``-Σᵢ xᵤᵢ log softmax(zᵤ)ᵢ`` for binary rows given by their items.
+
+    ``logits`` may carry padding columns past ``n_items`` (ignored; their gradient is 0). The
+    backward, ``softmax·count − x``, is written straight into the gradient buffer from the saved
+    log-softmax, where autograd ran log-softmax's backward and a dense product with the rows.
+    """
+
+    @staticmethod
+    def forward(ctx, logits: Tensor, n_items: int, rows: Tensor, items: Tensor, counts: Tensor) -> Tensor:
+        log_p = torch.log_softmax(logits[:, :n_items], 1)
+        ctx.save_for_backward(log_p, rows, items, counts)
+        ctx.width = logits.shape[1]
+        return -log_p[rows, items].sum() / logits.shape[0]
+
+    @staticmethod
+    def backward(ctx, g: Tensor) -> tuple[Tensor, None, None, None, None]:
+        log_p, rows, items, counts = ctx.saved_tensors
+        batch, n_items = log_p.shape
+        scale = g / batch
+        grad = log_p.new_zeros(batch, ctx.width) if ctx.width > n_items else torch.empty_like(log_p)
+        body = grad[:, :n_items]
+        torch.exp(log_p, out=body)
+        body.mul_((counts * scale)[:, None])
+        body.index_put_((rows, items), -scale.expand(items.numel()), accumulate=True)
+        return grad, None, None, None, None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -100,14 +163,16 @@ class MultVAE(Recommender):
 
     def _first_layer_sparse(self, batch: RowBatch) -> Tensor:
         """The same from the batch's item lists: binary rows normalise to 1/√count per item."""
-        counts = torch.diff(batch.offsets, append=batch.offsets.new_tensor([batch.items.numel()]))
+        counts = batch.counts
         weights = counts.clamp(min=1).float().rsqrt().repeat_interleave(counts)
-        bag = F.embedding_bag(batch.items, self.enc_items, batch.offsets, mode="sum",
-                              per_sample_weights=self.drop(weights))
+        weights = self.drop(weights)
+        bag = _BagProduct.apply(self.enc_items, batch.items, batch.offsets, weights, batch.row_of_items)
         return bag + self.enc_bias
 
-    def _encode(self, rows: Tensor, batch: RowBatch | None = None) -> tuple[Tensor, Tensor | None]:
-        first = self._first_layer_sparse(batch) if batch is not None else self._first_layer(rows)
+    def _encode(self, history: Tensor | RowBatch) -> tuple[Tensor, Tensor | None]:
+        """Dense history rows (scoring) or a training batch's item lists → (mean, log-variance)."""
+        sparse = isinstance(history, RowBatch)
+        first = self._first_layer_sparse(history) if sparse else self._first_layer(history)
         out = self.enc_out(torch.tanh(first))
         if not self.vae:
             return torch.tanh(out), None
@@ -115,20 +180,25 @@ class MultVAE(Recommender):
         return out[:, :k], out[:, k:]
 
     def _decode(self, z: Tensor) -> Tensor:
-        return self.dec_out(torch.tanh(self.dec(z)))
+        """Logits over the items, then as many padding columns as round them up to ``_ALIGN``."""
+        pad = -self.n_items % _ALIGN
+        weight, bias = self.dec_out.weight, self.dec_out.bias
+        if pad:
+            weight, bias = F.pad(weight, (0, 0, 0, pad)), F.pad(bias, (0, pad))
+        return torch.addmm(bias, torch.tanh(self.dec(z)), weight.T)
 
     def forward(self, batch: RowBatch) -> Losses:
-        rows = batch.rows
-        mu, logvar = self._encode(rows, batch)
+        mu, logvar = self._encode(batch)
         if logvar is not None and self.training:
             z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
         else:
             z = mu
         logits = self._decode(z)
-        nll = -(F.log_softmax(logits, 1) * rows).sum(1).mean()
+        nll = _MultinomialNLL.apply(logits, self.n_items, batch.row_of_items, batch.items,
+                                    batch.counts.float())
         beta = self.beta()
         if logvar is None:
-            kl = torch.zeros((), device=rows.device)
+            kl = torch.zeros((), device=logits.device)
         else:
             kl = (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1)).mean()
         if self.training:
@@ -139,7 +209,7 @@ class MultVAE(Recommender):
         if history is None:
             raise ValueError("Mult-VAE scores from the user's history row.")
         mu, _ = self._encode(history)
-        return self._decode(mu)
+        return self._decode(mu)[:, : self.n_items]
 
     def user_embeddings(self, users: Tensor, history: Tensor | None) -> Tensor:
         if history is None:
