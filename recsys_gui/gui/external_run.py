@@ -8,6 +8,7 @@ trainer all-reduces the flag, so every rank leaves on the same step. The GUI thr
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -18,6 +19,7 @@ from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signa
 
 from recsys_gui.core.training import events as ev
 
+_CHILD_NICE = 10  # the training process's CPU priority (0 normal, 19 lowest)
 _TAIL_BYTES = 20_000  # of stderr, kept for the error message
 _STEPS_PER_POLL = 8  # step events passed on per look at the file (the last one always)
 
@@ -68,6 +70,7 @@ class ExternalRun(QObject):
         self.process.readyReadStandardError.connect(self._read_stderr)
         self.process.finished.connect(self._on_finished)
         self.process.errorOccurred.connect(self._on_error)
+        self.process.started.connect(self._lower_priority)
         self.timer = QTimer(self)
         self.timer.setInterval(poll_ms)
         self.timer.timeout.connect(self.poll)
@@ -112,6 +115,15 @@ class ExternalRun(QObject):
                 self.process.kill()
                 self.process.waitForFinished(2000)
         return not self.running
+
+    def _lower_priority(self) -> None:
+        """Run the child at a lower CPU priority (nice 10), as background work should be: when both
+        want a core the window is served first, and training loses only what the window uses.
+        Threads the child starts later (torch's) inherit it. Not on Windows (no ``setpriority``)."""
+        pid = int(self.process.processId())
+        if pid > 0 and hasattr(os, "setpriority"):
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, pid, max(os.getpriority(os.PRIO_PROCESS, pid), _CHILD_NICE))
 
     # --- following the event file -------------------------------------------------------------------
     def poll(self) -> None:

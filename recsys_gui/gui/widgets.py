@@ -1,12 +1,12 @@
-"""Small shared widgets: page header, inline message label, a stat plot factory, a run picker and
-the deferral that keeps hidden pages from refreshing."""
+"""Small shared widgets: page header, inline message label, a stat plot factory, a run picker, the
+deferral that keeps hidden pages from refreshing, and work split over event-loop turns."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 
@@ -190,3 +190,18 @@ class WhenShown(QObject):
             args, self.pending = self.pending, None
             self.refresh(*args)
         return False
+
+
+def in_turns(steps: Sequence[Callable[[], Any]], owner: QObject) -> None:
+    """Run ``steps`` one per event-loop turn: repaints and input get in between, so four plots
+    built one after another are four short stretches of the GUI thread instead of one long one.
+    Stops quietly once ``owner`` is gone."""
+    pending = list(steps)
+
+    def next_step() -> None:
+        if pending:
+            pending.pop(0)()
+            if pending:
+                QTimer.singleShot(0, owner, next_step)
+
+    next_step()

@@ -40,6 +40,30 @@ def test_view_moves_only_when_a_point_falls_outside(qtbot):
     assert _contains(curves, 5.0, 0.2) and _contains(curves, 0.0, 1.0)
 
 
+def test_a_falling_loss_never_moves_the_view(qtbot):
+    """Non-negative values keep 0 as the floor: each new low of a falling loss stays in view, so the
+    view moves only when the steps pass its right edge; negative values still get room below."""
+    plot = pg.PlotWidget()
+    qtbot.addWidget(plot)
+    curves = LiveCurveSet(plot)
+    curves.append("loss", 0.01, 0.69)
+    curves.redraw_if_dirty()
+    before = _ranges(curves)
+    assert before[1][0] == 0.0
+    moves = 0
+    for i in range(2, 100):
+        curves.append("loss", i / 100, 0.69 * 0.97**i)
+        curves.redraw_if_dirty()
+        now = _ranges(curves)
+        moves += now != before
+        assert now[1] == before[1] or now[0] != before[0], f"the y axis alone moved at step {i}"
+        before = now
+    assert moves <= 2, "the view moves only when the steps pass its right edge"
+    curves.append("d_loss", 1.2, -0.3)
+    curves.redraw_if_dirty()
+    assert _contains(curves, 1.2, -0.3) and curves.view.viewRange()[1][0] < -0.3
+
+
 def test_a_users_zoom_is_kept_until_the_next_run(qtbot):
     plot = pg.PlotWidget()
     qtbot.addWidget(plot)

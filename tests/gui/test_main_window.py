@@ -79,3 +79,17 @@ def test_hidden_pages_refresh_when_shown_not_before(qtbot):
     alone = QWidget()  # never shown, as a page built on its own in a test
     WhenShown(alone, lambda *a: calls.append(a))("now")
     assert calls[-1] == ("now",)
+
+
+def test_work_in_turns_lets_the_event_loop_run_between_steps(qtbot):
+    """Each step runs in its own event-loop turn (a timer due meanwhile fires in between), in order."""
+    from PySide6.QtCore import QObject, QTimer
+
+    from recsys_gui.gui.widgets import in_turns
+
+    owner, done = QObject(), []
+    QTimer.singleShot(0, lambda: done.append("timer"))
+    in_turns([lambda: done.append(1), lambda: done.append(2), lambda: done.append(3)], owner)
+    assert done == [1], "the first step at once, the rest later"
+    qtbot.waitUntil(lambda: len(done) == 4)
+    assert done == [1, "timer", 2, 3]

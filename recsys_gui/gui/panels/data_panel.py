@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 from recsys_gui.gui import services
 from recsys_gui.gui.qtmodels.frame_model import FrameModel
 from recsys_gui.gui.threading import error_text, run_in_thread
-from recsys_gui.gui.widgets import Message, stat_plot, title
+from recsys_gui.gui.widgets import Message, in_turns, stat_plot, title
 
 NONE = "(none)"
 PROTOCOLS = [
@@ -394,22 +394,33 @@ class DataPanel(QWidget):
 
     # --- plots -----------------------------------------------------------------------------------
     def _plot(self, stats: dict[str, Any]) -> None:
+        """The four statistics plots, one per event-loop turn (together they held the GUI thread
+        50 ms after a load)."""
         brush = pg.mkBrush(77, 134, 240, 170)
-        for plot, key in ((self.plot_users, "users"), (self.plot_items, "items")):
+
+        def counts(plot: pg.PlotWidget, key: str) -> None:
             plot.clear()
             edges, hist = stats[key]
             keep = hist > 0
             centers = np.sqrt(edges[:-1] * edges[1:])
             plot.plot(centers[keep], hist[keep], pen=pg.mkPen("#4d86f0", width=2), symbol="o", symbolSize=5,
                       symbolBrush=brush)
-        self.plot_ratings.clear()
-        x, h = stats["ratings"]
-        width = float(np.min(np.diff(x))) * 0.8 if len(x) > 1 else 0.8
-        self.plot_ratings.addItem(pg.BarGraphItem(x=x, height=h, width=width, brush=brush))
-        self.plot_time.clear()
-        if stats.get("time") is not None:
-            edges, h = stats["time"]
-            self.plot_time.plot(edges, h, stepMode="center", fillLevel=0, brush=brush, pen=pg.mkPen("#4d86f0"))
-            self.plot_time.setTitle("Activity over time")
-        else:
-            self.plot_time.setTitle("Activity over time (no timestamp column)")
+
+        def ratings() -> None:
+            self.plot_ratings.clear()
+            x, h = stats["ratings"]
+            width = float(np.min(np.diff(x))) * 0.8 if len(x) > 1 else 0.8
+            self.plot_ratings.addItem(pg.BarGraphItem(x=x, height=h, width=width, brush=brush))
+
+        def activity() -> None:
+            self.plot_time.clear()
+            if stats.get("time") is not None:
+                edges, h = stats["time"]
+                self.plot_time.plot(edges, h, stepMode="center", fillLevel=0, brush=brush,
+                                    pen=pg.mkPen("#4d86f0"))
+                self.plot_time.setTitle("Activity over time")
+            else:
+                self.plot_time.setTitle("Activity over time (no timestamp column)")
+
+        in_turns([lambda: counts(self.plot_users, "users"), lambda: counts(self.plot_items, "items"),
+                  ratings, activity], self)

@@ -117,9 +117,12 @@ class LiveCurveSet:
         x_span = max(x1 - x0, 1.0)
         y_span = max(y1 - y0, abs(y1) * 0.1, 1e-6)
         # Room for half as many epochs again and a fifth of the values' spread on either side.
+        # Values that are never negative (losses, metrics) keep 0 as the floor: a falling loss
+        # then never moves the axis, where each new low re-laid out and redrew the tick labels.
         left = x0 - 0.05 * x_span
+        bottom = 0.0 if y0 >= 0 else y0 - 0.2 * y_span
         self.view.setRange(xRange=(min(left, vx0) if self._shown else left, x1 + 0.5 * x_span),
-                           yRange=(y0 - 0.2 * y_span, y1 + 0.2 * y_span), padding=0)
+                           yRange=(bottom, y1 + 0.2 * y_span), padding=0)
         self._shown = True
 
     def _stop_following(self, *_: object) -> None:
