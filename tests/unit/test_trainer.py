@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 
 import pytest
 import torch
@@ -109,3 +110,42 @@ def test_people_read_the_best_epoch_numbered_from_one():
                                                         seconds=1.0, epochs_run=4))
     assert "best epoch 3" in out.getvalue()
     assert ev.shown_epoch(None) == "–"
+
+
+_MALLOC_PROBE = """
+import ctypes, sys
+from recsys_gui.core.training.allocator import keep_freed_memory
+libc = ctypes.CDLL(None)
+class Info(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd",
+                                               "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+libc.mallinfo2.restype = Info
+libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+def mapped_for_a_block():
+    before = libc.mallinfo2().hblkhd
+    p = libc.malloc(16 << 20)
+    grew = libc.mallinfo2().hblkhd > before
+    libc.free(p)
+    return grew
+print(mapped_for_a_block(), keep_freed_memory(), mapped_for_a_block())
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator only")
+def test_training_keeps_freed_blocks_in_the_process():
+    """After ``keep_freed_memory`` a 16 MB block comes from the heap, not from pages mapped for it
+    (and unmapped again on free, to be faulted in anew by the next training step)."""
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", _MALLOC_PROBE], capture_output=True, text=True, timeout=120)
+    if "mallinfo2" in out.stderr:
+        pytest.skip("this C library has no mallinfo2")
+    assert out.stdout.split() == ["True", "True", "False"], out.stderr
+
+
+def test_cpu_training_sets_the_allocator_up(tiny, tmp_path):
+    from recsys_gui.core.training import allocator
+
+    run_training(spec(epochs=1), workspace=tmp_path, split=tiny)
+    assert allocator._done == sys.platform.startswith("linux")

@@ -25,6 +25,7 @@ from recsys_gui.core.errors import RecsysError, TrainingDiverged
 from recsys_gui.core.evaluation.evaluator import Evaluator
 from recsys_gui.core.models.base import Recommender, StepContext
 from recsys_gui.core.training import events as ev
+from recsys_gui.core.training.allocator import keep_freed_memory
 from recsys_gui.core.training.control import StopToken
 from recsys_gui.core.training.distributed import DistContext
 from recsys_gui.core.utils.atomic import write_atomically
@@ -75,8 +76,10 @@ class Trainer:
     def fit(self, model: Recommender, split: Split, device: torch.device) -> FitResult:
         cfg, caps = self.cfg, model.capabilities
         t0 = time.perf_counter()
-        if cfg.threads and device.type == "cpu":
-            torch.set_num_threads(cfg.threads)  # before prepare(): closed forms and pre-training too
+        if device.type == "cpu":
+            keep_freed_memory()
+            if cfg.threads:
+                torch.set_num_threads(cfg.threads)  # before prepare(): closed forms and pre-training too
         model.to(device)
         model.prepare(split.train)
         model.to(device)  # prepare may create tensors on the CPU
