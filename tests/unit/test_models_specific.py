@@ -215,16 +215,18 @@ def test_vae_hand_written_loss_and_first_layer_match_autograd(n_items):
     weights = torch.rand(batch.items.numel(), dtype=torch.double, generator=gen)
     assert torch.autograd.gradcheck(
         lambda t: _BagProduct.apply(t, batch.items, batch.offsets, weights, batch.row_of_items), (table,))
-    logits = torch.randn(20, 40, dtype=torch.double, generator=gen, requires_grad=True)
+    real = torch.randn(20, n_items, dtype=torch.double, generator=gen, requires_grad=True)
 
-    def nll(z):
-        return _MultinomialNLL.apply(z, n_items, batch.row_of_items, batch.items, batch.counts.double())
+    def nll(z):  # padded with -inf columns as the decoder pads its logits
+        z = torch.nn.functional.pad(z, (0, 40 - n_items), value=-torch.inf)
+        return _MultinomialNLL.apply(z, batch.row_of_items, batch.items, batch.counts.double())
 
-    assert torch.autograd.gradcheck(nll, (logits,))
-    ref = -(F.log_softmax(logits[:, :n_items], 1) * rows.double()).sum(1).mean()
-    torch.testing.assert_close(nll(logits), ref)
-    nll(logits).backward()
-    assert torch.all(logits.grad[:, n_items:] == 0)  # padding columns learn nothing
+    assert torch.autograd.gradcheck(nll, (real,))
+    ref = -(F.log_softmax(real, 1) * rows.double()).sum(1).mean()
+    torch.testing.assert_close(nll(real), ref)
+    padded = torch.nn.functional.pad(real.detach(), (0, 40 - n_items), value=-torch.inf).requires_grad_()
+    _MultinomialNLL.apply(padded, batch.row_of_items, batch.items, batch.counts.double()).backward()
+    assert torch.all(padded.grad[:, n_items:] == 0)  # padding columns learn nothing
 
 
 def test_vae_scores_cover_the_items_exactly():
@@ -249,3 +251,13 @@ def test_cpu_dropout_keeps_the_rate_and_the_expectation():
     torch.manual_seed(1)
     assert torch.equal(a, Dropout(0.3)(x))  # seeded like nn.Dropout
     assert torch.equal(Dropout(0.3).eval()(x), x)
+
+
+def test_cpu_tanh_equals_torch_tanh_and_its_gradient():
+    from recsys_gui.core.models.layers import tanh
+
+    x = torch.linspace(-20, 20, 4001, dtype=torch.double, requires_grad=True)
+    torch.testing.assert_close(tanh(x), torch.tanh(x))
+    assert torch.autograd.gradcheck(tanh, (x[::200].detach().clone().requires_grad_(),))
+    x32 = torch.randn(300, 50)
+    assert (tanh(x32) - torch.tanh(x32)).abs().max() < 1e-6

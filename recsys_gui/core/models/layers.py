@@ -55,6 +55,28 @@ def dropout_mask(shape: torch.Size | tuple[int, ...], p: float, dtype: torch.dty
     return (bits >= round(p * 32768)).to(dtype).mul_(1.0 / (1.0 - p))
 
 
+class _SigmoidTanh(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: Tensor) -> Tensor:
+        y = torch.sigmoid(x * 2.0).mul_(2.0).sub_(1.0)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:
+        (y,) = ctx.saved_tensors
+        return torch.ops.aten.tanh_backward(grad, y)
+
+
+def tanh(x: Tensor) -> Tensor:
+    """``torch.tanh``; on CPU as ``2·sigmoid(2x) − 1`` (equal to 2e-7), because torch's CPU tanh ran
+    at a quarter of sigmoid's speed on the AVX2 test machine (forward and backward of a 943 × 600
+    activation: 3.2 ms against 1.6)."""
+    if x.device.type != "cpu" or not x.dtype.is_floating_point:
+        return torch.tanh(x)
+    return _SigmoidTanh.apply(x)
+
+
 def init_embedding(emb: nn.Embedding, std: float = 0.01) -> None:
     """Small normal init (NCF, RecBole): large initial dot products saturate the sigmoid."""
     nn.init.normal_(emb.weight, 0.0, std)

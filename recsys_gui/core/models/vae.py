@@ -19,6 +19,7 @@ the dense history rows.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -28,7 +29,7 @@ from torch.nn import functional as F
 from recsys_gui.core.config import setting
 from recsys_gui.core.data.batching import RowBatch
 from recsys_gui.core.models.base import Capabilities, Losses, ModelConfig, Recommender, register_model
-from recsys_gui.core.models.layers import Dropout, init_linear
+from recsys_gui.core.models.layers import Dropout, init_linear, tanh
 
 _ALIGN = 8  # output columns padded to a multiple of this in the decoder's last product
 
@@ -63,29 +64,25 @@ class _BagProduct(torch.autograd.Function):
 class _MultinomialNLL(torch.autograd.Function):
     """Mean over rows of ``-Σᵢ xᵤᵢ log softmax(zᵤ)ᵢ`` for binary rows given by their items.
 
-    ``logits`` may carry padding columns past ``n_items`` (ignored; their gradient is 0). The
-    backward, ``softmax·count − x``, is written straight into the gradient buffer from the saved
-    log-softmax, where autograd ran log-softmax's backward and a dense product with the rows.
+    Padding columns of ``logits`` must be -inf (``_decode`` pads the bias so): they take no share
+    of the softmax and get a zero gradient. The backward, ``softmax·count − x``, is written straight
+    into the gradient buffer from the saved log-softmax, where autograd ran log-softmax's backward
+    and a dense product with the rows.
     """
 
     @staticmethod
-    def forward(ctx, logits: Tensor, n_items: int, rows: Tensor, items: Tensor, counts: Tensor) -> Tensor:
-        log_p = torch.log_softmax(logits[:, :n_items], 1)
+    def forward(ctx, logits: Tensor, rows: Tensor, items: Tensor, counts: Tensor) -> Tensor:
+        log_p = torch.log_softmax(logits, 1)
         ctx.save_for_backward(log_p, rows, items, counts)
-        ctx.width = logits.shape[1]
         return -log_p[rows, items].sum() / logits.shape[0]
 
     @staticmethod
-    def backward(ctx, g: Tensor) -> tuple[Tensor, None, None, None, None]:
+    def backward(ctx, g: Tensor) -> tuple[Tensor, None, None, None]:
         log_p, rows, items, counts = ctx.saved_tensors
-        batch, n_items = log_p.shape
-        scale = g / batch
-        grad = log_p.new_zeros(batch, ctx.width) if ctx.width > n_items else torch.empty_like(log_p)
-        body = grad[:, :n_items]
-        torch.exp(log_p, out=body)
-        body.mul_((counts * scale)[:, None])
-        body.index_put_((rows, items), -scale.expand(items.numel()), accumulate=True)
-        return grad, None, None, None, None
+        scale = g / log_p.shape[0]
+        grad = torch.exp(log_p).mul_((counts * scale)[:, None])
+        grad.index_put_((rows, items), -scale.expand(items.numel()), accumulate=True)
+        return grad, None, None, None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -173,19 +170,19 @@ class MultVAE(Recommender):
         """Dense history rows (scoring) or a training batch's item lists → (mean, log-variance)."""
         sparse = isinstance(history, RowBatch)
         first = self._first_layer_sparse(history) if sparse else self._first_layer(history)
-        out = self.enc_out(torch.tanh(first))
+        out = self.enc_out(tanh(first))
         if not self.vae:
-            return torch.tanh(out), None
+            return tanh(out), None
         k = self.config.latent
         return out[:, :k], out[:, k:]
 
     def _decode(self, z: Tensor) -> Tensor:
-        """Logits over the items, then as many padding columns as round them up to ``_ALIGN``."""
+        """Logits over the items, then as many -inf columns as round them up to ``_ALIGN``."""
         pad = -self.n_items % _ALIGN
         weight, bias = self.dec_out.weight, self.dec_out.bias
         if pad:
-            weight, bias = F.pad(weight, (0, 0, 0, pad)), F.pad(bias, (0, pad))
-        return torch.addmm(bias, torch.tanh(self.dec(z)), weight.T)
+            weight, bias = F.pad(weight, (0, 0, 0, pad)), F.pad(bias, (0, pad), value=-math.inf)
+        return torch.addmm(bias, tanh(self.dec(z)), weight.T)
 
     def forward(self, batch: RowBatch) -> Losses:
         mu, logvar = self._encode(batch)
@@ -194,8 +191,7 @@ class MultVAE(Recommender):
         else:
             z = mu
         logits = self._decode(z)
-        nll = _MultinomialNLL.apply(logits, self.n_items, batch.row_of_items, batch.items,
-                                    batch.counts.float())
+        nll = _MultinomialNLL.apply(logits, batch.row_of_items, batch.items, batch.counts.float())
         beta = self.beta()
         if logvar is None:
             kl = torch.zeros((), device=logits.device)
