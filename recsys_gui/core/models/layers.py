@@ -7,10 +7,9 @@ item half once per item, and only the (cheap) broadcast sum and the deeper layer
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from itertools import pairwise
-
-import math
 
 import torch
 from torch import Tensor, nn
@@ -119,7 +118,7 @@ class Tower(nn.Module):
         """
         w_u, w_i = self.first.weight[:, : self.user_dim], self.first.weight[:, self.user_dim :]
         h = torch.addmm(self.first.bias, self.dropout(u), w_u.T)
-        h = torch.addmm(h, self.dropout(i), w_i.T)
+        h.addmm_(self.dropout(i), w_i.T)  # in place: an out-of-place addmm first copies h
         return self.rest(torch.relu(h))
 
     def grid(self, u: Tensor, i: Tensor) -> Tensor:
