@@ -9,6 +9,7 @@ units and the tree's nearest point is the one nearest on screen.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -23,14 +24,16 @@ MISSING = "#c8c8c8"
 MARKS = {"search": ("#d6455d", 16), "neighbours": ("#e8833a", 13), "selected": ("#111111", 18)}
 
 
-def group_colours(n: int, ordered: bool) -> list[str]:
-    """``n`` colours: a viridis ramp for ordered bins, distinct hues for categories."""
+@functools.cache
+def group_colours(n: int, ordered: bool) -> tuple[str, ...]:
+    """``n`` colours: a viridis ramp for ordered bins, distinct hues for categories. Cached:
+    pyqtgraph reads the colour map from its file on every ``get`` (11 ms on the GUI thread)."""
     if n <= 0:
-        return []
+        return ()
     if ordered:
         cmap = pg.colormap.get("viridis")
-        return [c.name() for c in cmap.mapToQColor(np.linspace(0.05, 0.95, n))]
-    return [CATEGORY_COLOURS[i % len(CATEGORY_COLOURS)] for i in range(n)]
+        return tuple(c.name() for c in cmap.mapToQColor(np.linspace(0.05, 0.95, n)))
+    return tuple(CATEGORY_COLOURS[i % len(CATEGORY_COLOURS)] for i in range(n))
 
 
 class EmbeddingScatter(pg.PlotWidget):
