@@ -160,9 +160,7 @@ class MultVAE(Recommender):
 
     def _first_layer_sparse(self, batch: RowBatch) -> Tensor:
         """The same from the batch's item lists: binary rows normalise to 1/√count per item."""
-        counts = batch.counts
-        weights = counts.clamp(min=1).float().rsqrt().repeat_interleave(counts)
-        weights = self.drop(weights)
+        weights = self.drop(batch.counts.clamp(min=1).float().rsqrt()[batch.row_of_items])
         bag = _BagProduct.apply(self.enc_items, batch.items, batch.offsets, weights, batch.row_of_items)
         return bag + self.enc_bias
 

@@ -103,8 +103,6 @@ class Trainer:
 
     def _fit_iterative(self, model, split, device, batcher, n_batches: int, t0: float) -> FitResult:
         cfg = self.cfg
-        if cfg.threads and device.type == "cpu":
-            torch.set_num_threads(cfg.threads)
         net = self.dist.wrap(model, device) if not model.capabilities.manual_optimization else model
         optimizers = model.configure_optimizers(cfg)
         amp = cfg.amp and device.type == "cuda"
