@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -59,9 +60,21 @@ def import_worker_libraries() -> None:
     import sklearn.manifold  # noqa: F401
 
 
+def share_the_gil_sooner() -> None:
+    """A thread waiting for the GIL gets it after 1 ms instead of Python's default 5 ms.
+
+    Every call from the GUI thread into Qt releases the GIL and takes it back; while a worker runs
+    Python code (the loader's cleaning, an evaluation's bookkeeping) each take-back waited up to
+    the switch interval, so a 40 ms paint became 80. Measured on the import phase: the GUI thread's
+    GIL waits fell from 10-40 ms to 1-21 ms. Workers lose a little throughput to the extra switches.
+    """
+    sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
+
+
 class MainWindow(QMainWindow):
     def __init__(self, *, workspace: str | None = None, settings: SettingsFile | None = None) -> None:
         import_worker_libraries()
+        share_the_gil_sooner()
         super().__init__()
         self.setWindowTitle("RecSys Studio")
         self.setWindowIcon(theme.icon("app"))

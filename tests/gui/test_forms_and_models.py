@@ -48,6 +48,41 @@ def test_frame_model_passes_modeltester(qtmodeltester):
     qtmodeltester.check(m)
 
 
+def test_frame_model_cells_and_column_widths(qtbot):
+    """What the view shows per role, and column widths from the text alone that fit like Qt's own."""
+    from PySide6.QtCore import QModelIndex, Qt
+    from PySide6.QtWidgets import QTableView
+
+    from recsys_gui.gui.qtmodels.frame_model import FrameModel
+
+    frame = pd.DataFrame({"user": [1, 22], "a rather long column title": ["x", None],
+                          "score": [0.123456, float("nan")], "hit": [True, False]})
+    m = FrameModel()
+    m.set_frame(frame, highlight=[True, False])
+    R = Qt.ItemDataRole
+    assert [m.data(m.index(0, c)) for c in range(4)] == ["1", "x", "0.1235", "✓"]
+    assert [m.data(m.index(1, c)) for c in range(4)] == ["22", "", "", ""]
+    assert m.data(m.index(0, 1), R.ToolTipRole) == "x"
+    assert m.data(m.index(0, 0), R.TextAlignmentRole) == int((Qt.AlignmentFlag.AlignRight
+                                                               | Qt.AlignmentFlag.AlignVCenter).value)
+    assert m.data(m.index(0, 3), R.TextAlignmentRole) == int(Qt.AlignmentFlag.AlignCenter.value)
+    assert m.data(m.index(0, 1), R.TextAlignmentRole) is None
+    assert m.data(m.index(0, 0), R.BackgroundRole) is not None and m.data(m.index(1, 0), R.BackgroundRole) is None
+    for role in (R.DecorationRole, R.FontRole, R.ForegroundRole, R.CheckStateRole):
+        assert m.data(m.index(0, 0), role) is None
+    assert m.data(QModelIndex()) is None
+
+    view = QTableView()
+    qtbot.addWidget(view)
+    view.setModel(m)
+    view.show()
+    ours = m.column_widths(view.fontMetrics())
+    view.resizeColumnsToContents()
+    qt = [view.columnWidth(c) for c in range(4)]
+    assert ours[1] > ours[0] and ours[1] >= view.fontMetrics().horizontalAdvance("a rather long column title")
+    assert all(abs(a - b) <= 16 for a, b in zip(ours, qt)), (ours, qt)
+
+
 def test_runs_model_passes_modeltester(qtmodeltester):
     from recsys_gui.gui.qtmodels.runs_model import RunsModel
 
