@@ -200,6 +200,13 @@ def test_scatter_takes_100k_points_and_hover_finds_the_right_id(qtbot):
     assert sc.point_count() == n and len(sc.groups) == 9  # 8 groups + "no value"
     assert all(g.opts["pxMode"] and g.opts["useCache"] for g in sc.groups)
     qtbot.wait(50)
+    # the colour key: one entry per group with its count, inside the view box, mouse passes through
+    counts = np.bincount(codes + 1, minlength=9)
+    assert sc.key.entries == [(f"g{g} ({counts[g + 1]:,})", c) for g, c in enumerate(group_colours(8, True))] + [
+        (f"no value ({counts[0]:,})", "#c8c8c8")]
+    vb_corner = sc.mapFromScene(sc.getPlotItem().vb.sceneBoundingRect().topLeft())
+    assert sc.key.isVisible() and sc.key.x() > vb_corner.x() and sc.key.y() > vb_corner.y()
+    assert sc.key.testAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
     for i in rng.integers(0, n, 20):
         assert sc.nearest(xy[i, 0], xy[i, 1]) == keys[i]
     i = int(np.argmax(xy[:, 0]))
@@ -209,6 +216,8 @@ def test_scatter_takes_100k_points_and_hover_finds_the_right_id(qtbot):
     assert sc.hover_text.toPlainText() == f"id {keys[i]}"
     assert sc.nearest(1e6, 1e6, max_px=8) == -1  # nothing within 8 pixels far outside the cloud
     assert sc.mark("search", [keys[0], -5]) == 1
+    sc.clear_points()
+    assert sc.key.entries == [] and not sc.key.isVisible()
 
 
 # --- Compare -------------------------------------------------------------------------------------

@@ -10,11 +10,14 @@ units and the tree's nearest point is the one nearest on screen.
 from __future__ import annotations
 
 import functools
+import html
 from collections.abc import Callable, Sequence
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QLabel, QWidget
 
 from recsys_gui.gui.plots.axes import cache_axes
 from recsys_gui.gui.plots.live_curves import PALETTE
@@ -36,6 +39,36 @@ def group_colours(n: int, ordered: bool) -> tuple[str, ...]:
     return tuple(CATEGORY_COLOURS[i % len(CATEGORY_COLOURS)] for i in range(n))
 
 
+class ColourKey(QLabel):
+    """The groups' colours and sizes in the plot's top-left corner, as one rich-text label.
+
+    pyqtgraph's ``LegendItem`` lays itself out again for every entry it gets: a six-group legend
+    held the GUI thread 40 ms of an 87 ms scatter draw. One label is one layout. It lets the mouse
+    through, so hovering a point under it still works.
+    """
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.setTextFormat(Qt.TextFormat.RichText)
+        self.entries: list[tuple[str, str]] = []
+        self.hide()
+
+    def set_entries(self, entries: Sequence[tuple[str, str]]) -> None:
+        """``(label, colour)`` per group, top to bottom; none hides the key."""
+        self.entries = list(entries)
+        rows = "".join(
+            f'<tr><td style="color:{c}; font-size:11pt">●</td><td>&nbsp;{html.escape(t)}</td></tr>'
+            for t, c in self.entries
+        )
+        self.setText(f'<table cellspacing="0" cellpadding="0">{rows}</table>')
+        base = self.palette().color(QPalette.ColorRole.Base)  # readable over 100,000 points, either theme
+        self.setStyleSheet(f"QLabel {{ background: rgba({base.red()},{base.green()},{base.blue()},200);"
+                           " border-radius: 4px; padding: 3px 6px; font-size: 8pt; }")
+        self.adjustSize()
+        self.setVisible(bool(self.entries))
+
+
 class EmbeddingScatter(pg.PlotWidget):
     """Points in colour groups; emits the key of the point under the cursor and of a clicked point."""
 
@@ -53,7 +86,8 @@ class EmbeddingScatter(pg.PlotWidget):
         self.getPlotItem().hideButtons()
         for axis in ("bottom", "left"):
             self.getAxis(axis).enableAutoSIPrefix(False)
-        self.legend = self.addLegend(offset=(10, 10), labelTextSize="8pt")
+        self.key = ColourKey(self)
+        self.getPlotItem().vb.sigResized.connect(self._place_key)
         self.groups: list[pg.ScatterPlotItem] = []
         self.xy = np.zeros((0, 2), dtype=np.float64)
         self.keys = np.zeros(0, dtype=np.int64)
@@ -78,6 +112,11 @@ class EmbeddingScatter(pg.PlotWidget):
         self._add_overlays()
         self._proxy = pg.SignalProxy(self.scene().sigMouseMoved, rateLimit=60, slot=self._moved)
         self.scene().sigMouseClicked.connect(self._clicked)
+
+    def _place_key(self) -> None:
+        """Keep the colour key 10 px inside the view box's top-left corner (below title, right of axis)."""
+        corner = self.mapFromScene(self.getPlotItem().vb.sceneBoundingRect().topLeft())
+        self.key.move(corner.x() + 10, corner.y() + 10)
 
     def _add_overlays(self) -> None:
         for item in (*self.marks.values(), self.hover_mark, self.hover_text):
@@ -108,11 +147,13 @@ class EmbeddingScatter(pg.PlotWidget):
         groups = [(g, labels[g], colours[g]) for g in range(len(labels))]
         if (codes < 0).any():
             groups.append((-1, "no value", MISSING))
+        entries = []
         for g, label, colour in groups:
             mask = codes == g
             n = int(mask.sum())
             if n == 0:
                 continue
+            entries.append((f"{label} ({n:,})", colour))
             item = pg.ScatterPlotItem(
                 x=xy[mask, 0],
                 y=xy[mask, 1],
@@ -123,11 +164,11 @@ class EmbeddingScatter(pg.PlotWidget):
                 brush=pg.mkBrush(colour),
                 symbol="o",
                 hoverable=False,
-                name=f"{label} ({n:,})",
             )
             item.setOpacity(0.8)
             self.addItem(item)
             self.groups.append(item)
+        self.key.set_entries(entries)
         self._tree = cKDTree(xy) if len(xy) else None
         if len(xy):
             self.getPlotItem().vb.autoRange(padding=0.04)
@@ -136,7 +177,7 @@ class EmbeddingScatter(pg.PlotWidget):
         for item in self.groups:
             self.removeItem(item)
         self.groups.clear()
-        self.legend.clear()
+        self.key.set_entries([])
         self.xy = np.zeros((0, 2))
         self.keys = np.zeros(0, dtype=np.int64)
         self._tree = None
