@@ -97,6 +97,24 @@ def _three_epochs(qtbot) -> LiveCurveSet:
     return curves
 
 
+def test_new_curves_are_built_one_per_redraw(qtbot):
+    """The first validation brings several metrics at once; each curve (and legend entry) costs
+    ~10 ms to build, so one is built per redraw and the others on the following ticks."""
+    plot = pg.PlotWidget()
+    qtbot.addWidget(plot)
+    curves = LiveCurveSet(plot, symbols=True)
+    names = ["ndcg@10", "hit@10", "recall@10", "mrr@10"]
+    for k, name in enumerate(names):
+        curves.append(name, 1, 0.1 * (k + 1))
+    built = []
+    while curves.redraw_if_dirty():
+        built.append(list(curves.curves))
+    assert built == [names[: i + 1] for i in range(4)]
+    assert len(curves.legend.items) == 4
+    assert [len(c.getData()[0]) for c in curves.curves.values()] == [1, 1, 1, 1]
+    assert len({c.opts["pen"].color().name() for c in curves.curves.values()}) == 4
+
+
 def test_fit_frames_the_points_tightly(qtbot):
     curves = _three_epochs(qtbot)
     curves.fit()

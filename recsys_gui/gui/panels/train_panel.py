@@ -378,8 +378,10 @@ class TrainPanel(QWidget):
             second.redraw_if_dirty()
 
     def flush_plots(self) -> None:
-        self.losses.redraw_if_dirty()
-        self.metrics.redraw_if_dirty()
+        """Everything on the plots now (screenshots, tests), not a curve per tick."""
+        for curves in (self.losses, self.metrics):
+            while curves.redraw_if_dirty():
+                pass
 
     def _log(self, text: str) -> None:
         self.log.appendPlainText(f"{time.strftime('%H:%M:%S')}  {text}")
