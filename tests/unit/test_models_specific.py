@@ -253,6 +253,43 @@ def test_cpu_dropout_keeps_the_rate_and_the_expectation():
     assert torch.equal(Dropout(0.3).eval()(x), x)
 
 
+def test_dropout_mask_keeps_exactly_the_draws_at_or_above_the_threshold():
+    """The int16 clamp that replaced ``bits >= t`` keeps the same elements (t = round(p * 32768))."""
+    from recsys_gui.core.models.layers import dropout_mask
+
+    for p in (0.1, 0.5, 1 / 32768, 0.999):
+        torch.manual_seed(3)
+        mask = dropout_mask((64, 33), p)
+        torch.manual_seed(3)
+        words = torch.empty((64 * 33 + 3) // 4, dtype=torch.int64).random_()
+        bits = words.view(torch.int16)[: 64 * 33].view(64, 33) & 0x7FFF
+        keep = bits >= round(p * 32768)
+        assert torch.equal(mask != 0, keep), p
+        assert torch.allclose(mask[keep], torch.tensor(1 / (1 - p))), p
+
+
+def test_cpu_embedding_gradient_equals_torch_embedding():
+    """Our CPU lookup (zero table + index_add_) gives nn.Embedding's values, gradients and state dict."""
+    from torch import nn
+
+    from recsys_gui.core.models.layers import Embedding
+
+    torch.manual_seed(0)
+    ours, ref = Embedding(50, 8), nn.Embedding(50, 8)
+    ref.load_state_dict(ours.state_dict())
+    assert list(ours.state_dict()) == ["weight"]
+    for index in (torch.randint(0, 50, (300,)), torch.randint(0, 50, (40, 6)), torch.tensor([7, 7, 7])):
+        ours.zero_grad(), ref.zero_grad()
+        out, expected = ours(index), ref(index)
+        torch.testing.assert_close(out, expected, rtol=0, atol=0)
+        g = torch.randn_like(out)
+        (out * g).sum().backward()
+        (expected * g).sum().backward()
+        torch.testing.assert_close(ours.weight.grad, ref.weight.grad)
+    with torch.no_grad():
+        assert torch.equal(ours(torch.tensor([1, 2])), ref.weight[[1, 2]])
+
+
 def test_cpu_tanh_equals_torch_tanh_and_its_gradient():
     from recsys_gui.core.models.layers import tanh
 

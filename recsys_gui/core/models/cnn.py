@@ -24,7 +24,7 @@ from recsys_gui.core.data.batching import DeviceBatcher, PairBatch
 from recsys_gui.core.data.interactions import InteractionData
 from recsys_gui.core.errors import ConfigError
 from recsys_gui.core.models.base import Capabilities, EmbeddingConfig, Losses, Recommender, register_model
-from recsys_gui.core.models.layers import chunked_over_items
+from recsys_gui.core.models.layers import Embedding, chunked_over_items
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,8 +87,8 @@ class ConvNCF(Recommender):
     def __init__(self, config: ConvNCFConfig, n_users: int, n_items: int) -> None:
         super().__init__(config, n_users, n_items)
         d, c = config.embedding_dim, config.channels
-        self.P = nn.Embedding(n_users, d)
-        self.Q = nn.Embedding(n_items, d)
+        self.P = Embedding(n_users, d)
+        self.Q = Embedding(n_items, d)
         nn.init.normal_(self.P.weight, 0.0, 0.1)
         nn.init.normal_(self.Q.weight, 0.0, 0.1)
         self.k1 = (

@@ -47,11 +47,47 @@ class Dropout(nn.Dropout):
 
 
 def dropout_mask(shape: torch.Size | tuple[int, ...], p: float, dtype: torch.dtype = torch.float32) -> Tensor:
-    """Keep-mask scaled by 1/(1-p), from the global CPU generator (so ``manual_seed`` fixes it)."""
+    """Keep-mask scaled by 1/(1-p), from the global CPU generator (so ``manual_seed`` fixes it).
+
+    ``bits >= t`` is computed as ``clamp(bits - (t - 1), 0, 1)`` in int16: torch's comparison and
+    its bool-to-float cast are not vectorised on CPU (0.68 ms against 0.12 for a 4096 x 128 mask).
+    """
     n = math.prod(shape)
     words = torch.empty((n + 3) // 4, dtype=torch.int64).random_()  # [0, 2**63): 4 × 15 uniform bits
     bits = words.view(torch.int16)[:n].view(shape).bitwise_and_(0x7FFF)
-    return (bits >= round(p * 32768)).to(dtype).mul_(1.0 / (1.0 - p))
+    keep = bits.sub_(round(p * 32768) - 1).clamp_(0, 1)  # 1 where bits >= round(p * 32768)
+    return keep.to(dtype).mul_(1.0 / (1.0 - p))
+
+
+class _RowLookup(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, weight: Tensor, index: Tensor) -> Tensor:
+        ctx.save_for_backward(index)
+        ctx.rows = weight.shape[0]
+        return weight.index_select(0, index.reshape(-1)).view(*index.shape, weight.shape[1])
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:
+        (index,) = ctx.saved_tensors
+        flat = grad.reshape(-1, grad.shape[-1])
+        return flat.new_zeros(ctx.rows, flat.shape[1]).index_add_(0, index.reshape(-1), flat), None
+
+
+class Embedding(nn.Embedding):
+    """``nn.Embedding`` whose CPU gradient is a zero table plus ``index_add_``.
+
+    Torch's CPU ``embedding_dense_backward`` sorts the indices first: 0.52 ms against 0.17 for a
+    4096-row batch of a 1682 x 64 table, and NeuMF takes four lookups a step. Same values (the
+    rows are summed in batch order, as before), same parameters and state dict; on GPU, with a
+    padding row, ``max_norm`` or sparse gradients this is ``nn.Embedding``.
+    """
+
+    def forward(self, index: Tensor) -> Tensor:
+        w = self.weight
+        if (w.device.type != "cpu" or self.padding_idx is not None or self.max_norm is not None
+                or self.sparse or not torch.is_grad_enabled()):
+            return super().forward(index)
+        return _RowLookup.apply(w, index)
 
 
 class _SigmoidTanh(torch.autograd.Function):

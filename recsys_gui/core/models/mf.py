@@ -16,6 +16,7 @@ from recsys_gui.core.config import setting
 from recsys_gui.core.data.batching import PairBatch, PointBatch
 from recsys_gui.core.data.interactions import InteractionData
 from recsys_gui.core.models.base import Capabilities, EmbeddingConfig, Losses, Recommender, register_model
+from recsys_gui.core.models.layers import Embedding
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,14 +46,14 @@ class MF(Recommender):
     def __init__(self, config: MFConfig, n_users: int, n_items: int) -> None:
         super().__init__(config, n_users, n_items)
         d = config.embedding_dim
-        self.P = nn.Embedding(n_users, d)
-        self.Q = nn.Embedding(n_items, d)
+        self.P = Embedding(n_users, d)
+        self.Q = Embedding(n_items, d)
         nn.init.xavier_normal_(self.P.weight)
         nn.init.xavier_normal_(self.Q.weight)
         self.explicit = config.loss == "mse"
         if self.explicit:
-            self.user_bias = nn.Embedding(n_users, 1)
-            self.item_bias = nn.Embedding(n_items, 1)
+            self.user_bias = Embedding(n_users, 1)
+            self.item_bias = Embedding(n_items, 1)
             nn.init.zeros_(self.user_bias.weight)
             nn.init.zeros_(self.item_bias.weight)
             self.register_buffer("global_mean", torch.zeros(()))

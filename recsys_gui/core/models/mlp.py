@@ -15,6 +15,7 @@ from recsys_gui.core.config import setting
 from recsys_gui.core.data.batching import PointBatch
 from recsys_gui.core.models.base import Capabilities, EmbeddingConfig, Losses, Recommender, register_model
 from recsys_gui.core.models.layers import (
+    Embedding,
     Tower,
     check_layers,
     chunked_over_items,
@@ -64,8 +65,8 @@ class MLP(Recommender):
     def __init__(self, config: MLPConfig, n_users: int, n_items: int) -> None:
         super().__init__(config, n_users, n_items)
         d = config.embedding_dim
-        self.P = nn.Embedding(n_users, d)
-        self.Q = nn.Embedding(n_items, d)
+        self.P = Embedding(n_users, d)
+        self.Q = Embedding(n_items, d)
         init_embedding(self.P)
         init_embedding(self.Q)
         self.tower = Tower(d, d, parse_layers(config.layers), config.dropout)

@@ -20,6 +20,7 @@ from recsys_gui.core.config import setting
 from recsys_gui.core.data.batching import PointBatch
 from recsys_gui.core.models.base import Capabilities, EmbeddingConfig, Losses, Recommender, register_model
 from recsys_gui.core.models.layers import (
+    Embedding,
     Tower,
     check_layers,
     chunked_over_items,
@@ -89,8 +90,8 @@ class NeuMF(Recommender):
     def __init__(self, config: NeuMFConfig, n_users: int, n_items: int) -> None:
         super().__init__(config, n_users, n_items)
         d, dm = config.embedding_dim, config.mlp_embedding_dim
-        self.P_gmf, self.Q_gmf = nn.Embedding(n_users, d), nn.Embedding(n_items, d)
-        self.P_mlp, self.Q_mlp = nn.Embedding(n_users, dm), nn.Embedding(n_items, dm)
+        self.P_gmf, self.Q_gmf = Embedding(n_users, d), Embedding(n_items, d)
+        self.P_mlp, self.Q_mlp = Embedding(n_users, dm), Embedding(n_items, dm)
         for emb in (self.P_gmf, self.Q_gmf, self.P_mlp, self.Q_mlp):
             init_embedding(emb)
         self.tower = Tower(dm, dm, parse_layers(config.layers), config.dropout)
