@@ -15,7 +15,7 @@ whole-process wall and CPU seconds, and the ratios ours / RecBole. The issue-3 b
 train ratio (b) <= 0.5 and time-to-best ratio (c) <= 0.5.
 
     .venv/bin/python benchmarks/recbole_compare.py [--recbole-dir /tmp/recbole] [--threads 1]
-        [--models bpr] [--epochs N] [--budget SEC] [--concurrent] [--json-out FILE]
+        [--models bpr] [--epochs N] [--budget SEC] [--concurrent] [--repeat N] [--json-out FILE]
 
 RecBole is never our dependency: install it once with
 ``bash ../shared/peers/setup.sh /tmp/recbole``. The folder layout run_recbole.py expects
@@ -24,7 +24,10 @@ created here when missing. Without RecBole the script prints how to install it a
 
 The machine may be shared: only ratios taken in one invocation mean anything. ``--concurrent``
 starts all three runs at once so they see the same background load (each then gets a share of
-the cores); the default runs them one after another.
+the cores); the default runs them one after another. ``--repeat N`` adds N pairs (RecBole, ours
+with RecBole's settings) in alternating order and reports the median of the pairs' ratios: the
+speed of a shared VM drifts by 10-20 % within minutes, more than one pair can resolve.
+Per-epoch train seconds are medians over a run's epochs, on both sides.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -160,6 +164,12 @@ def mean(xs: list[float]) -> float | None:
     return sum(xs) / len(xs) if xs else None
 
 
+def median(xs: list[float]) -> float | None:
+    """The per-epoch figure for both sides: one slow epoch (the first, or a busy moment of a shared
+    machine) moves a mean of 20 epochs by several per cent and a median not at all."""
+    return statistics.median(xs) if xs else None
+
+
 def recbole_stats(proc: Proc, rdir: Path, model: str, tag: str) -> RunStats:
     path = rdir / "results" / "recbole" / f"{model}-{tag}.json"
     if proc.rc != 0 or not path.exists():
@@ -179,7 +189,8 @@ def recbole_stats(proc: Proc, rdir: Path, model: str, tag: str) -> RunStats:
     if rec.get("stopped_by_budget"):
         note += (f"; STOPPED BY BUDGET ({rec['budget_s']:.0f} s) after {rec['epochs_run']} epochs: "
                  "best epoch so far, not RecBole's full run")
-    return RunStats("RecBole " + model, rec["train_epoch_s_mean"], rec["valid_epoch_s_mean"],
+    train_epoch = median(list(tr.values())) if tr else rec["train_epoch_s_mean"]
+    return RunStats("RecBole " + model, train_epoch, rec["valid_epoch_s_mean"],
                     rec["epochs_run"], best, to_best, rec["time_fit_s"], rec["test_result"].get("ndcg@10"),
                     proc.wall_s, proc.cpu_s, note)
 
@@ -206,7 +217,7 @@ def our_stats(proc: Proc, ws: Path, name: str) -> RunStats:
     to_best = None
     if best is not None and tr:
         to_best = sum(tr.get(e, 0.0) + va.get(e, 0.0) for e in range(int(best) + 1))
-    train_epoch = mean(list(tr.values())) if tr else res.get("seconds_per_epoch")
+    train_epoch = median(list(tr.values())) if tr else res.get("seconds_per_epoch")
     return RunStats(name, train_epoch, mean(list(va.values())), res.get("epochs_run"), best, to_best,
                     res.get("total_seconds"), (res.get("test") or {}).get("ndcg@10"), proc.wall_s, proc.cpu_s,
                     f"status {res.get('status')}")
@@ -223,7 +234,7 @@ def ratio(a: float | None, b: float | None) -> str:
 
 def table(rb: RunStats, same: RunStats, dflt: RunStats) -> str:
     rows = [
-        ("train s / epoch", "train_epoch_s", 3),
+        ("train s / epoch (median)", "train_epoch_s", 3),
         ("valid s / epoch", "valid_epoch_s", 3),
         ("epochs run", "epochs_run", 0),
         ("best epoch (0-based)", "best_epoch", 0),
@@ -259,6 +270,23 @@ def verdict(rb: RunStats, same: RunStats, dflt: RunStats) -> list[str]:
     return out
 
 
+def repeat_pair(model: str, k: int, args, rdir: Path, runner: Path, tmp: Path) -> tuple[float, float]:
+    """(RecBole, ours) median train seconds per epoch from one more pair of runs; RecBole goes first
+    on even repeats, second on odd ones, so a drift of the machine's speed does not favour a side."""
+    rb_name, ours, same_flags = MODELS[model]
+    tag = f"repeat{k}-t{args.threads}-{int(time.time())}"
+    ws = tmp / f"ws-repeat{k}"
+    starts = [partial(launch_recbole, rdir, runner, rb_name, args, tag, tmp),
+              partial(launch_ours, "ours-same", ours, same_flags, args, ws, tmp)]
+    procs = {}
+    for start in (starts if k % 2 == 0 else starts[::-1]):
+        p = start()
+        procs[p.label] = p.wait()
+    rb = recbole_stats(procs["recbole"], rdir, rb_name, tag)
+    same = our_stats(procs["ours-same"], ws, ours)
+    return rb.train_epoch_s, same.train_epoch_s
+
+
 # --- main ----------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -270,6 +298,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="cap epochs for all runs (default: each library's own, 300 for both)")
     ap.add_argument("--budget", type=float, default=540.0, help="RecBole's wall budget for fit, seconds")
     ap.add_argument("--concurrent", action="store_true", help="start all runs at once (same background load)")
+    ap.add_argument("--repeat", type=int, default=0,
+                    help="run RecBole and ours (RecBole settings) this many more times, in alternating "
+                         "order, and report the per-epoch ratio of each pair and their median")
     ap.add_argument("--json-out", default=None, help="also write the figures to this JSON file")
     ap.add_argument("--keep", action="store_true", help="keep the temporary workspace and logs")
     args = ap.parse_args(argv)
@@ -337,6 +368,18 @@ def main(argv: list[str] | None = None) -> int:
                 print("  " + v)
             results["models"][m] = {k: vars(v) for k, v in (("recbole", rb), ("ours_same", same),
                                                               ("ours_default", dflt))}
+            if args.repeat > 0:
+                ratios = [same.train_epoch_s / rb.train_epoch_s]
+                for k in range(args.repeat):
+                    pair = repeat_pair(m, k, args, rdir, runner, tmp)
+                    ratios.append(pair[1] / pair[0])
+                    print(f"  repeat {k + 1}: RecBole {pair[0]:.3f} s, ours {pair[1]:.3f} s per epoch "
+                          f"-> {ratios[-1]:.2f}", flush=True)
+                r = statistics.median(ratios)
+                print(f"  per-epoch train ratio over {len(ratios)} pairs: "
+                      f"{', '.join(f'{x:.2f}' for x in ratios)}; median {r:.2f} -> "
+                      f"{'MEETS' if r <= 0.5 else 'MISSES'} the <= 0.5 bar")
+                results["models"][m]["per_epoch_ratios"] = ratios
     finally:
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
