@@ -1,11 +1,11 @@
 """The GUI thread stays responsive while the app imports, trains, evaluates, projects and exports.
 
-A 10 ms QTimer heartbeat runs on the GUI thread through each phase. The test fails when the GUI
-thread itself is busy for 100 ms or more between two ticks (a slot, a model reset, a plot, a
-layout pass): that is work that belongs in a worker or in smaller pieces. Raw gaps also include
-time the machine gave to other processes and time spent waiting for the GIL held by a worker;
-they are printed (run with -s) and written to ``heartbeat.json`` in the test's tmp dir with the
-p99 per phase, so they can be quoted, but a shared 2-core runner makes them unfit to assert on.
+A 10 ms QTimer heartbeat runs on the GUI thread through each phase. The test fails when a gap
+between two ticks, less the time the GUI thread was runnable but had no CPU, reaches 100 ms: what
+is left is the thread's own work (a slot, a model reset, a plot, a layout pass) and its waits for
+the GIL held by the app's workers, both the app's doing. Time a shared 2-core runner gives to other
+jobs is taken off because no code change can remove it. Raw gaps, p99s and the split into busy
+and blocked time are printed (run with -s) and written to ``heartbeat.json`` in the test's tmp dir.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from tests.gui import drive
 pytestmark = pytest.mark.gui
 
 LIMIT_MS = 100.0
-BUSY, GAP = 1, 0
+BUSY = 1  # column of drive.Heartbeat.gaps
 
 
 def _spin(ms: float) -> None:
@@ -36,9 +36,9 @@ def _check(hb: drive.Heartbeat, tmp_path, name: str) -> None:
     for p in phases:
         # a fast phase (PCA: ~0.2 s) may see only a tick or two; none at all means it went unmeasured
         assert len(hb.gaps[p]) >= 1, f"{p}: the heartbeat never ran ({len(hb.gaps[p])} ticks)\n{table}"
-    slow = {p: hb.worst(p, BUSY) for p in phases if hb.worst(p, BUSY) >= LIMIT_MS}
+    slow = {p: hb.worst_own(p) for p in phases if hb.worst_own(p) >= LIMIT_MS}
     where = "\n".join(s for s in hb.stalls if s.split("]")[0][1:] in slow)
-    assert not slow, f"GUI thread busy ≥ {LIMIT_MS:.0f} ms in one stretch: {slow}\n{table}\n{where}"
+    assert not slow, f"GUI thread unavailable ≥ {LIMIT_MS:.0f} ms in one stretch: {slow}\n{table}\n{where}"
 
 
 def test_gui_thread_never_busy_100ms(window, qtbot, tmp_path):
@@ -50,11 +50,11 @@ def test_gui_thread_never_busy_100ms(window, qtbot, tmp_path):
         QTimer.singleShot(0, lambda: _spin(150))
         qtbot.wait(300)
     assert hb.worst("control", BUSY) >= LIMIT_MS, hb.summary()["control"]
+    assert hb.worst_own("control") >= LIMIT_MS, hb.summary()["control"]
 
-    def measure_phases(hb: drive.Heartbeat, with_import: bool = True) -> None:
-        if with_import:  # the data stays loaded for a second pass
-            with hb.measure("import"):
-                drive.load_data(window, qtbot)
+    def measure_phases(hb: drive.Heartbeat) -> None:
+        with hb.measure("import"):
+            drive.load_data(window, qtbot)
         # the run the other phases need, trained outside the measurement (see the training test)
         run_id = drive.train(window, qtbot, "mf", train={"epochs": 2})["run_id"]
         with hb.measure("evaluation"):
@@ -73,11 +73,9 @@ def test_gui_thread_never_busy_100ms(window, qtbot, tmp_path):
         _check(hb, tmp_path, "heartbeat")
     except AssertionError as first:
         # A slot that is really too slow is slow every time; a one-off spike is the shared machine.
-        # So a phase fails the test only when a second pass is also over the limit (import: once).
-        if "import" in str(first).split("\n")[0]:
-            raise
+        # So the test fails only when a second pass is also over the limit.
         again = drive.Heartbeat(10)
-        measure_phases(again, with_import=False)
+        measure_phases(again)
         try:
             _check(again, tmp_path, "heartbeat-again")
         except AssertionError as second:

@@ -63,8 +63,10 @@ class ColourKey(QLabel):
         )
         self.setText(f'<table cellspacing="0" cellpadding="0">{rows}</table>')
         base = self.palette().color(QPalette.ColorRole.Base)  # readable over 100,000 points, either theme
-        self.setStyleSheet(f"QLabel {{ background: rgba({base.red()},{base.green()},{base.blue()},200);"
-                           " border-radius: 4px; padding: 3px 6px; font-size: 8pt; }")
+        sheet = (f"QLabel {{ background: rgba({base.red()},{base.green()},{base.blue()},200);"
+                 " border-radius: 4px; padding: 3px 6px; font-size: 8pt; }")
+        if sheet != self.styleSheet():  # a new style sheet re-polishes the label: only on a theme change
+            self.setStyleSheet(sheet)
         self.adjustSize()
         self.setVisible(bool(self.entries))
 
