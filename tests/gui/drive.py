@@ -11,7 +11,6 @@ import math
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -203,10 +202,16 @@ class Heartbeat(QObject):
             if last is None or (time.perf_counter() - last[0]) * 1000 < late_ms or busy < 0.01:
                 continue
             frame = sys._current_frames().get(self._main)
-            if frame is not None:
-                stack = "".join(traceback.format_stack(frame)[-7:])
+            # Only names and line numbers here: formatting a stack reads source files with the GIL
+            # held, which stretched the very gaps being measured.
+            stack = []
+            while frame is not None and len(stack) < 7:
+                stack.append(f"  {frame.f_code.co_filename}:{frame.f_lineno} {frame.f_code.co_name}")
+                frame = frame.f_back
+            if stack:
                 self.stalls.append(f"[{self.phase}] GUI thread busy {busy * 1000:.0f} ms of the last 20 ms, "
-                                   f"in a gap of {(time.perf_counter() - last[0]) * 1000:.0f} ms:\n{stack}")
+                                   f"in a gap of {(time.perf_counter() - last[0]) * 1000:.0f} ms:\n"
+                                   + "\n".join(reversed(stack)))
 
     def worst(self, phase: str, column: int) -> float:
         return max((g[column] for g in self.gaps[phase]), default=0.0)

@@ -28,14 +28,18 @@ MARKS = {"search": ("#d6455d", 16), "neighbours": ("#e8833a", 13), "selected": (
 
 
 @functools.cache
+def _viridis() -> pg.ColorMap:
+    """pyqtgraph reads the map from its file on every ``colormap.get`` (6-11 ms on the GUI thread)."""
+    return pg.colormap.get("viridis")
+
+
+@functools.cache
 def group_colours(n: int, ordered: bool) -> tuple[str, ...]:
-    """``n`` colours: a viridis ramp for ordered bins, distinct hues for categories. Cached:
-    pyqtgraph reads the colour map from its file on every ``get`` (11 ms on the GUI thread)."""
+    """``n`` colours: a viridis ramp for ordered bins, distinct hues for categories."""
     if n <= 0:
         return ()
     if ordered:
-        cmap = pg.colormap.get("viridis")
-        return tuple(c.name() for c in cmap.mapToQColor(np.linspace(0.05, 0.95, n)))
+        return tuple(c.name() for c in _viridis().mapToQColor(np.linspace(0.05, 0.95, n)))
     return tuple(CATEGORY_COLOURS[i % len(CATEGORY_COLOURS)] for i in range(n))
 
 
@@ -89,6 +93,7 @@ class EmbeddingScatter(pg.PlotWidget):
         for axis in ("bottom", "left"):
             self.getAxis(axis).enableAutoSIPrefix(False)
         self.key = ColourKey(self)
+        _viridis()  # read now, while the window is built, not in the middle of a first draw
         self.getPlotItem().vb.sigResized.connect(self._place_key)
         self.groups: list[pg.ScatterPlotItem] = []
         self.xy = np.zeros((0, 2), dtype=np.float64)
