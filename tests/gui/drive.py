@@ -231,7 +231,8 @@ class Heartbeat(QObject):
             out[phase] = {"ticks": len(rows), "worst_gap_ms": _r(max(gap, default=0)),
                           "p99_gap_ms": _r(_pct(gap, 99)), "worst_busy_ms": _r(max(busy, default=0)),
                           "p99_busy_ms": _r(_pct(busy, 99)),
-                          "worst_blocked_ms": _r(max(blocked, default=0)), "worst_own_ms": _r(self.worst_own(phase))}
+                          "worst_blocked_ms": _r(max(blocked, default=0)),
+                          "worst_own_ms": _r(self.worst_own(phase))}
         return out
 
     def report(self, path: Path) -> str:

@@ -67,7 +67,8 @@ def test_frame_model_cells_and_column_widths(qtbot):
                                                                | Qt.AlignmentFlag.AlignVCenter).value)
     assert m.data(m.index(0, 3), R.TextAlignmentRole) == int(Qt.AlignmentFlag.AlignCenter.value)
     assert m.data(m.index(0, 1), R.TextAlignmentRole) is None
-    assert m.data(m.index(0, 0), R.BackgroundRole) is not None and m.data(m.index(1, 0), R.BackgroundRole) is None
+    assert m.data(m.index(0, 0), R.BackgroundRole) is not None
+    assert m.data(m.index(1, 0), R.BackgroundRole) is None
     for role in (R.DecorationRole, R.FontRole, R.ForegroundRole, R.CheckStateRole):
         assert m.data(m.index(0, 0), role) is None
     assert m.data(QModelIndex()) is None
@@ -80,7 +81,7 @@ def test_frame_model_cells_and_column_widths(qtbot):
     view.resizeColumnsToContents()
     qt = [view.columnWidth(c) for c in range(4)]
     assert ours[1] > ours[0] and ours[1] >= view.fontMetrics().horizontalAdvance("a rather long column title")
-    assert all(abs(a - b) <= 16 for a, b in zip(ours, qt)), (ours, qt)
+    assert all(abs(a - b) <= 16 for a, b in zip(ours, qt, strict=True)), (ours, qt)
 
 
 def test_runs_model_passes_modeltester(qtmodeltester):

@@ -202,8 +202,8 @@ def test_scatter_takes_100k_points_and_hover_finds_the_right_id(qtbot):
     qtbot.wait(50)
     # the colour key: one entry per group with its count, inside the view box, mouse passes through
     counts = np.bincount(codes + 1, minlength=9)
-    assert sc.key.entries == [(f"g{g} ({counts[g + 1]:,})", c) for g, c in enumerate(group_colours(8, True))] + [
-        (f"no value ({counts[0]:,})", "#c8c8c8")]
+    groups = [(f"g{g} ({counts[g + 1]:,})", c) for g, c in enumerate(group_colours(8, True))]
+    assert sc.key.entries == [*groups, (f"no value ({counts[0]:,})", "#c8c8c8")]
     vb_corner = sc.mapFromScene(sc.getPlotItem().vb.sceneBoundingRect().topLeft())
     assert sc.key.isVisible() and sc.key.x() > vb_corner.x() and sc.key.y() > vb_corner.y()
     assert sc.key.testAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
