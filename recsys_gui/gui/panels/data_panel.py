@@ -313,7 +313,7 @@ class DataPanel(QWidget):
             self.message.warning(" ".join(sn.warnings))
         # Load once the preview is painted: a paint calls Python per cell, and each call waits for
         # the GIL while the loading worker runs Python (up to 90 ms of a 150 ms stall, measured).
-        QTimer.singleShot(0, lambda: gen == self._gen and self.load())
+        QTimer.singleShot(0, self, lambda: gen == self._gen and self.load())
 
     def options(self) -> dict[str, Any]:
         opts: dict[str, Any] = {}

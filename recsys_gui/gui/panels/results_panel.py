@@ -258,10 +258,10 @@ class ResultsPanel(QWidget):
         self.message.ok(f"Evaluated {r['users']:,} test users ({r['protocol']}).")
         # Three widgets to refill: one per event-loop turn, so the window stays responsive between them.
         self._draw_k()
-        QTimer.singleShot(0, lambda: self._fill_activity(r) if self.k_result is r else None)
+        QTimer.singleShot(0, self, lambda: self._fill_activity(r) if self.k_result is r else None)
         row = next((x for x in self.state.runs if x["id"] == run_id), None)
         if row is not None and self.picker.current() == run_id:
-            QTimer.singleShot(0, lambda: self._fill_metrics(row) if self.k_result is r else None)
+            QTimer.singleShot(0, self, lambda: self._fill_metrics(row) if self.k_result is r else None)
 
     def _draw_k(self) -> None:
         """Curves are kept and refilled: building a curve and its legend label costs more than
