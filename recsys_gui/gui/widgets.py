@@ -81,7 +81,7 @@ def log_axis(orientation: str):
 def stat_plot(title_text: str, x_label: str, y_label: str, *, log_x: bool = False, log_y: bool = False):
     import pyqtgraph as pg
 
-    from recsys_gui.gui.plots.axes import cache_axes
+    from recsys_gui.gui.plots.axes import show_grid
 
     axes = {side: log_axis(side) for side, on in (("bottom", log_x), ("left", log_y)) if on}
     p = pg.PlotWidget(axisItems=axes)
@@ -89,10 +89,9 @@ def stat_plot(title_text: str, x_label: str, y_label: str, *, log_x: bool = Fals
     p.setLabel("bottom", x_label)
     p.setLabel("left", y_label)
     p.setLogMode(x=log_x, y=log_y)
-    p.showGrid(x=True, y=True, alpha=0.2)
     p.setMenuEnabled(False)
     p.setMinimumHeight(160)
-    cache_axes(p)
+    show_grid(p, 0.2)
     return p
 
 

@@ -144,31 +144,73 @@ def test_a_requested_fit_waits_for_the_next_redraw(qtbot):
     assert 3.0 < x1 < 3.2, "the redraw framed the points tightly"
 
 
-def test_cached_axes_draw_the_same_pixels_after_the_range_moves(qtbot):
-    """The axis pixmap cache must be redrawn when ticks move, never show stale labels or grid."""
+def _grid_plot(qtbot, opaque: bool) -> pg.PlotWidget:
+    from recsys_gui.gui.plots.axes import show_grid
+
+    plot = pg.PlotWidget(title="losses")
+    qtbot.addWidget(plot)
+    plot.resize(500, 350)
+    plot.show()
+    if opaque:
+        show_grid(plot, 0.2)
+    else:
+        plot.showGrid(x=True, y=True, alpha=0.2)
+    plot.getPlotItem().getViewBox().disableAutoRange()
+    return plot
+
+
+def _painted(plot: pg.PlotWidget):
     from PySide6.QtWidgets import QApplication
 
-    from recsys_gui.gui.plots.axes import cache_axes
+    QApplication.processEvents()
+    plot.viewport().repaint()
+    return plot.grab().toImage()
 
-    images = []
-    for cached in (False, True):
-        plot = pg.PlotWidget(title="losses")
-        qtbot.addWidget(plot)
-        plot.resize(500, 350)
-        plot.show()
-        plot.showGrid(x=True, y=True, alpha=0.2)
-        if cached:
-            cache_axes(plot)
-        curve = plot.plot(pen=pg.mkPen("#4d86f0"))
-        view = plot.getPlotItem().getViewBox()
-        view.disableAutoRange()
-        view.setRange(xRange=(0, 4), yRange=(0, 1), padding=0)
-        curve.setData([0, 1, 2], [0.9, 0.5, 0.4])
-        QApplication.processEvents()  # laid out, then painted: the cache holds the first range
-        plot.viewport().repaint()
-        view.setRange(xRange=(0, 9), yRange=(0, 2), padding=0)
-        curve.setData([0, 1, 2, 8], [0.9, 0.5, 0.4, 0.1])
-        QApplication.processEvents()
-        plot.viewport().repaint()
-        images.append(plot.grab().toImage())
-    assert images[0] == images[1]
+
+def test_cached_axes_draw_the_same_pixels_after_the_range_moves(qtbot):
+    """The axis pixmap cache must be redrawn when ticks move, never show stale labels or grid:
+    a plot moved to a new range looks exactly like one drawn at that range from the start."""
+    moved = _grid_plot(qtbot, opaque=True)
+    curve = moved.plot(pen=pg.mkPen("#4d86f0"))
+    moved.getPlotItem().getViewBox().setRange(xRange=(0, 4), yRange=(0, 1), padding=0)
+    curve.setData([0, 1, 2], [0.9, 0.5, 0.4])
+    _painted(moved)  # laid out, then painted: the cache holds the first range
+    moved.getPlotItem().getViewBox().setRange(xRange=(0, 9), yRange=(0, 2), padding=0)
+    curve.setData([0, 1, 2, 8], [0.9, 0.5, 0.4, 0.1])
+
+    fresh = _grid_plot(qtbot, opaque=True)
+    fresh.plot([0, 1, 2, 8], [0.9, 0.5, 0.4, 0.1], pen=pg.mkPen("#4d86f0"))
+    fresh.getPlotItem().getViewBox().setRange(xRange=(0, 9), yRange=(0, 2), padding=0)
+    assert _painted(moved) == _painted(fresh)
+
+
+def test_the_opaque_grid_has_the_colours_of_the_translucent_one(qtbot):
+    """Grid lines drawn opaque in their blended colour give pyqtgraph's translucent grid's pixels
+    (one direction at a time: where two translucent lines cross they blended twice), under the data."""
+    for flat in ("left", "bottom"):
+        images = []
+        for opaque in (False, True):
+            plot = _grid_plot(qtbot, opaque)
+            plot.getAxis(flat).setGrid(False)
+            plot.getPlotItem().getViewBox().setRange(xRange=(0, 9), yRange=(0, 2), padding=0)
+            images.append(_painted(plot))
+        translucent, opaque = images
+        assert translucent.size() == opaque.size()
+        background = opaque.pixelColor(1, 1).rgb()
+        grid = 0
+        for y in range(opaque.height()):
+            for x in range(opaque.width()):
+                a, b = translucent.pixelColor(x, y), opaque.pixelColor(x, y)
+                grid += b.rgb() != background
+                diff = max(abs(a.red() - b.red()), abs(a.green() - b.green()), abs(a.blue() - b.blue()))
+                assert diff <= 1, f"pixel ({x}, {y}): {a.name()} translucent, {b.name()} opaque"
+        assert grid > 1000, "the grid was drawn"
+
+    plot = _grid_plot(qtbot, opaque=True)
+    plot.getPlotItem().getViewBox().setRange(xRange=(0, 9), yRange=(0, 2), padding=0)
+    plot.plot([0, 9], [1, 1], pen=pg.mkPen("#ff0000", width=5))  # crosses every vertical grid line
+    img = _painted(plot)
+    view = plot.getPlotItem().getViewBox()
+    line = plot.mapFromScene(view.mapViewToScene(pg.Point(0, 1)))
+    row = [img.pixelColor(x, line.y()) for x in range(line.x() + 5, plot.width() - 20)]
+    assert all(c.red() > 200 and c.green() < 60 for c in row), "grid lines drawn over the data"

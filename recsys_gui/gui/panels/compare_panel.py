@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from recsys_gui.gui import services
-from recsys_gui.gui.plots.axes import cache_axes
+from recsys_gui.gui.plots.axes import show_grid
 from recsys_gui.gui.plots.live_curves import PALETTE
 from recsys_gui.gui.qtmodels.frame_model import FrameModel
 from recsys_gui.gui.qtmodels.runs_model import RunsModel, SortRole
@@ -258,8 +258,7 @@ class ComparePanel(QWidget):
         p = pg.PlotWidget(title=title_text)
         if x_label:
             p.setLabel("bottom", x_label)
-        p.showGrid(x=True, y=True, alpha=0.2)
-        cache_axes(p)
+        show_grid(p, 0.2)
         p.setMenuEnabled(False)
         p.getPlotItem().hideButtons()
         for axis in ("bottom", "left"):

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from recsys_gui.core.training.events import shown_epoch
 from recsys_gui.gui import services
-from recsys_gui.gui.plots.axes import cache_axes
+from recsys_gui.gui.plots.axes import show_grid
 from recsys_gui.gui.plots.live_curves import PALETTE
 from recsys_gui.gui.qtmodels.frame_model import FrameModel
 from recsys_gui.gui.threading import error_text, run_in_thread
@@ -125,8 +125,7 @@ class ResultsPanel(QWidget):
         self.k_plot.setLabel("bottom", "K (cut-off)")
         self.k_plot.setLogMode(x=True, y=False)
         self.k_plot.addLegend(offset=(10, 10))
-        self.k_plot.showGrid(x=True, y=True, alpha=0.2)
-        cache_axes(self.k_plot)
+        show_grid(self.k_plot, 0.2)
         self.k_plot.setMenuEnabled(False)
         self.k_plot.getPlotItem().hideButtons()
         self._k_curves: dict[str, pg.PlotDataItem] = {}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 
-from recsys_gui.gui.plots.axes import cache_axes
+from recsys_gui.gui.plots.axes import show_grid
 
 PALETTE = ("#4d86f0", "#e8833a", "#3aa672", "#d6455d", "#8e6cd8", "#b5892b", "#2bb0b5", "#c45fb0")
 
@@ -44,8 +44,7 @@ class LiveCurveSet:
         item = plot.getPlotItem()
         item.setDownsampling(auto=True, mode="peak")
         item.setClipToView(True)
-        plot.showGrid(x=True, y=True, alpha=0.2)
-        cache_axes(plot)
+        show_grid(plot, 0.2)
         self.view = item.getViewBox()
         self.view.disableAutoRange()
         self.view.sigRangeChangedManually.connect(self._stop_following)

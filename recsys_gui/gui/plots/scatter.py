@@ -19,7 +19,7 @@ from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QLabel, QWidget
 
-from recsys_gui.gui.plots.axes import cache_axes
+from recsys_gui.gui.plots.axes import show_grid
 from recsys_gui.gui.plots.live_curves import PALETTE
 
 CATEGORY_COLOURS = (*PALETTE, "#7f7f7f", "#17becf", "#bcbd22")
@@ -86,8 +86,7 @@ class EmbeddingScatter(pg.PlotWidget):
         self.hover_px = hover_px
         self.label_for: Callable[[int], str] | None = None
         self.setAspectLocked(True)
-        self.showGrid(x=True, y=True, alpha=0.12)
-        cache_axes(self)
+        show_grid(self, 0.12)
         self.setMenuEnabled(False)
         self.getPlotItem().hideButtons()
         for axis in ("bottom", "left"):
