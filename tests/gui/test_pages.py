@@ -82,8 +82,13 @@ def test_results_metrics_k_curves_activity_and_inspector(qtbot, state, trained):
     assert {"ndcg@10", "coverage@10", "gini@10", "novelty@10", "arp@10"} <= set(shown["metric"])
     assert set(shown.loc[shown["metric"] == "gini@10", "kind"]) == {"beyond"}
 
+    plot = page.k_plot.getPlotItem()
+    before = plot.listDataItems()
+    assert len(before) == 4 and all(c.getData()[0] is None or len(c.getData()[0]) == 0 for c in before), "built empty, with the page"
+    assert not plot.legend.isVisible(), "no legend over an empty plot"
     page.evaluate_k()
     qtbot.waitUntil(lambda: page.k_result is not None, timeout=30000)
+    assert plot.listDataItems() == before and plot.legend.isVisible(), "the same curves, filled"
     assert page.k_result["ks"] == [1, 5, 10, 20, 50] and len(page.k_result["curves"]["recall"]) == 5
     recall = np.array(page.k_result["curves"]["recall"])
     assert np.all(np.diff(recall) >= -1e-12)  # recall cannot drop as K grows
@@ -94,7 +99,6 @@ def test_results_metrics_k_curves_activity_and_inspector(qtbot, state, trained):
         "warm" in c for c in page.activity_model.frame().columns
     )
     page.k_metric.setCurrentIndex(page.k_metric.findData("coverage"))
-    plot = page.k_plot.getPlotItem()
     assert len(plot.listDataItems()) == 1 and len(plot.legend.items) == 1
     page.k_metric.setCurrentIndex(page.k_metric.findData("accuracy"))
     curves = plot.listDataItems()

@@ -129,6 +129,7 @@ class ResultsPanel(QWidget):
         self.k_plot.setMenuEnabled(False)
         self.k_plot.getPlotItem().hideButtons()
         self._k_curves: dict[str, pg.PlotDataItem] = {}
+        self._draw_k()  # builds the accuracy curves now, empty, legend hidden: not in the first result's slot
         ks.addWidget(self.k_plot)
         aw = QWidget()
         al = QVBoxLayout(aw)
@@ -264,24 +265,26 @@ class ResultsPanel(QWidget):
 
     def _draw_k(self) -> None:
         """Curves are kept and refilled: building a curve and its legend label costs more than
-        its data (≈ 5 ms each, four of them after every evaluation)."""
+        its data (5-8 ms each, four of them for the accuracy plot). The accuracy curves are built
+        with the page, so the first evaluation only fills them."""
         r = self.k_result
         key = self.k_metric.currentData()
-        names = () if r is None else ACCURACY_CURVES if key == "accuracy" else (key,)
+        names = ACCURACY_CURVES if key == "accuracy" else (key,)
         for name in [n for n in self._k_curves if n not in names]:
             self.k_plot.removeItem(self._k_curves.pop(name))
-        if r is None:
-            return
-        ks = r["ks"]
+        ks = [] if r is None else r["ks"]
         for i, name in enumerate(names):
-            vals = np.asarray(r["curves"].get(name, [np.nan] * len(ks)), dtype=float)
             curve = self._k_curves.get(name)
             if curve is None:
                 colour = PALETTE[i % len(PALETTE)]
                 curve = self._k_curves[name] = self.k_plot.plot(
                     name=name, pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=7, symbolBrush=colour,
                     symbolPen=None)
+            vals = [] if r is None else np.asarray(r["curves"].get(name, [np.nan] * len(ks)), dtype=float)
             curve.setData(ks, vals)
+        self.k_plot.getPlotItem().legend.setVisible(r is not None)
+        if r is None:
+            return
         self.k_plot.setTitle(PLOTS[key])
         self.k_plot.getAxis("bottom").setTicks([[(np.log10(k), str(k)) for k in ks]])
 
