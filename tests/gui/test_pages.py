@@ -84,7 +84,8 @@ def test_results_metrics_k_curves_activity_and_inspector(qtbot, state, trained):
 
     plot = page.k_plot.getPlotItem()
     before = plot.listDataItems()
-    assert len(before) == 4 and all(c.getData()[0] is None or len(c.getData()[0]) == 0 for c in before), "built empty, with the page"
+    assert len(before) == 4, "built with the page"
+    assert all(c.getData()[0] is None or len(c.getData()[0]) == 0 for c in before), "and empty"
     assert not plot.legend.isVisible(), "no legend over an empty plot"
     page.evaluate_k()
     qtbot.waitUntil(lambda: page.k_result is not None, timeout=30000)
