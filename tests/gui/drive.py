@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "interactions.csv"
 LONG = 120_000  # ms: generous upper bounds for waits on a loaded 2-core machine, never a timing assertion
@@ -103,14 +103,35 @@ def project(window: Any, qtbot: Any, run_id: str, method: str = "pca", side: str
     assert i >= 0, f"projection {method} not offered"
     page.method.setCurrentIndex(i)
     before = page.result
+    painted = _Paints(page.scatter.viewport(), page.scatter_point_count)
     page.project()
     assert not page.project_btn.isEnabled(), "projection did not start: " + page.message.text()
     qtbot.waitUntil(page.project_btn.isEnabled, timeout=LONG)
     assert page.result is not None and page.result is not before, page.message.text()
-    # the points are drawn after the colours are computed (another worker): wait for this view's
+    # the points are drawn after the colours are computed (another worker): wait for this view's,
+    # and for their first paint, which belongs to this projection, not to whatever comes next
     wanted = len(page.result.rows)
     qtbot.waitUntil(lambda: page.scatter_point_count() == wanted, timeout=LONG)
+    qtbot.waitUntil(lambda: wanted in painted.counts, timeout=LONG)
+    painted.stop()
     return page.result
+
+
+class _Paints(QObject):
+    """What ``probe()`` returned at each paint of ``widget``."""
+
+    def __init__(self, widget: Any, probe: Any) -> None:
+        super().__init__()
+        self.widget, self.probe, self.counts = widget, probe, []
+        widget.installEventFilter(self)
+
+    def eventFilter(self, watched: Any, event: Any) -> bool:
+        if event.type() == QEvent.Type.Paint:
+            self.counts.append(self.probe())
+        return False
+
+    def stop(self) -> None:
+        self.widget.removeEventFilter(self)
 
 
 def export_recommendations(window: Any, qtbot: Any, run_id: str, out: Path, fmt: str, top: int) -> Any:
