@@ -165,7 +165,8 @@ class ComparePanel(QWidget):
         lay.addLayout(row)
         plots = QSplitter(Qt.Orientation.Horizontal)
         self.valid_plot = self._plot("Validation metric per epoch", "epoch")
-        self.loss_plot = self._plot("Training loss per epoch", "epoch")
+        # losses fall: their legend goes top right, where the curves are not
+        self.loss_plot = self._plot("Training loss per epoch", "epoch", legend=(-10, 10))
         plots.addWidget(self.valid_plot)
         plots.addWidget(self.loss_plot)
         lay.addWidget(plots, 1)
@@ -254,7 +255,7 @@ class ComparePanel(QWidget):
         return w
 
     @staticmethod
-    def _plot(title_text: str, x_label: str) -> pg.PlotWidget:
+    def _plot(title_text: str, x_label: str, legend: tuple[int, int] = (10, 10)) -> pg.PlotWidget:
         p = pg.PlotWidget(title=title_text)
         if x_label:
             p.setLabel("bottom", x_label)
@@ -263,7 +264,7 @@ class ComparePanel(QWidget):
         p.getPlotItem().hideButtons()
         for axis in ("bottom", "left"):
             p.getAxis(axis).enableAutoSIPrefix(False)
-        p.addLegend(offset=(10, 10), labelTextSize="8pt")
+        p.addLegend(offset=legend, labelTextSize="8pt")
         return p
 
     # --- table -----------------------------------------------------------------------------------
