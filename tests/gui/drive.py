@@ -103,7 +103,7 @@ def project(window: Any, qtbot: Any, run_id: str, method: str = "pca", side: str
     assert i >= 0, f"projection {method} not offered"
     page.method.setCurrentIndex(i)
     before = page.result
-    painted = _Paints(page.scatter.viewport(), page.scatter_point_count)
+    painted = Paints(page.scatter.viewport(), page.scatter_point_count)
     page.project()
     assert not page.project_btn.isEnabled(), "projection did not start: " + page.message.text()
     qtbot.waitUntil(page.project_btn.isEnabled, timeout=LONG)
@@ -117,7 +117,7 @@ def project(window: Any, qtbot: Any, run_id: str, method: str = "pca", side: str
     return page.result
 
 
-class _Paints(QObject):
+class Paints(QObject):
     """What ``probe()`` returned at each paint of ``widget``."""
 
     def __init__(self, widget: Any, probe: Any) -> None:

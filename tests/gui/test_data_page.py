@@ -38,24 +38,16 @@ def test_data_page_shows_errors_inline(window, tmp_path, qtbot):
 def test_the_preview_is_painted_before_the_loading_worker_starts(window, interactions_csv, qtbot):
     """Painting the preview calls Python per cell; with a loading worker running Python each call
     waits for the GIL. So the page paints the preview first, then starts the load."""
-    from PySide6.QtCore import QEvent, QObject
+    from tests.gui.drive import Paints
 
     page = window.data_page
     qtbot.waitExposed(window)
-    paints, at_load = [], []
-
-    class CountPaints(QObject):
-        def eventFilter(self, watched, event):
-            if event.type() == QEvent.Type.Paint:
-                paints.append(page.preview_model.rowCount())
-            return False
-
-    counter = CountPaints()
-    page.preview.viewport().installEventFilter(counter)
+    at_load = []
+    paints = Paints(page.preview.viewport(), page.preview_model.rowCount)
     load = page.load
-    page.load = lambda *a, **k: (at_load.append(list(paints)), load(*a, **k))[1]
+    page.load = lambda *a, **k: (at_load.append(list(paints.counts)), load(*a, **k))[1]
     page.open_file(str(interactions_csv))
     qtbot.waitUntil(lambda: window.state.data is not None, timeout=20000)
-    page.preview.viewport().removeEventFilter(counter)
+    paints.stop()
     painted_rows = at_load[0] if at_load else []
     assert any(rows > 0 for rows in painted_rows), f"the preview was not painted before the load: {at_load}"
