@@ -135,6 +135,10 @@ class DeviceBatcher:
 
     # --- epochs ---------------------------------------------------------------------------------
     def epoch(self, epoch: int) -> Iterator[PairBatch | PointBatch | RowBatch]:
+        if self.kind == "user_rows" and self.world_size == 1 and self.n_users <= self.batch_size:
+            # One batch holds every user: shuffling would only change which row each user takes.
+            yield self._every_row
+            return
         perm_gen = torch.Generator(device="cpu")
         perm_gen.manual_seed(int(self.generator.initial_seed()) - self.rank + 104729 * (epoch + 1))  # same on all ranks
         n = self._n_units()
@@ -174,6 +178,12 @@ class DeviceBatcher:
         self.crow = torch.zeros(self.n_users + 1, dtype=torch.long, device=self.device)
         self.crow[1:] = torch.cumsum(counts, 0)
 
+    @cached_property
+    def _every_row(self) -> RowBatch:
+        """All users' rows in user order: built once, with the lists derived from them."""
+        return RowBatch(torch.arange(self.n_users, device=self.device), self.csr_items, self.crow[:-1],
+                        self.n_items)
+
     def _row_batches(self, perm: Tensor) -> Iterator[RowBatch]:
         # Relabel users by the permutation so each batch's rows are one contiguous CSR slice.
         counts = (self.crow[1:] - self.crow[:-1])[perm]
@@ -182,7 +192,7 @@ class DeviceBatcher:
         starts = self.crow[:-1][perm]
         # Gather the items of the permuted users in order (vectorised ragged gather).
         offsets = torch.repeat_interleave(starts - crow[:-1], counts)
-        items = self.csr_items[torch.arange(int(crow[-1]), device=self.device) + offsets]
+        items = self.csr_items.index_select(0, torch.arange(int(crow[-1]), device=self.device) + offsets)
         crow_h = crow.cpu().numpy()
         for s in range(0, perm.numel(), self.batch_size):
             e = min(s + self.batch_size, perm.numel())
