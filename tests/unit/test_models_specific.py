@@ -202,11 +202,11 @@ def _row_batch(n_rows: int, n_items: int, seed: int = 0):
 
 @pytest.mark.parametrize("n_items", [37, 40])  # padded to 40 for the output product, or not padded
 def test_vae_hand_written_loss_and_first_layer_match_autograd(n_items):
-    """Mult-VAE's multinomial NLL and its first layer's transposed-bag gradient (float64 gradcheck),
-    and the NLL equals ``-(log_softmax(z) * x).sum(1).mean()`` over the real items only."""
+    """Mult-VAE's output layer with its multinomial NLL and its first layer's transposed-bag gradient
+    (float64 gradcheck), and the NLL equals ``-(log_softmax(h Wᵀ + b) * x).sum(1).mean()``."""
     from torch.nn import functional as F
 
-    from recsys_gui.core.models.vae import _BagProduct, _MultinomialNLL
+    from recsys_gui.core.models.vae import _BagProduct, _SoftmaxNLL
 
     batch, rows = _row_batch(20, n_items)
     assert torch.equal(batch.rows, rows)
@@ -215,18 +215,59 @@ def test_vae_hand_written_loss_and_first_layer_match_autograd(n_items):
     weights = torch.rand(batch.items.numel(), dtype=torch.double, generator=gen)
     assert torch.autograd.gradcheck(
         lambda t: _BagProduct.apply(t, batch.items, batch.offsets, weights, batch.row_of_items), (table,))
-    real = torch.randn(20, n_items, dtype=torch.double, generator=gen, requires_grad=True)
+    h, w, b = (torch.randn(*shape, dtype=torch.double, generator=gen, requires_grad=True)
+               for shape in ((20, 5), (n_items, 5), (n_items,)))
 
-    def nll(z):  # padded with -inf columns as the decoder pads its logits
-        z = torch.nn.functional.pad(z, (0, 40 - n_items), value=-torch.inf)
-        return _MultinomialNLL.apply(z, batch.row_of_items, batch.items, batch.counts.double())
+    # Its backward writes over the saved softmax, so it runs once per graph (autograd's version
+    # check refuses a second run): compared with autograd's gradients instead of gradcheck's.
+    loss = _SoftmaxNLL.apply(h, w, b, batch.row_of_items, batch.items, batch.counts.double())
+    ref = -(F.log_softmax(F.linear(h, w, b), 1) * rows.double()).sum(1).mean()
+    torch.testing.assert_close(loss, ref)
+    got = torch.autograd.grad(3 * loss, (h, w, b), retain_graph=True)
+    for g, r in zip(got, torch.autograd.grad(3 * ref, (h, w, b)), strict=True):
+        torch.testing.assert_close(g, r)
+    with pytest.raises(RuntimeError, match="inplace"):
+        torch.autograd.grad(loss, (h, w, b))
 
-    assert torch.autograd.gradcheck(nll, (real,))
-    ref = -(F.log_softmax(real, 1) * rows.double()).sum(1).mean()
-    torch.testing.assert_close(nll(real), ref)
-    padded = torch.nn.functional.pad(real.detach(), (0, 40 - n_items), value=-torch.inf).requires_grad_()
-    _MultinomialNLL.apply(padded, batch.row_of_items, batch.items, batch.counts.double()).backward()
-    assert torch.all(padded.grad[:, n_items:] == 0)  # padding columns learn nothing
+
+def test_vae_output_layer_takes_a_half_precision_hidden_layer():
+    """Under CUDA autocast the decoder's hidden layer arrives in bfloat16: the output layer and its
+    softmax run in the weight's precision and the hidden layer's gradient goes back in its own."""
+    from recsys_gui.core.models.vae import _SoftmaxNLL
+
+    batch, _ = _row_batch(20, 37)
+    h = torch.randn(20, 5, dtype=torch.bfloat16, requires_grad=True)
+    w, b = torch.randn(37, 5, requires_grad=True), torch.randn(37, requires_grad=True)
+    loss = _SoftmaxNLL.apply(h, w, b, batch.row_of_items, batch.items, batch.counts.float())
+    ref = _SoftmaxNLL.apply(h.detach().float(), w.detach(), b.detach(), batch.row_of_items, batch.items,
+                            batch.counts.float())
+    assert loss.dtype == torch.float32
+    torch.testing.assert_close(loss, ref)
+    loss.backward()
+    assert h.grad.dtype == torch.bfloat16 and w.grad.dtype == torch.float32
+
+
+def test_vae_training_leaves_dropped_entries_out_of_the_first_layer():
+    """On CPU the entries input dropout zeroed are cut from the bag lists: the layer and its
+    gradient are those of the full lists with the same dropout mask."""
+    from recsys_gui.core.models.vae import _BagProduct
+
+    split = tiny_split()
+    model = build_model("vae", {"hidden": 16, "latent": 8}, split.n_users, split.n_items).train()
+    batch = next(iter(DeviceBatcher(split.train, "user_rows", batch_size=50, device=torch.device("cpu"),
+                                    seed=0).epoch(0)))
+    torch.manual_seed(3)
+    cut = model._first_layer_sparse(batch)
+    (cut * torch.arange(16.0)).sum().backward()
+    grad_cut, model.enc_items.grad = model.enc_items.grad, None
+    torch.manual_seed(3)
+    weights = model.drop(batch.counts.clamp(min=1).float().rsqrt()[batch.row_of_items])
+    assert 0.3 < (weights == 0).float().mean() < 0.7  # dropout 0.5 took about half
+    full = _BagProduct.apply(model.enc_items, batch.items, batch.offsets, weights, batch.row_of_items)
+    full = full + model.enc_bias
+    (full * torch.arange(16.0)).sum().backward()
+    torch.testing.assert_close(cut, full)
+    torch.testing.assert_close(grad_cut, model.enc_items.grad)
 
 
 def test_vae_scores_cover_the_items_exactly():

@@ -52,11 +52,15 @@ def dropout_mask(shape: torch.Size | tuple[int, ...], p: float, dtype: torch.dty
     ``bits >= t`` is computed as ``clamp(bits - (t - 1), 0, 1)`` in int16: torch's comparison and
     its bool-to-float cast are not vectorised on CPU (0.68 ms against 0.12 for a 4096 x 128 mask).
     """
+    return dropout_keep(shape, p).to(dtype).mul_(1.0 / (1.0 - p))
+
+
+def dropout_keep(shape: torch.Size | tuple[int, ...], p: float) -> Tensor:
+    """The unscaled keep-mask of ``dropout_mask`` (the same draws): int16, 1 where kept."""
     n = math.prod(shape)
     words = torch.empty((n + 3) // 4, dtype=torch.int64).random_()  # [0, 2**63): 4 × 15 uniform bits
     bits = words.view(torch.int16)[:n].view(shape).bitwise_and_(0x7FFF)
-    keep = bits.sub_(round(p * 32768) - 1).clamp_(0, 1)  # 1 where bits >= round(p * 32768)
-    return keep.to(dtype).mul_(1.0 / (1.0 - p))
+    return bits.sub_(round(p * 32768) - 1).clamp_(0, 1)  # 1 where bits >= round(p * 32768)
 
 
 class _RowLookup(torch.autograd.Function):
