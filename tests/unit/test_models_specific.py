@@ -202,8 +202,8 @@ def _row_batch(n_rows: int, n_items: int, seed: int = 0):
 
 @pytest.mark.parametrize("n_items", [37, 40])  # padded to 40 for the output product, or not padded
 def test_vae_hand_written_loss_and_first_layer_match_autograd(n_items):
-    """Mult-VAE's output layer with its multinomial NLL and its first layer's transposed-bag gradient
-    (float64 gradcheck), and the NLL equals ``-(log_softmax(h Wᵀ + b) * x).sum(1).mean()``."""
+    """Mult-VAE's first layer's transposed-bag gradient (float64 gradcheck), and its output layer with
+    the multinomial NLL: value and gradients those of ``-(log_softmax(h Wᵀ + b) * x).sum(1).mean()``."""
     from torch.nn import functional as F
 
     from recsys_gui.core.models.vae import _BagProduct, _SoftmaxNLL
