@@ -12,8 +12,11 @@ import sys
 import time
 
 from recsys_gui.cli.common import add_workspace, print_json
+from recsys_gui.core.errors import ConfigError
+from recsys_gui.core.store.run_store import ACTIVE, RunStore
 
 CLEANABLE = ("interrupted", "failed", "cancelled")
+MISSING = "files-missing"  # shown for a run whose folder is gone
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -32,9 +35,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    from recsys_gui.core.errors import ConfigError
-    from recsys_gui.core.store.run_store import RunStore
-
     store = RunStore(args.workspace)
     try:
         if args.action == "list":
@@ -65,6 +65,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _list(store, args: argparse.Namespace) -> int:
     rows = store.list_runs()
+    for r in rows:  # a finished run whose folder was removed by hand can no longer be opened or exported
+        if r["status"] not in ACTIVE and not store.workspace.run_dir(r["id"]).is_dir():
+            r["status"] = MISSING
     if args.json:
         print_json([_brief(r) for r in rows])
         return 0
@@ -95,14 +98,15 @@ def _clean(store, args: argparse.Namespace) -> int:
     if args.json:
         print_json(removed)
         return 0
+    if removed.get("adopted"):
+        print(f"The run store did not know {len(removed['adopted'])} run folder(s); their runs were read back "
+              f"from the folders: {', '.join(removed['adopted'])}.")
     print(f"Removed {len(removed['runs'])} run(s) ({', '.join(statuses)}), {len(removed['orphans'])} "
           f"folder(s) without a run and {len(removed['partials'])} partial file(s) of killed writes.")
     return 0
 
 
 def _confirm(args: argparse.Namespace, question: str) -> bool:
-    from recsys_gui.core.errors import ConfigError
-
     if args.yes:
         return True
     if not sys.stdin.isatty():

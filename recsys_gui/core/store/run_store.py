@@ -25,6 +25,7 @@ from typing import Any
 import sqlite_utils
 
 from recsys_gui.core.errors import RecsysError, RunNotFound
+from recsys_gui.core.store import rebuild
 from recsys_gui.core.store.workspace import Workspace
 
 SCHEMA_VERSION = 1
@@ -51,6 +52,8 @@ class RunStore:
             raise RecsysError(f"{self.workspace.db_path}: not a readable run store ({exc}).") from None
         if recover:
             with self._writing():
+                if not self.db.execute("select 1 from runs limit 1").fetchone():
+                    self.adopt_run_folders()  # a new, emptied or replaced store beside existing runs
                 self.mark_dead_runs()
 
     @contextlib.contextmanager
@@ -96,13 +99,14 @@ class RunStore:
                    data_fingerprint: str, split: str, seed: int, device: str, world_size: int,
                    versions: Mapping[str, str], name: str | None = None) -> str:
         with self._writing():
+            # replace: a rebuild in another process may have read this run's folder a moment ago
             self.db["runs"].insert({
                 "id": run_id, "name": name or run_id, "created_at": time.time(), "status": "running",
                 "model": model, "family": family, "spec_json": json.dumps(spec), "data_path": data_path,
                 "data_fingerprint": data_fingerprint, "split": split, "seed": seed, "device": device,
                 "world_size": world_size, "versions_json": json.dumps(dict(versions)), "pid": os.getpid(),
                 "pid_start": process_start_time(os.getpid()), "host": socket.gethostname(),
-            })
+            }, replace=True)
         return run_id
 
     def update_run(self, run_id: str, **fields: Any) -> None:
@@ -152,6 +156,30 @@ class RunStore:
         return n
 
     # --- recovery -------------------------------------------------------------------------------
+    def adopt_run_folders(self) -> list[str]:
+        """Give every run folder the store does not know its row back (from spec.json and events)."""
+        known = {r["id"] for r in self.db.query("select id from runs")}
+        adopted = []
+        for folder in self._run_folders():
+            if folder.name in known:
+                continue
+            rebuilt = rebuild.row_from_folder(folder)
+            if rebuilt is None:
+                continue
+            row, metric_rows = rebuilt
+            with self.db.atomic():
+                self.db["runs"].insert(row, replace=True)
+                self.db["metrics"].insert_all([{"run_id": folder.name, **m} for m in metric_rows])
+                for kind, path in rebuild.artifact_paths(folder):
+                    self.db["artifacts"].insert({"run_id": folder.name, "kind": kind,
+                                                 "path": self.workspace.relative(path), "meta_json": "{}"})
+            adopted.append(folder.name)
+        return adopted
+
+    def _run_folders(self) -> list[Path]:
+        root = self.workspace.root / "runs"
+        return sorted(d for d in root.iterdir() if d.is_dir()) if root.is_dir() else []
+
     def interrupted_runs(self) -> list[dict[str, Any]]:
         """Runs whose process died mid-run, newest first; ``resumable`` when a last checkpoint exists."""
         rows = [_decode(r) for r in self.db.query("select * from runs where status = 'interrupted' "
@@ -164,9 +192,10 @@ class RunStore:
               orphan_min_age_s: float = ORPHAN_MIN_AGE_S) -> dict[str, list[str]]:
         """Delete the runs with ``statuses`` (rows and folders) and what killed processes left behind.
 
-        Also removes run folders that no row owns (a process killed between creating the folder and
-        the row; only when older than ``orphan_min_age_s``, so a run that is starting is never hit)
-        and partial files of dead writers inside the kept runs. Returns what was removed.
+        A run folder no row owns gets its row back first (``adopt_run_folders``); a folder with
+        neither settings nor checkpoints (a process killed while creating it) is removed when older
+        than ``orphan_min_age_s``, so a run that is starting is never hit. Partial files of dead
+        writers inside the kept runs go too. Returns what was removed (and what was adopted).
         """
         from recsys_gui.core.utils.atomic import PARTIAL_SUFFIX, clean_stale_partials
 
@@ -175,15 +204,14 @@ class RunStore:
         for run_id in runs:
             self.delete_run(run_id)
         removed: dict[str, list[str]] = {"runs": runs, "orphans": [], "partials": []}
+        removed["adopted"] = self.adopt_run_folders()  # a run's folder is never rubbish, row or not
         known = {r["id"] for r in self.db.query("select id from runs")}
-        runs_root = self.workspace.root / "runs"
         now = time.time()
-        for d in sorted(runs_root.iterdir()) if runs_root.is_dir() else []:
-            if not d.is_dir():
-                continue
+        for d in self._run_folders():
             if d.name not in known:
+                # Only a folder that never got its settings (killed while starting) is left to remove.
                 with contextlib.suppress(OSError):
-                    if orphans and now - d.stat().st_mtime >= orphan_min_age_s:
+                    if orphans and not rebuild.is_run_folder(d) and now - d.stat().st_mtime >= orphan_min_age_s:
                         shutil.rmtree(d)
                         removed["orphans"].append(d.name)
                 continue
@@ -195,12 +223,18 @@ class RunStore:
 
     # --- reading --------------------------------------------------------------------------------
     def get_run(self, run_id: str) -> dict[str, Any]:
+        """The run with exactly this id, else the one run whose id starts with it (literally).
+
+        Ids are matched as text, never as a pattern: ``_`` and ``%`` are characters, case counts.
+        """
         rows = list(self.db.query("select * from runs where id = ?", [run_id]))
-        if not rows:
-            rows = list(self.db.query("select * from runs where id like ? order by created_at desc",
-                                      [run_id + "%"]))
+        if not rows and run_id:
+            rows = list(self.db.query("select * from runs where substr(id, 1, ?) = ? order by created_at desc",
+                                      [len(run_id), run_id]))
             if len(rows) > 1:
-                raise RunNotFound(f"Run id '{run_id}' is ambiguous: {', '.join(r['id'] for r in rows[:5])}.")
+                shown = ", ".join(r["id"] for r in rows[:10]) + (", …" if len(rows) > 10 else "")
+                raise RunNotFound(f"Run id '{run_id}' is ambiguous: it starts {len(rows)} runs ({shown}). "
+                                  "Give more of the id.")
         if not rows:
             raise RunNotFound(f"No run '{run_id}' in workspace {self.workspace.root}. "
                               "`recsys-gui runs list` shows the runs there.")

@@ -6,6 +6,7 @@ import json
 import time
 from pathlib import Path
 
+from recsys_gui.core.store.event_rows import metric_rows
 from recsys_gui.core.store.run_store import RunStore
 from recsys_gui.core.training import events as ev
 
@@ -18,19 +19,11 @@ class RunStoreWriter:
         self.rows: list[dict] = []
 
     def on_event(self, event: ev.TrainingEvent) -> None:
-        if isinstance(event, ev.StepLogged):
-            self.rows += [{"epoch": event.epoch, "step": event.global_step, "split": "train_step", "name": k,
-                           "value": v} for k, v in event.losses.items()]
-        elif isinstance(event, ev.EpochEnded):
-            self.rows += [{"epoch": event.epoch, "step": None, "split": "train", "name": k, "value": v}
-                          for k, v in event.losses.items()]
-            self.rows.append({"epoch": event.epoch, "step": None, "split": "time", "name": "epoch_seconds",
-                              "value": event.seconds})
-        elif isinstance(event, ev.ValidationEnded):
-            self.rows += [{"epoch": event.epoch, "step": None, "split": "valid", "name": k, "value": v}
-                          for k, v in event.metrics.items()]
-            self.flush()
-        elif isinstance(event, (ev.RunFinished, ev.RunFailed)):
+        if isinstance(event, ev.RunFinished):
+            self.flush()  # the session logs the test figures itself, with the finished row
+            return
+        self.rows += metric_rows(event)
+        if isinstance(event, (ev.ValidationEnded, ev.RunFailed)):
             self.flush()
 
     def flush(self) -> None:
