@@ -29,6 +29,10 @@ class DataError(RecsysError):
         super().__init__(f"{', '.join(where)}: {message}" if where else message)
 
 
+class DataChangedError(RecsysError):
+    """A stored run's data file no longer holds what the run was trained on."""
+
+
 class ConfigError(RecsysError):
     """A setting is out of range or unknown."""
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import platform
 import re
 import time
@@ -24,7 +25,7 @@ from recsys_gui import __version__
 from recsys_gui.core import config as cfgmod
 from recsys_gui.core.config import TrainConfig
 from recsys_gui.core.data.interactions import Split
-from recsys_gui.core.errors import RecsysError, TrainingCancelled
+from recsys_gui.core.errors import ConfigError, DataChangedError, RecsysError, TrainingCancelled
 from recsys_gui.core.evaluation.evaluator import EvalResult, Evaluator
 from recsys_gui.core.models import base as models
 from recsys_gui.core.store.run_store import RunStore, new_run_id
@@ -162,6 +163,7 @@ def run_training(spec: RunSpec, *, workspace: Workspace | Path | str | None = No
     report: dict[str, Any] = {}
     if split is None:
         split, report = load_split(spec, seed=tcfg.seed)
+    check_scores_held_out_users(models.get_model_class(model_name), split)
     seed_everything(tcfg.seed, 0)  # identical initial weights on every rank
     model = models.build_model(model_name, model_config, split.n_users, split.n_items)
     cls = type(model)
@@ -176,13 +178,15 @@ def run_training(spec: RunSpec, *, workspace: Workspace | Path | str | None = No
     run_id = resume_run_id or run_id or new_run_id(model_name)
     run_id = str(dist.broadcast_object(run_id))
     store = RunStore(ws) if dist.is_main else None
+    resumed_from: dict[str, Any] | None = None
     sinks: list[Callback] = []
     if store is not None:
         run_dir = ws.run_dir(run_id)
         run_dir.mkdir(parents=True, exist_ok=True)
         if resume_run_id:
-            store.get_run(run_id)
-            store.update_run(run_id, status="running", error=None, pid=__import__("os").getpid())
+            resumed_from = store.get_run(run_id)
+            check_data_unchanged(resumed_from, split)
+            store.update_run(run_id, status="running", error=None, pid=os.getpid())
         else:
             (run_dir / "spec.json").write_text(json.dumps(spec.to_dict(), indent=2))
             store.create_run(run_id=run_id, model=model_name, family=cls.family, spec=spec.to_dict(),
@@ -221,7 +225,8 @@ def run_training(spec: RunSpec, *, workspace: Workspace | Path | str | None = No
     except BaseException as exc:
         status = "cancelled" if isinstance(exc, (TrainingCancelled, KeyboardInterrupt)) else "failed"
         if store is not None:
-            store.finish_run(run_id, status, error=str(exc) or type(exc).__name__)
+            store.finish_run(run_id, status_after_failure(status, resumed_from),
+                             error=str(exc) or type(exc).__name__)
         trainer.emit(ev.RunFailed(type(exc).__name__, str(exc), traceback.format_exc()))
         raise
     finally:
@@ -237,6 +242,43 @@ def check_new_run_id(ws: Workspace, run_id: str) -> None:
         raise RecsysError(f"Run id '{run_id}': use letters, digits, '.', '_' and '-' only (at most 128).")
     if (ws.run_dir(run_id) / "spec.json").exists():
         raise RecsysError(f"Run id '{run_id}' is already used in {ws.root}; choose another or resume it.")
+
+
+def check_scores_held_out_users(cls: type[models.Recommender], split: Split) -> None:
+    """Refuse a held-out-users split for a model that cannot score users it did not train on.
+
+    Models that keep one trained vector per user (MF, NeuMF, MLP, ConvNCF) would score the held-out
+    users with vectors that were never trained and report numbers below popularity's.
+    """
+    if split.fold_in is None or scores_unseen_users(cls):
+        return
+    raise ConfigError(f"{cls.label} cannot score users it was not trained on, so the held-out-users split "
+                      f"({split.protocol}) would report meaningless numbers for it. Use a split that keeps "
+                      "every user in training (ratio, random, loo, temporal), or a model that scores from a "
+                      "user's history: pop, itemknn, ease, vae, gan, gru4rec, sasrec.")
+
+
+def scores_unseen_users(cls: type[models.Recommender]) -> bool:
+    """Whether a model ranks for a user from that user's history alone (no trained user vector)."""
+    caps = cls.capabilities
+    return caps.scoring_needs_history or caps.batch_kind == "sequences" or not caps.user_embeddings
+
+
+def check_data_unchanged(row: dict[str, Any], split: Split, *, allow_changed: bool = False) -> None:
+    """Refuse to use a run on data that differs from what it was trained on, unless told to go on."""
+    recorded = row.get("data_fingerprint") or ""
+    if allow_changed or not recorded or recorded == split.train.fingerprint():
+        return
+    raise DataChangedError(f"The data of run {row['id']} ({row.get('data_path') or 'its files'}) has changed since "
+                           "the run was trained, so its split and its numbers would differ. Restore the file, "
+                           "or add --allow-changed-data to go on with the data as it is now.")
+
+
+def status_after_failure(status: str, resumed_from: dict[str, Any] | None) -> str:
+    """A resumed run that fails keeps the status it had; its earlier result is still its result."""
+    if resumed_from is None or status == "cancelled":
+        return status
+    return resumed_from["status"] if resumed_from["status"] != "running" else "interrupted"
 
 
 def _beyond(metrics: Sequence[str]) -> list[str]:
@@ -274,6 +316,13 @@ def stored_spec(row: dict[str, Any]) -> RunSpec:
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise RecsysError(f"Run {row.get('id')}: its stored settings are damaged or not this app's "
                           f"({type(exc).__name__}); it cannot be opened.") from None
+
+
+def load_run_split(spec: RunSpec, row: dict[str, Any], *, allow_changed_data: bool = False) -> Split:
+    """A stored run's split, made again from its data; refused when the data changed since training."""
+    split, _ = load_split(spec, seed=spec.train_config().seed)
+    check_data_unchanged(row, split, allow_changed=allow_changed_data)
+    return split
 
 
 def load_run_model(ws: Workspace | Path | str | None, run_id: str, *, which: str = "best",
