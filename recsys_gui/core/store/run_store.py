@@ -24,7 +24,7 @@ from typing import Any
 
 import sqlite_utils
 
-from recsys_gui.core.errors import RecsysError, RunNotFound
+from recsys_gui.core.errors import ConfigError, RecsysError, RunNotFound
 from recsys_gui.core.store import rebuild
 from recsys_gui.core.store.workspace import Workspace
 
@@ -91,6 +91,10 @@ class RunStore:
             db["artifacts"].create_index(["run_id"])
         if "pid_start" not in db["runs"].columns_dict:
             db["runs"].add_column("pid_start", float)  # process start time: tells a reused pid apart
+        # The user's own words about a run; ``notes`` (an older column) holds the split and load report.
+        for column in ("tags_json", "note"):
+            if column not in db["runs"].columns_dict:
+                db["runs"].add_column(column, str)
         if "meta" not in db.table_names():
             db["meta"].insert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
 
@@ -128,7 +132,10 @@ class RunStore:
                 self.db["metrics"].insert_all(rows)
 
     def add_artifact(self, run_id: str, kind: str, path: Path, meta: Mapping[str, Any] | None = None) -> None:
-        with self._writing():
+        """Register a file of a run; registering it again (a resumed run) replaces the earlier row."""
+        with self._writing(), self.db.atomic():
+            self.db.execute("delete from artifacts where run_id = ? and kind = ? and path = ?",
+                            [run_id, kind, self.workspace.relative(path)])
             self.db["artifacts"].insert({"run_id": run_id, "kind": kind,
                                          "path": self.workspace.relative(path),
                                          "meta_json": json.dumps(dict(meta or {}))})
@@ -223,25 +230,71 @@ class RunStore:
 
     # --- reading --------------------------------------------------------------------------------
     def get_run(self, run_id: str) -> dict[str, Any]:
-        """The run with exactly this id, else the one run whose id starts with it (literally).
+        """The run with exactly this id, else with exactly this name, else whose id starts with it.
 
-        Ids are matched as text, never as a pattern: ``_`` and ``%`` are characters, case counts.
+        Ids and names are matched as text, never as a pattern: ``_`` and ``%`` are characters and
+        case counts. A name or prefix that fits several runs is refused with the candidates.
         """
         rows = list(self.db.query("select * from runs where id = ?", [run_id]))
         if not rows and run_id:
-            rows = list(self.db.query("select * from runs where substr(id, 1, ?) = ? order by created_at desc",
-                                      [len(run_id), run_id]))
-            if len(rows) > 1:
-                shown = ", ".join(r["id"] for r in rows[:10]) + (", …" if len(rows) > 10 else "")
-                raise RunNotFound(f"Run id '{run_id}' is ambiguous: it starts {len(rows)} runs ({shown}). "
-                                  "Give more of the id.")
+            rows = self._unique(run_id, "name", list(self.db.query(
+                "select * from runs where name = ? order by created_at desc", [run_id])))
+        if not rows and run_id:
+            rows = self._unique(run_id, "start of an id", list(self.db.query(
+                "select * from runs where substr(id, 1, ?) = ? order by created_at desc", [len(run_id), run_id])))
         if not rows:
             raise RunNotFound(f"No run '{run_id}' in workspace {self.workspace.root}. "
                               "`recsys-gui runs list` shows the runs there.")
         return _decode(rows[0])
 
-    def list_runs(self) -> list[dict[str, Any]]:
-        return [_decode(r) for r in self.db.query("select * from runs order by created_at desc")]
+    @staticmethod
+    def _unique(given: str, what: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if len(rows) > 1:
+            shown = ", ".join(r["id"] for r in rows[:10]) + (", …" if len(rows) > 10 else "")
+            raise RunNotFound(f"Run '{given}' is ambiguous: it is the {what} of {len(rows)} runs ({shown}). "
+                              "Give the full id.")
+        return rows
+
+    def rename_run(self, run_id: str, name: str) -> str:
+        """Give a run a new name; names stay unique so that every command can take one."""
+        row = self.get_run(run_id)
+        name = name.strip()
+        if not name:
+            raise ConfigError("A run name cannot be empty.")
+        clash = list(self.db.query("select id from runs where (name = ? or id = ?) and id != ?",
+                                   [name, name, row["id"]]))
+        if clash:
+            raise ConfigError(f"The name '{name}' is already used by run {clash[0]['id']}; choose another.")
+        self.update_run(row["id"], name=name)
+        return row["id"]
+
+    def tag_run(self, run_id: str, add: Sequence[str] = (), remove: Sequence[str] = ()) -> list[str]:
+        """Add and remove tags (kept sorted, without duplicates); returns the run's tags."""
+        row = self.get_run(run_id)
+        tags = set(row.get("tags") or []) | {t.strip() for t in add if t.strip()}
+        tags -= set(remove)
+        self.update_run(row["id"], tags_json=sorted(tags))
+        return sorted(tags)
+
+    def set_note(self, run_id: str, note: str) -> None:
+        self.update_run(self.get_run(run_id)["id"], note=note)
+
+    def list_runs(self, *, text: str | None = None, tag: str | None = None, model: str | None = None,
+                  dataset: str | None = None, since: float | None = None,
+                  until: float | None = None) -> list[dict[str, Any]]:
+        """Runs, newest first, optionally filtered (text: in the id, name or note; dataset: in the path)."""
+        rows = [_decode(r) for r in self.db.query("select * from runs order by created_at desc")]
+
+        def keep(r: dict[str, Any]) -> bool:
+            haystack = " ".join(str(r.get(k) or "") for k in ("id", "name", "note")).lower()
+            return ((not text or text.lower() in haystack)
+                    and (not tag or tag in (r.get("tags") or []))
+                    and (not model or r["model"] == model)
+                    and (not dataset or dataset.lower() in str(r.get("data_path") or "").lower())
+                    and (since is None or (r["created_at"] or 0) >= since)
+                    and (until is None or (r["created_at"] or 0) <= until))
+
+        return [r for r in rows if keep(r)]
 
     def metrics(self, run_id: str) -> list[dict[str, Any]]:
         return list(self.db.query("select epoch, step, split, name, value from metrics where run_id = ? "
@@ -260,10 +313,11 @@ def _decode(row: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(row)
     for k in list(out):
         if k.endswith("_json"):
+            empty: Any = [] if k == "tags_json" else {}
             try:
-                out[k[:-5]] = json.loads(out[k]) if out[k] else {}
+                out[k[:-5]] = json.loads(out[k]) if out[k] else empty
             except json.JSONDecodeError:
-                out[k[:-5]] = {}
+                out[k[:-5]] = empty
     return out
 
 
