@@ -61,6 +61,39 @@ def test_parse_metric_errors_are_clear():
         M.parse_metric("ndcg")
 
 
+def test_registry_directions_are_the_ones_users_expect():
+    lower = {name for name, family in M.FAMILIES.items() if not family.higher_is_better}
+    assert lower == {"rmse", "mae", "gini", "arp"}
+    assert M.higher_is_better("NDCG@10") and M.higher_is_better("hr@5") and M.higher_is_better("auc")
+    assert not M.higher_is_better("gini@20") and not M.higher_is_better("RMSE")
+    with pytest.raises(ConfigError, match="Unknown metric 'loss'"):
+        M.higher_is_better("loss")
+
+
+def test_registry_names_parse_with_their_direction_and_cut_off():
+    for name, family in M.FAMILIES.items():
+        key = f"{name}@10" if family.takes_k else name
+        assert [m.key for m in M.parse_metrics(key)] == [key]
+        assert M.parse_metric(key).higher_is_better == family.higher_is_better == M.higher_is_better(key)
+        assert family.label
+        if family.takes_k:
+            with pytest.raises(ConfigError, match="cut-off"):
+                M.parse_metric(name)
+
+
+def test_registry_lists_are_ordered_and_cover_every_family():
+    ranking, beyond = M.ranking_metric_names(), M.beyond_accuracy_metric_names()
+    rating = M.rating_metric_names()
+    assert ranking == ("ndcg", "recall", "precision", "hit", "mrr", "map")
+    assert beyond == ("coverage", "gini", "novelty", "ild", "arp")
+    assert rating == ("rmse", "mae")
+    assert [*ranking, *beyond, "auc", *rating] == list(M.FAMILIES)
+    assert set(M.RANKING_METRICS) == set(ranking)  # each ranking family can be computed per user
+    defaults = M.parse_metrics(M.DEFAULT_METRICS)
+    assert [m.key for m in defaults] == list(M.DEFAULT_METRICS) and {m.name for m in defaults} == set(ranking)
+    assert set(M.DEFAULT_BEYOND_ACCURACY) <= set(beyond)
+
+
 class FixedScores(Recommender):
     name = "fixed"
     label = family = description = "test"
@@ -79,7 +112,8 @@ def _data(pairs, n_users, n_items):
     i = np.array([p[1] for p in pairs], dtype=np.int64)
     import pandas as pd
 
-    return InteractionData(u, i, np.ones(len(u), np.float32), None, pd.RangeIndex(n_users), pd.RangeIndex(n_items))
+    return InteractionData(u, i, np.ones(len(u), np.float32), None, pd.RangeIndex(n_users),
+                           pd.RangeIndex(n_items))
 
 
 def test_evaluator_masks_known_items_and_averages_over_test_users():

@@ -1,7 +1,11 @@
-"""Ranking metrics on a batch of top-k hit matrices, per user, with the definitions of PROTOCOLS.md.
+"""Every metric the app knows (FAMILIES: name, label, direction, cut-off) and the per-user ranking metrics.
 
-Each function takes ``hits`` [B, k] (1.0 where the ranked item is relevant, ranks 1..k) and
-``n_rel`` [B] (the user's number of relevant items) and returns one value per user.
+FAMILIES is the single source for metric names, their order, labels and whether higher is better;
+the CLI, the trainer's early stopping and the GUI pages read it rather than keeping their own lists.
+
+The ranking metrics follow the definitions of PROTOCOLS.md. Each takes ``hits`` [B, k] (1.0 where
+the ranked item is relevant, ranks 1..k) and ``n_rel`` [B] (the user's number of relevant items)
+and returns one value per user.
 """
 
 from __future__ import annotations
@@ -57,14 +61,94 @@ def average_precision(hits: Tensor, n_rel: Tensor) -> Tensor:
     return (prec_at * hits).sum(1) / n_rel.clamp(min=1, max=k).to(hits.dtype)
 
 
-RANKING_METRICS: dict[str, MetricFn] = {
-    "precision": precision, "recall": recall, "hit": hit, "mrr": mrr, "ndcg": ndcg, "map": average_precision,
+@dataclass(frozen=True)
+class MetricFamily:
+    """One metric family: its user-facing label, which way is better, and how it is computed.
+
+    ``group`` says how: "ranking" per user from the top-k hits (``per_user`` computes it), "beyond"
+    over the whole top-k lists (beyond accuracy), "full" over every item (AUC), "rating" on predicted
+    ratings. Ranking and beyond-accuracy metrics need a cut-off (ndcg@10); the others take none.
+    """
+
+    name: str
+    label: str
+    group: str
+    higher_is_better: bool = True
+    per_user: MetricFn | None = None
+
+    @property
+    def takes_k(self) -> bool:
+        return self.group in ("ranking", "beyond")
+
+
+# The one list of metrics: every other list, direction and label in the app comes from here.
+# Order is the order users see them in (plots, tables, menus).
+FAMILIES: dict[str, MetricFamily] = {
+    f.name: f
+    for f in (
+        MetricFamily("ndcg", "nDCG", "ranking", per_user=ndcg),
+        MetricFamily("recall", "Recall", "ranking", per_user=recall),
+        MetricFamily("precision", "Precision", "ranking", per_user=precision),
+        MetricFamily("hit", "Hit rate", "ranking", per_user=hit),
+        MetricFamily("mrr", "MRR", "ranking", per_user=mrr),
+        MetricFamily("map", "MAP", "ranking", per_user=average_precision),
+        MetricFamily("coverage", "Catalogue coverage", "beyond"),
+        MetricFamily("gini", "Gini of exposure (0 = even)", "beyond", higher_is_better=False),
+        MetricFamily("novelty", "Novelty (bits)", "beyond"),
+        MetricFamily("ild", "Intra-list diversity", "beyond"),
+        MetricFamily("arp", "Average recommended popularity", "beyond", higher_is_better=False),
+        MetricFamily("auc", "AUC", "full"),
+        MetricFamily("rmse", "RMSE", "rating", higher_is_better=False),
+        MetricFamily("mae", "MAE", "rating", higher_is_better=False),
+    )
 }
 ALIASES = {"hr": "hit", "hitrate": "hit", "p": "precision", "r": "recall"}
-# Metrics over the whole top-k lists rather than per user (beyond accuracy), and over all items.
-LIST_METRICS = ("coverage", "gini", "novelty", "ild", "arp")
-FULL_METRICS = ("auc",)
-RATING_METRICS = ("rmse", "mae")
+
+
+def _names(group: str) -> tuple[str, ...]:
+    return tuple(f.name for f in FAMILIES.values() if f.group == group)
+
+
+def ranking_metric_names() -> tuple[str, ...]:
+    """Accuracy metrics computed per user from the top-k hits: ndcg, recall, precision, hit, mrr, map."""
+    return _names("ranking")
+
+
+def beyond_accuracy_metric_names() -> tuple[str, ...]:
+    """Metrics over the whole top-k lists: coverage, gini, novelty, ild, arp."""
+    return _names("beyond")
+
+
+def rating_metric_names() -> tuple[str, ...]:
+    """Errors on predicted ratings (lower is better): rmse, mae."""
+    return _names("rating")
+
+
+# What a run is evaluated on when nobody asks for more. ILD is left out of the beyond-accuracy
+# defaults: it needs an item basis and a k x k similarity per list; ask for it by name.
+DEFAULT_METRICS = ("ndcg@10", "recall@10", "mrr@10", "hit@10", "precision@10", "map@10")
+DEFAULT_BEYOND_ACCURACY = ("coverage", "gini", "novelty", "arp")
+
+# The evaluator's lookup tables, derived from FAMILIES.
+RANKING_METRICS: dict[str, MetricFn] = {n: f.per_user for n, f in FAMILIES.items() if f.per_user is not None}
+LIST_METRICS = beyond_accuracy_metric_names()
+FULL_METRICS = _names("full")
+RATING_METRICS = rating_metric_names()
+
+
+def metric_family(key: str) -> MetricFamily:
+    """The family of a metric name or key, any case, aliases allowed: 'NDCG@10', 'hr@5', 'rmse'."""
+    name = key.strip().lower().partition("@")[0]
+    family = FAMILIES.get(ALIASES.get(name, name))
+    if family is None:
+        known = ", ".join(sorted(FAMILIES))
+        raise ConfigError(f"Unknown metric '{key}'. Known metrics: {known} (e.g. ndcg@10).")
+    return family
+
+
+def higher_is_better(key: str) -> bool:
+    """False for errors and popularity concentration (rmse, mae, gini@10, arp@10), True for the rest."""
+    return metric_family(key).higher_is_better
 
 
 @dataclass(frozen=True)
@@ -79,27 +163,20 @@ class MetricSpec:
 
 
 def parse_metric(text: str) -> MetricSpec:
-    """'ndcg@10' → MetricSpec('ndcg', 10). Rating metrics take no k."""
-    raw = text.strip().lower()
-    name, _, k = raw.partition("@")
-    name = ALIASES.get(name, name)
-    if name in RATING_METRICS:
-        return MetricSpec(name, None, higher_is_better=False)
-    if name == "auc":
-        return MetricSpec(name, None)
-    known = sorted([*RANKING_METRICS, *LIST_METRICS, *FULL_METRICS, *RATING_METRICS])
-    if name not in RANKING_METRICS and name not in LIST_METRICS:
-        raise ConfigError(f"Unknown metric '{text}'. Known metrics: {', '.join(known)} (e.g. ndcg@10).")
+    """'ndcg@10' → MetricSpec('ndcg', 10). Rating metrics and AUC take no k."""
+    family = metric_family(text)
+    _, _, k = text.strip().partition("@")
+    if not family.takes_k:
+        return MetricSpec(family.name, None, higher_is_better=family.higher_is_better)
     if not k:
-        raise ConfigError(f"Metric '{text}' needs a cut-off, e.g. {name}@10.")
+        raise ConfigError(f"Metric '{text}' needs a cut-off, e.g. {family.name}@10.")
     try:
         kk = int(k)
     except ValueError:
         raise ConfigError(f"Metric '{text}': the cut-off after '@' must be a whole number.") from None
     if kk < 1:
         raise ConfigError(f"Metric '{text}': the cut-off must be at least 1.")
-    better = name not in ("arp", "gini")
-    return MetricSpec(name, kk, higher_is_better=better)
+    return MetricSpec(family.name, kk, higher_is_better=family.higher_is_better)
 
 
 def parse_metrics(items: Sequence[str] | str) -> list[MetricSpec]:
