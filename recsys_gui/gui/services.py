@@ -41,7 +41,7 @@ def load(
 
 def statistics(data: Any) -> dict[str, Any]:
     """Histograms for the data page's plots (computed in the core)."""
-    from recsys_gui.core.inspect import interaction_statistics
+    from recsys_gui.core.user_inspection import interaction_statistics
 
     return interaction_statistics(data)
 
@@ -116,7 +116,7 @@ def _run_model(workspace: str, run_id: str) -> tuple[Any, Any, Any]:
 
 def inspect_user(workspace: str, run_id: str, raw_user: str, k: int = 20) -> Any:
     """A user's known history (with titles) and the run's top-k for them (core.inspect.UserInspection)."""
-    from recsys_gui.core.inspect import inspect_user as _inspect
+    from recsys_gui.core.user_inspection import inspect_user as _inspect
 
     model, _spec, split = _run_model(workspace, run_id)
     return _inspect(model, split, raw_user, k)
@@ -132,7 +132,7 @@ def embedding_view(
     progress: Callable[[float, str], None] | None = None,
 ) -> Any:
     """One side's projected embeddings of a run (core.inspect.EmbeddingView)."""
-    from recsys_gui.core.inspect import embedding_view as _view
+    from recsys_gui.core.user_inspection import embedding_view as _view
 
     tick = progress or (lambda _f, _t: None)
     tick(0.02, "Loading the model and its data")

@@ -1,4 +1,4 @@
-"""User and item embeddings of a trained run, with raw ids, plus a 2-D projection for the scatter.
+"""User and item embeddings of a trained run, with raw ids (the 2-D projection is in ``projection``).
 
 A model states which sides it has through ``user_embeddings(users, history)`` and
 ``item_embeddings()``; ``None`` means the side does not exist (CFGAN has no user vector, EASE no
@@ -13,26 +13,27 @@ Every file is written atomically and CSV text is spreadsheet-safe, as for recomm
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+import torch
 
 from recsys_gui.core.data.interactions import InteractionData, Split
-from recsys_gui.core.errors import ConfigError, ExportError
+from recsys_gui.core.errors import ExportError
+from recsys_gui.core.evaluation.ranking import DeviceCSR
 from recsys_gui.core.export.csv_safety import frame_quoting, neutralise_frame
-from recsys_gui.core.export.recommendations import Labels, resolved_target
-from recsys_gui.core.utils.atomic import atomic_target, check_target
-
-if TYPE_CHECKING:
-    import torch
-
-    from recsys_gui.core.models.base import Recommender
-    from recsys_gui.core.store.workspace import Workspace
+from recsys_gui.core.export.ids import Labels
+from recsys_gui.core.models.base import Recommender
+from recsys_gui.core.session import load_run_model, load_split
+from recsys_gui.core.store.workspace import Workspace
+from recsys_gui.core.utils.atomic import atomic_target, check_target, resolved_target
+from recsys_gui.core.utils.devices import resolve_device
 
 Side = Literal["user", "item"]
 SIDES: tuple[Side, ...] = ("user", "item")
@@ -74,10 +75,6 @@ def model_embeddings(
     History-based models get each user's training history (as the evaluator gives it), computed in
     chunks of users so that dense history rows stay small.
     """
-    import torch
-
-    from recsys_gui.core.evaluation.ranking import DeviceCSR
-
     history_data = data.known_for_valid() if isinstance(data, Split) else data
     dev = torch.device(device) if device is not None else model.device
     model.to(dev)
@@ -100,55 +97,6 @@ def model_embeddings(
         if "item" in sides:
             e = model.item_embeddings()
             out["item"] = None if e is None else e.detach().float().cpu().numpy()
-    return out
-
-
-def projection_sample(n: int, sample: int | None, seed: int = 0) -> np.ndarray | None:
-    """Sorted row indices a projection is fitted on, or None when every row is used."""
-    if sample is None or n <= sample:
-        return None
-    return np.sort(np.random.default_rng(seed).choice(n, size=int(sample), replace=False))
-
-
-def project_embeddings(
-    emb: np.ndarray, method: Literal["pca", "tsne"] = "pca", sample: int | None = 20_000, seed: int = 0
-) -> np.ndarray:
-    """2-D coordinates [n, 2] for the embeddings scatter (scikit-learn).
-
-    PCA is fitted on at most ``sample`` rows and applied to all rows. t-SNE cannot place points it
-    was not fitted on, so with more than ``sample`` rows it embeds the sample only
-    (``projection_sample(n, sample, seed)`` names those rows) and the others are NaN, which the
-    scatter skips. Row order always matches ``emb``, so the ids still label the points.
-    """
-    x = np.asarray(emb, dtype=np.float32)
-    if x.ndim != 2:
-        raise ConfigError(f"Embeddings must be a 2-D matrix; got shape {x.shape}.")
-    n, d = x.shape
-    if method not in ("pca", "tsne"):
-        raise ConfigError(f"Unknown projection '{method}'. Choose 'pca' or 'tsne'.")
-    out = np.zeros((n, 2), dtype=np.float32)
-    if n < 2 or d == 0:
-        return out
-    rows = projection_sample(n, sample, seed)
-    fit = x if rows is None else x[rows]
-    if method == "pca":
-        from sklearn.decomposition import PCA
-
-        comps = min(2, d, fit.shape[0])
-        pca = PCA(n_components=comps, random_state=seed).fit(fit)
-        out[:, :comps] = pca.transform(x)
-        return out
-    from sklearn.manifold import TSNE
-
-    m = fit.shape[0]
-    if m < 4:  # t-SNE needs perplexity < m; too few points to be meaningful, fall back to PCA
-        return project_embeddings(emb, "pca", sample=sample, seed=seed)
-    perplexity = float(min(30.0, max(1.0, (m - 1) / 3)))
-    coords = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(fit)
-    if rows is None:
-        return coords.astype(np.float32)
-    out[:] = np.nan
-    out[rows] = coords
     return out
 
 
@@ -223,8 +171,7 @@ def _write_table(
                 tmp, index=False, lineterminator="\n", quoting=frame_quoting(frame), encoding="utf-8"
             )
         else:
-            import json
-
+            # pyarrow is slow to import: only Parquet exports load it
             import pyarrow as pa
             import pyarrow.parquet as pq
 
@@ -254,9 +201,6 @@ def export_embeddings(
     Every target is checked before the model is loaded, so an export that would overwrite a file
     without ``overwrite`` fails at once and writes nothing.
     """
-    from recsys_gui.core.session import load_run_model, load_split
-    from recsys_gui.core.utils.devices import resolve_device
-
     t0 = time.perf_counter()
     tick = progress or (lambda _f, _t: None)
     kind, paths = embedding_paths(out, fmt, sides)

@@ -89,7 +89,7 @@ class EmbeddingsPanel(QWidget):
         bar.addWidget(self.side)
         bar.addWidget(QLabel("Projection"))
         self.method = QComboBox()
-        from recsys_gui.core.inspect import projection_methods
+        from recsys_gui.core.user_inspection import projection_methods
 
         for key in projection_methods():
             self.method.addItem(METHODS[key], key)

@@ -1,4 +1,4 @@
-"""core.inspect: statistics, one user's history and top-N, neighbours, search, colour groups, views."""
+"""core.user_inspection: statistics, one user's history and top-N, neighbours, search, colours, views."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 import torch
 
-from recsys_gui.core import inspect as ins
+from recsys_gui.core import user_inspection as ins
 from recsys_gui.core.data.interactions import InteractionData, Split
 from recsys_gui.core.errors import RecsysError
-from recsys_gui.core.export.recommendations import recommend_frames
+from recsys_gui.core.export.top_k import recommend_frames
 from recsys_gui.core.models.base import build_model
 from tests.conftest import tiny_split
 

@@ -1,26 +1,49 @@
-"""What the inspection views show, computed without Qt: statistics, one user's lists, neighbours.
+"""What the inspection pages show, computed without Qt: data statistics, one user's history next
+to their top-N, and a run's embeddings drawn in 2-D with neighbours, search and colour groups.
 
 The GUI pages call these from worker threads; the CLI and notebooks can call them as they are.
-A user's top-N comes from ``export.recommendations.recommend_frames``, so the inspector shows
-exactly the list an export writes. Neighbours are searched in the model's full embedding space
-(cosine), never in the 2-D projection, whose distances are distorted.
+A user's top-N comes from ``export.top_k.recommend_frames``, so the inspector shows exactly the
+list an export writes, and the 2-D drawing from ``export.projection``, as the export's does.
+Neighbours are searched in the model's full embedding space (cosine), never in the 2-D
+projection, whose distances are distorted.
 """
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from recsys_gui.core.data.interactions import InteractionData, Split
 from recsys_gui.core.errors import ConfigError, RecsysError
+from recsys_gui.core.export.embeddings import model_embeddings
+from recsys_gui.core.export.ids import Labels, match_ids
+from recsys_gui.core.export.projection import project_embeddings, projection_methods, projection_sample
+from recsys_gui.core.export.top_k import recommend_frames
+from recsys_gui.core.models.base import Recommender
+from recsys_gui.core.training.trainer import set_context
 
-if TYPE_CHECKING:
-    from recsys_gui.core.models.base import Recommender
+__all__ = [
+    "ColourCoding",
+    "EmbeddingView",
+    "UserInspection",
+    "colour_coding",
+    "embedding_view",
+    "find_user",
+    "first_genre",
+    "inspect_user",
+    "interaction_statistics",
+    "log_histogram",
+    "nearest_neighbours",
+    "projection_methods",
+    "search_ids",
+    "unit_rows",
+    "user_history",
+    "user_top_n",
+]
 
 ProgressFn = Callable[[float, str], None]
 GENRE_SEPARATORS = r"[|,;]"
@@ -63,8 +86,6 @@ def interaction_statistics(data: InteractionData) -> dict[str, Any]:
 # --- one user -----------------------------------------------------------------------------------
 def find_user(ids: pd.Index, raw: object) -> int:
     """Dense index of a raw user id, compared by text ("7" finds integer id 7); a clear error if unknown."""
-    from recsys_gui.core.export.recommendations import match_ids
-
     text = str(raw).strip()
     if not text:
         raise RecsysError("Type a user id.")
@@ -110,8 +131,6 @@ def user_top_n(
     model: Recommender, split: Split, user: int, k: int = 20, *, include_seen: bool = False
 ) -> pd.DataFrame:
     """The user's top-``k`` as the export writes it, with ``in_test`` True where a held-out item was hit."""
-    from recsys_gui.core.export.recommendations import recommend_frames
-
     frame = next(
         iter(
             recommend_frames(
@@ -144,8 +163,6 @@ class UserInspection:
 
 def inspect_user(model: Recommender, split: Split, raw_user: object, k: int = 20) -> UserInspection:
     """History and top-``k`` (seen items excluded) of the user with raw id ``raw_user``."""
-    from recsys_gui.core.training.trainer import set_context
-
     u = find_user(split.train.user_ids, raw_user)
     set_context(model, split.known_for_test())  # sequence models: rank after everything known
     return UserInspection(
@@ -263,34 +280,6 @@ def _fmt(v: float) -> str:
     return f"{v:,.0f}" if abs(v) >= 10 or float(v).is_integer() else f"{v:.3g}"
 
 
-# --- projections --------------------------------------------------------------------------------
-def projection_methods() -> list[str]:
-    """PCA and t-SNE always (scikit-learn); UMAP when the umap-learn package is installed."""
-    methods = ["pca", "tsne"]
-    if importlib.util.find_spec("umap") is not None:
-        methods.append("umap")
-    return methods
-
-
-def project(emb: np.ndarray, method: str = "pca", *, seed: int = 0) -> np.ndarray:
-    """2-D coordinates of every row of ``emb`` (the caller samples the rows first)."""
-    from recsys_gui.core.export.embeddings import project_embeddings
-
-    if method in ("pca", "tsne"):
-        return np.asarray(project_embeddings(emb, method, sample=None, seed=seed), dtype=np.float32)
-    if method != "umap":
-        raise ConfigError(f"Unknown projection '{method}'. Choose one of: {', '.join(projection_methods())}.")
-    if "umap" not in projection_methods():
-        raise ConfigError("UMAP is not installed (pip install umap-learn); use PCA or t-SNE.")
-    import umap
-
-    x = np.asarray(emb, dtype=np.float32)
-    if x.shape[0] < 4:
-        return project(x, "pca", seed=seed)
-    reducer = umap.UMAP(n_components=2, n_neighbors=min(15, x.shape[0] - 1), random_state=seed)
-    return np.asarray(reducer.fit_transform(x), dtype=np.float32)
-
-
 @dataclass
 class EmbeddingView:
     """One side's embeddings of a run, ready to draw and to query.
@@ -364,8 +353,6 @@ def embedding_view(
     progress: ProgressFn | None = None,
 ) -> EmbeddingView:
     """Embeddings of ``side`` ('item' or 'user'), a projection of at most ``sample`` of them, and labels."""
-    from recsys_gui.core.export.embeddings import model_embeddings, projection_sample
-
     tick = progress or (lambda _f, _t: None)
     if side not in ("item", "user"):
         raise ConfigError(f"Side must be 'item' or 'user', not '{side}'.")
@@ -379,11 +366,9 @@ def embedding_view(
     rows = np.arange(emb.shape[0]) if rows is None else rows
     label = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}.get(method, method)
     tick(0.3, f"Projecting {rows.size:,} {side}s with {label}")
-    xy = project(emb[rows], method, seed=seed)
+    xy = project_embeddings(emb[rows], method, sample=None, seed=seed)
     ok = np.isfinite(xy).all(axis=1)
     tick(0.9, "Indexing for neighbour search")
-    from recsys_gui.core.export.recommendations import Labels
-
     labels = Labels.from_data(split.train)
     ids = labels.users if side == "user" else labels.items
     titles = labels.titles if side == "item" else None
