@@ -9,9 +9,15 @@ file system, so the final rename is atomic) and renames it only once it is compl
 * a process killed outright (SIGKILL, power cut) cannot clean up, but the target is still untouched;
   the next export to the same target removes partial files whose process is gone.
 
-An existing target is refused unless the caller asks to overwrite, so nothing is lost silently.
+Nothing the user has is replaced without asking, and some things never are (``check_target``):
+anything already at the target, a dangling symbolic link included, is refused unless the caller
+passes ``overwrite``; even then only a regular file or a symbolic link itself is replaced (the
+rename swaps the link, so nothing is ever written through it), never a folder, device, pipe or
+socket. A folder link that leads nowhere is refused rather than followed to create its target.
 A full disk (ENOSPC, quota, SQLite's "database or disk is full") becomes one plain message that
 names the folder to free space in; the old target is still untouched and the partial file is gone.
+Paths that cannot be written at all (too long, a read-only or virtual folder) are refused with a
+message naming the path before any work starts.
 """
 
 from __future__ import annotations
@@ -22,26 +28,85 @@ import os
 import secrets
 import shutil
 import sqlite3
+import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from recsys_gui.core.errors import ExportError, RecsysError
 
 PARTIAL_SUFFIX = ".partial"
+# Bytes of the target's name kept in a partial file's name: the pid, the token and the suffix must
+# still fit the usual 255-byte limit on one name when the target's own name is near it.
+PARTIAL_NAME_BYTES = 200
+_NOT_REGULAR = (
+    (stat.S_ISFIFO, "a named pipe"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def resolved_target(out: Path | str) -> Path:
+    """The absolute path an export really lands at: ``~`` expanded, the folder's links and ``..``
+    resolved, so reports and confirmations name the real place. The file name itself is kept as
+    given (``check_target`` decides what may happen to a link there).
+
+    A folder on the way that is a link to nothing is refused: resolving it would create folders
+    wherever it points.
+    """
+    p = Path(out).expanduser()
+    try:
+        for folder in (p.parent, *p.parent.parents):
+            if folder.is_symlink() and not folder.exists():
+                raise ExportError(
+                    f"{folder} is a symbolic link to {os.readlink(folder)}, which does not exist; "
+                    "remove the link or choose another output path."
+                )
+    except OSError as exc:
+        raise ExportError(_cannot_write(p, exc)) from None
+    return p.parent.resolve() / p.name
+
+
+def refusal(target: Path, *, overwrite: bool, flag: str = "--overwrite") -> str | None:
+    """Why ``target`` must not be replaced, or None when it may be: the overwrite rule in one place."""
+    try:
+        st = os.lstat(target)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return _cannot_write(target, exc)
+    mode = st.st_mode
+    if stat.S_ISDIR(mode) or (stat.S_ISLNK(mode) and target.is_dir()):
+        return f"{target} is a folder; give a file name for the export."
+    if stat.S_ISLNK(mode):
+        if overwrite:
+            return None  # os.replace swaps the link itself; whatever it points to is not touched
+        return (
+            f"{target} already exists (a symbolic link to {os.readlink(target)}). Pass {flag} to replace "
+            "the link itself (what it points to is left alone), or choose another output path."
+        )
+    for test, kind in _NOT_REGULAR:
+        if test(mode):
+            return (
+                f"{target} is {kind}, not a regular file; it is never replaced, even with {flag}. "
+                "Choose another output path."
+            )
+    if not overwrite:
+        return f"{target} already exists. Pass {flag} to replace it, or choose another output path."
+    return None
 
 
 def check_target(target: Path, *, overwrite: bool, flag: str = "--overwrite") -> Path:
-    """The resolved target, or an ``ExportError`` saying why it cannot be written.
+    """The target, or an ``ExportError`` saying why it cannot be written (``refusal``'s rule).
 
-    Called before any expensive work, so a refused export fails in milliseconds.
+    Called before any expensive work, so a refused export fails in milliseconds. Its folder is
+    created and proved writable by creating (and removing) a partial file there, which answers
+    for read-only mounts, /proc and root alike, where permission bits alone would not.
     """
     target = Path(target).expanduser()
-    if target.is_dir():
-        raise ExportError(f"{target} is a folder; give a file name for the export.")
-    if target.exists() and not overwrite:
-        raise ExportError(
-            f"{target} already exists. Pass {flag} to replace it, or choose another output path."
-        )
+    reason = refusal(target, overwrite=overwrite, flag=flag)
+    if reason:
+        raise ExportError(reason)
     parent = target.parent
     if parent.exists() and not parent.is_dir():
         raise ExportError(f"{parent} is not a folder.")
@@ -49,22 +114,44 @@ def check_target(target: Path, *, overwrite: bool, flag: str = "--overwrite") ->
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ExportError(f"Cannot create the folder {parent}: {exc.strerror or exc}.") from None
-    if not os.access(parent, os.W_OK):
-        raise ExportError(f"The folder {parent} is not writable.")
+    probe = partial_path(target)
+    try:
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except OSError as exc:
+        raise ExportError(_cannot_write(target, exc)) from None
+    remove_quietly(probe)
     return target
+
+
+def _cannot_write(target: Path, exc: OSError) -> str:
+    if exc.errno == errno.ENAMETOOLONG:
+        return (
+            f"Cannot write {target}: the name is too long for the file system "
+            f"({len(target.name.encode('utf-8', 'surrogateescape'))} bytes); choose a shorter one."
+        )
+    return f"Cannot write {target}: {exc.strerror or exc}. Choose another output path."
 
 
 def partial_path(target: Path) -> Path:
     """A fresh temporary name in the target's folder (hidden, tagged with our pid)."""
-    return target.with_name(f".{target.name}.{os.getpid()}-{secrets.token_hex(4)}{PARTIAL_SUFFIX}")
+    return target.with_name(f".{_partial_stem(target)}.{os.getpid()}-{secrets.token_hex(4)}{PARTIAL_SUFFIX}")
+
+
+def _partial_stem(target: Path) -> str:
+    """The target's name as partial files carry it: cut to ``PARTIAL_NAME_BYTES`` when longer."""
+    raw = target.name.encode("utf-8", "surrogateescape")
+    if len(raw) <= PARTIAL_NAME_BYTES:
+        return target.name
+    return raw[:PARTIAL_NAME_BYTES].decode("utf-8", "ignore")
 
 
 def clean_stale_partials(target: Path) -> list[Path]:
     """Remove partial files of ``target`` left by processes that no longer exist (killed exports)."""
     removed: list[Path] = []
-    prefix = f".{target.name}."
+    stem = _partial_stem(target)
+    prefix = f".{stem}."
     try:
-        candidates = list(target.parent.glob(f".{_glob_escape(target.name)}.*{PARTIAL_SUFFIX}"))
+        candidates = list(target.parent.glob(f".{_glob_escape(stem)}.*{PARTIAL_SUFFIX}"))
     except OSError:
         return removed
     for p in candidates:
@@ -95,7 +182,9 @@ def _replacing(target: Path, error: type[RecsysError],
     except BaseException as exc:
         remove_quietly(tmp)
         if is_disk_full(exc):
-            raise error(disk_full_message(target, kept=target.exists())) from None
+            raise error(disk_full_message(target, kept=os.path.lexists(target))) from None
+        if isinstance(exc, OSError) and exc.filename in (str(tmp), str(target)):
+            raise error(_cannot_write(target, exc)) from None
         raise
 
 
@@ -103,17 +192,15 @@ def _replacing(target: Path, error: type[RecsysError],
 def atomic_target(target: Path, *, overwrite: bool, flag: str = "--overwrite") -> Iterator[Path]:
     """Yield a temporary path to write; on success it replaces ``target``, on any error it is deleted.
 
-    The overwrite check runs again just before the rename, so a file that appeared at the target
+    The overwrite check runs again just before the rename, so whatever appeared at the target
     while we were writing is not clobbered either.
     """
     target = check_target(target, overwrite=overwrite, flag=flag)
 
     def still_free() -> None:
-        if target.exists() and not overwrite:
-            raise ExportError(
-                f"{target} appeared while the export was running; it was left as it is. "
-                f"Pass {flag} to replace it."
-            )
+        reason = refusal(target, overwrite=overwrite, flag=flag)
+        if reason:
+            raise ExportError(f"{reason} (It appeared while the export was running and was left as it is.)")
 
     with _replacing(target, ExportError, still_free) as tmp:
         yield tmp
