@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import ctypes.util
+import os
 import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+
+from recsys_gui.gui.paths import absolute_path
+
+# The X11 libraries Qt's xcb plugin loads (and the Debian/Ubuntu packages holding them). pip's
+# PySide6 does not ship them; without one, Qt aborts with a core dump and a hint about its plugin.
+XCB_LIBRARIES = {"xcb-cursor": "libxcb-cursor0", "xkbcommon-x11": "libxkbcommon-x11-0",
+                 "xcb-icccm": "libxcb-icccm4", "xcb-keysyms": "libxcb-keysyms1", "xcb-shape": "libxcb-shape0"}
+_find_library = ctypes.util.find_library  # a test replaces it
 
 
 def bundled_sample() -> Path | None:
@@ -21,11 +31,30 @@ def bundled_sample() -> Path | None:
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="recsys-gui", description="RecSys Studio desktop app.")
-    p.add_argument("--data", metavar="FILE", help="Interaction file to open.")
-    p.add_argument("--items", metavar="FILE", help="Item metadata file (titles, genres).")
-    p.add_argument("--workspace", metavar="DIR", help="Workspace folder to open.")
+    # absolute from here on: the training process runs in the workspace, not in this folder
+    p.add_argument("--data", metavar="FILE", type=absolute_path, help="Interaction file to open.")
+    p.add_argument("--items", metavar="FILE", type=absolute_path, help="Item metadata file (titles, genres).")
+    p.add_argument("--workspace", metavar="DIR", type=absolute_path, help="Workspace folder to open.")
     p.add_argument("--theme", choices=("auto", "light", "dark"), default=None)
     return p.parse_args(list(argv))
+
+
+def missing_xcb_packages() -> list[str]:
+    """The packages to install before Qt can open a window on this X11 display ([] when none or n/a).
+
+    Only asked where Qt would load its xcb plugin: Linux, a DISPLAY, and QT_QPA_PLATFORM unset
+    (and no Wayland session) or xcb. A bundle carries its own copies of the libraries.
+    """
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    if not sys.platform.startswith("linux") or not os.environ.get("DISPLAY"):
+        return []
+    if platform and not platform.startswith("xcb"):
+        return []
+    if not platform and os.environ.get("WAYLAND_DISPLAY"):
+        return []
+    bundle = Path(getattr(sys, "_MEIPASS", "/nonexistent"))
+    return [pkg for lib, pkg in XCB_LIBRARIES.items()
+            if not _find_library(lib) and not any(bundle.rglob(f"lib{lib}.so*"))]
 
 
 def make_app(argv: Sequence[str] = ()) -> object:
@@ -63,8 +92,8 @@ def install_excepthook() -> None:
     sys.excepthook = hook
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+def open_window(args: argparse.Namespace) -> object:
+    """The main window as ``main`` shows it, for the parsed command line (tests start it here)."""
     app = make_app()
     from recsys_gui.gui import theme
     from recsys_gui.gui.main_window import MainWindow
@@ -72,12 +101,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     settings = SettingsFile()
     theme.apply_theme(app, args.theme or str(settings.value("theme", "auto")))
-    install_excepthook()
     win = MainWindow(workspace=args.workspace, settings=settings)
     data = args.data or (str(bundled_sample()) if bundled_sample() else None)
     if data:
         win.open_data(data, metadata=args.items)
     win.show()
+    return win
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    missing = missing_xcb_packages()
+    if missing:  # before QApplication: Qt would abort the process with a core dump
+        print(f"error: the window needs X11 libraries that are missing ({', '.join(missing)}); install them "
+              f"with: apt-get install {' '.join(XCB_LIBRARIES.values())}", file=sys.stderr)
+        return 2
+    app = make_app()
+    install_excepthook()
+    _window = open_window(args)  # held until exec returns: a dropped window would be collected and close
     return int(app.exec())
 
 

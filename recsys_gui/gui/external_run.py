@@ -1,9 +1,11 @@
-"""A training run in a separate process (``recsys-gui train``, or torchrun for several processes).
+"""A training run in a child process (``recsys-gui train``, through torchrun for several processes).
 
-The protocol is the run's ``events.jsonl`` (ARCHITECTURE.md §3): a QTimer reads the bytes added since
-the last look, turns each line back into a core event and emits it, so the Train page draws the
-same curves as for an in-process run. Stopping writes ``runs/<id>/STOP``; rank 0 sees it and the
-trainer all-reduces the flag, so every rank leaves on the same step. The GUI thread never waits.
+Every run the window starts trains this way (``training_controller`` queues them): the window's
+process never trains, so no GIL, allocator or thread pool is shared with the GUI thread. The
+protocol is the run's ``events.jsonl`` (ARCHITECTURE.md §3): a QTimer reads the bytes added since
+the last look, turns each line back into a core event and emits it. Stopping writes
+``runs/<id>/STOP``; rank 0 sees it and the trainer all-reduces the flag, so every rank leaves on the
+same step. The GUI thread never waits (except at exit, in ``shutdown``).
 """
 
 from __future__ import annotations
@@ -24,43 +26,63 @@ _TAIL_BYTES = 20_000  # of stderr, kept for the error message
 _STEPS_PER_POLL = 8  # step events passed on per look at the file (the last one always)
 
 
-def can_launch_processes() -> bool:
-    """A frozen app has no Python interpreter to hand to torchrun."""
-    return not getattr(sys, "frozen", False)
+def is_frozen() -> bool:
+    """A packaged app (PyInstaller): its executable is the ``recsys-gui`` command, with no Python."""
+    return bool(getattr(sys, "frozen", False))
 
 
-def train_command(spec_file: Path, run_id: str, workspace: str, processes: int,
+def can_run_several_processes() -> bool:
+    """torchrun needs a Python interpreter; a packaged app has none to hand it."""
+    return not is_frozen()
+
+
+def train_command(run_id: str, workspace: str, *, spec_file: Path | None = None, processes: int = 1,
                   python: str | None = None) -> list[str]:
-    """The argv: ``python -m recsys_gui train`` for one process, through torchrun for several."""
+    """The child's argv: a new run from ``spec_file`` with id ``run_id``, or (no spec file) a resume.
+
+    From a source or pip install: ``python -m recsys_gui train ...``, through torchrun for several
+    processes. A packaged app relaunches its own executable with the ``train`` subcommand.
+    """
+    run = ["--spec", str(spec_file), "--run-id", run_id] if spec_file is not None else ["--resume", run_id]
+    train = ["train", *run, "--workspace", str(workspace), "--json", "--quiet"]
+    if is_frozen():
+        return [sys.executable, *train]
     python = python or sys.executable
-    train = ["-m", "recsys_gui", "train", "--spec", str(spec_file), "--run-id", run_id, "--workspace",
-             str(workspace), "--json", "--quiet"]
     if processes <= 1:
-        return [python, *train]
-    return [python, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(processes), *train]
+        return [python, "-m", "recsys_gui", *train]
+    return [python, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(processes),
+            "-m", "recsys_gui", *train]
 
 
 class ExternalRun(QObject):
-    """Starts one run in a QProcess and follows its event file until the process ends."""
+    """Starts one run in a QProcess and follows its event file until the process ends.
 
-    event = Signal(object)  # a core TrainingEvent, as the in-process worker emits them
+    ``resume_run_id`` continues that stopped run (``train --resume``); the follower starts at the end
+    of the run's event file, so the events of its earlier life are not replayed.
+    """
+
+    event = Signal(object)  # a core TrainingEvent
     finished = Signal(dict)  # summary, as RunOutcome.summary() (status may be "cancelled")
     failed = Signal(str, str)  # message, details
     done = Signal()  # after finished or failed: the process is gone
 
-    def __init__(self, spec: Any, workspace: str, *, processes: int = 2, poll_ms: int = 150,
-                 parent: QObject | None = None) -> None:
+    def __init__(self, spec: Any, workspace: str, *, processes: int = 1, resume_run_id: str | None = None,
+                 poll_ms: int = 150, parent: QObject | None = None) -> None:
         super().__init__(parent)
         from recsys_gui.core.store.run_store import new_run_id
         from recsys_gui.core.store.workspace import Workspace
 
         self.spec, self.processes = spec, max(1, int(processes))
+        self.resume_run_id = resume_run_id
         self.workspace = Workspace(workspace).ensure()
-        self.run_id = new_run_id(spec.model)
+        self.run_id = resume_run_id or new_run_id(spec.model)
         self.run_dir = self.workspace.run_dir(self.run_id)
         self.events_path = self.run_dir / "events.jsonl"
         self.status: str | None = None  # from RunFinished, once seen
         self._offset, self._partial = 0, b""
+        if resume_run_id is not None:
+            with contextlib.suppress(OSError):
+                self._offset = self.events_path.stat().st_size
         self._finished_event: ev.RunFinished | None = None
         self._failed_event: ev.RunFailed | None = None
         self._stdout, self._stderr = b"", b""
@@ -76,22 +98,23 @@ class ExternalRun(QObject):
         self.timer.timeout.connect(self.poll)
 
     @property
-    def title(self) -> str:
-        where = "own process" if self.processes == 1 else f"{self.processes} processes"
-        return f"{self.spec.model} ({where}, {self.spec.split})"
-
-    @property
     def running(self) -> bool:
         return self.process.state() != QProcess.ProcessState.NotRunning
 
+    @property
+    def spec_file(self) -> Path | None:
+        """Where a new run's spec is written for the child; a resumed run's is in the run store."""
+        return None if self.resume_run_id else self.run_dir / "launch_spec.json"
+
     def command(self) -> list[str]:
-        return train_command(self.run_dir / "launch_spec.json", self.run_id, str(self.workspace.root),
-                             self.processes)
+        return train_command(self.run_id, str(self.workspace.root), spec_file=self.spec_file,
+                             processes=self.processes)
 
     def start(self) -> None:
         """Write the spec beside the run and start the process; returns at once."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        (self.run_dir / "launch_spec.json").write_text(json.dumps(self.spec.to_dict(), indent=2))
+        if self.spec_file is not None:
+            self.spec_file.write_text(json.dumps(self.spec.to_dict(), indent=2))
         argv = self.command()
         self.process.setProcessEnvironment(self._environment())
         self.process.setWorkingDirectory(str(self.workspace.root))
@@ -182,7 +205,7 @@ class ExternalRun(QObject):
             e = self._failed_event
             self._end_failed(e.message or e.error_type, e.traceback)
         elif exit_code == 3:
-            self._end({"status": "cancelled", "run_id": None, "model": self.spec.model})
+            self._end({"status": "cancelled", "run_id": self.resume_run_id, "model": self.spec.model})
         else:
             err = self._stderr.decode("utf-8", "replace")
             message = _error_line(err) or f"The training process ended with exit code {exit_code}."
@@ -225,9 +248,10 @@ class ExternalRun(QObject):
         if not env.contains("OMP_NUM_THREADS"):
             # torch threads per rank: share the cores, leaving one to the GUI
             env.insert("OMP_NUM_THREADS", str(max(1, ((os.cpu_count() or 2) - 1) // self.processes)))
-        src = str(Path(__file__).resolve().parents[2])  # so a source checkout runs without installing
-        old = env.value("PYTHONPATH", "")
-        env.insert("PYTHONPATH", src + (os.pathsep + old if old else ""))
+        if not is_frozen():
+            src = str(Path(__file__).resolve().parents[2])  # so a source checkout runs without installing
+            old = env.value("PYTHONPATH", "")
+            env.insert("PYTHONPATH", src + (os.pathsep + old if old else ""))
         return env
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from recsys_gui.gui.panels.export_panel import ExportPanel
 from recsys_gui.gui.panels.model_panel import ModelPanel
 from recsys_gui.gui.panels.results_panel import ResultsPanel
 from recsys_gui.gui.panels.train_panel import TrainPanel
+from recsys_gui.gui.paths import absolute_or_none, absolute_path
 from recsys_gui.gui.settings_io import SettingsFile
 from recsys_gui.gui.state import AppState
 from recsys_gui.gui.threading import wait_for_tasks
@@ -60,21 +60,9 @@ def import_worker_libraries() -> None:
     import sklearn.manifold  # noqa: F401
 
 
-def share_the_gil_sooner() -> None:
-    """A thread waiting for the GIL gets it after 1 ms instead of Python's default 5 ms.
-
-    Every call from the GUI thread into Qt releases the GIL and takes it back; while a worker runs
-    Python code (the loader's cleaning, an evaluation's bookkeeping) each take-back waited up to
-    the switch interval, so a 40 ms paint became 80. Measured on the import phase: the GUI thread's
-    GIL waits fell from 10-40 ms to 1-21 ms. Workers lose a little throughput to the extra switches.
-    """
-    sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
-
-
 class MainWindow(QMainWindow):
     def __init__(self, *, workspace: str | None = None, settings: SettingsFile | None = None) -> None:
         import_worker_libraries()
-        share_the_gil_sooner()
         super().__init__()
         self.setWindowTitle("RecSys Studio")
         self.setWindowIcon(theme.icon("app"))
@@ -229,7 +217,9 @@ class MainWindow(QMainWindow):
             self.open_data(path)
 
     def open_data(self, path: str, metadata: str | None = None) -> None:
-        path = str(Path(path).expanduser())
+        """Open an interaction file (command line, dialog, drop, recent files): the path is made
+        absolute here, so the spec of a run trained on it works from the workspace folder too."""
+        path, metadata = absolute_path(path), absolute_or_none(metadata)
         self.go("Data")
         if metadata is None:
             guess = Path(path).with_name("items.csv")
@@ -255,12 +245,8 @@ class MainWindow(QMainWindow):
                        on_error=lambda m: self.statusBar().showMessage(m, 8000))
 
     def _resume_interrupted(self, row: dict) -> None:
-        from recsys_gui.core.session import stored_spec
-        from recsys_gui.gui.threading import QueuedRun
-
         self.go("Train")
-        self.train_page.controller.enqueue(QueuedRun(spec=stored_spec(row),
-                                                     workspace=self.state.workspace, resume_run_id=row["id"]))
+        self.train_page.resume(row)
 
     def recent_files(self) -> list[str]:
         v = self.settings.value("recentFiles", [])
@@ -335,7 +321,6 @@ class MainWindow(QMainWindow):
         if ctl.busy and not self._closing:
             self.statusBar().showMessage("Stopping the training run before closing…")
         self._closing = True
-        self.train_page.shutdown_external(15000)  # a torchrun run in its own processes: stop file, then wait
         if not ctl.shutdown(15000):
             QMessageBox.information(self, "Still stopping", "The training run is still stopping; the window "
                                     "closes as soon as it has.")

@@ -25,6 +25,22 @@ def _tracking_start(self, *args, **kwargs):
 QThread.start = _tracking_start  # type: ignore[method-assign]
 
 
+# Until pyproject.toml registers the marker and deselects it by default (the lead's file; the lines
+# are in the issue-20 report), the GUI suite does both itself: `-m perf` runs the measurements.
+def pytest_configure(config):
+    config.addinivalue_line("markers", "perf: timing measurements for a quiet machine; not in the default "
+                                       "run")
+
+
+def pytest_collection_modifyitems(config, items):
+    if "perf" in (config.getoption("markexpr") or ""):
+        return
+    perf = [item for item in items if item.get_closest_marker("perf")]
+    if perf:
+        config.hook.pytest_deselected(items=perf)
+        items[:] = [item for item in items if not item.get_closest_marker("perf")]
+
+
 @pytest.fixture(autouse=True)
 def _dangling_qthreads(qapp):
     """Fail a test that leaves a QThread running (napari's rule) or short jobs unfinished."""
@@ -94,7 +110,8 @@ def interactions_csv(tmp_path):
     rng = np.random.default_rng(0)
     n = 3000
     df = pd.DataFrame({"user_id": rng.integers(0, 150, n), "item_id": rng.zipf(1.6, n) % 120,
-                       "rating": rng.integers(1, 6, n), "timestamp": 1_600_000_000 + rng.integers(0, 10**7, n)})
+                       "rating": rng.integers(1, 6, n),
+                       "timestamp": 1_600_000_000 + rng.integers(0, 10**7, n)})
     p = tmp_path / "interactions.csv"
     df.to_csv(p, index=False)
     return p

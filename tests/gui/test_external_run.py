@@ -1,9 +1,11 @@
-"""The Train page runs torchrun (2 gloo processes) in a QProcess and follows its events.jsonl."""
+"""The Train page runs torchrun (2 gloo processes) through its one controller and follows its events.jsonl;
+the child's command line, from a source install and from the packaged app."""
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -29,22 +31,22 @@ def page(window, monkeypatch):
     assert page.processes.isEnabled()
     page.processes.setValue(2)
     yield page
-    page.shutdown_external(20000)
+    page.controller.shutdown(20000)
 
 
 def test_two_process_run_draws_the_same_curves(page, qtbot, workspace):
     with qtbot.waitSignal(page.finished, timeout=120000) as blocker:
         assert page.start(spec=_spec(3))
-        assert page.external is not None and page.external.processes == 2
-        assert page.stop_btn.isEnabled() and not page.start_btn.isEnabled()
+        assert page.controller.run is not None and page.controller.run.processes == 2
+        assert page.stop_btn.isEnabled() and page.start_btn.text() == "Start (queues)"
     summary = blocker.args[0]
     assert summary["status"] == "completed", summary
     page.flush_plots()
     assert page.losses.points("loss") > 0
     assert page.metrics.points("ndcg@10") == 3  # one validation point per epoch, from the event file
     assert page.status_label.text() == "completed"
-    qtbot.waitUntil(lambda: page.external is None, timeout=10000)
-    assert not page.stop_btn.isEnabled() and page.start_btn.isEnabled()
+    qtbot.waitUntil(lambda: page.controller.run is None, timeout=10000)
+    assert not page.stop_btn.isEnabled() and page.start_btn.text() == "Start"
     # The run really was a 2-rank DDP run, written once by rank 0.
     run_dir = workspace / "runs" / summary["run_id"]
     started = [json.loads(ln) for ln in (run_dir / "events.jsonl").read_text().splitlines()
@@ -55,7 +57,7 @@ def test_two_process_run_draws_the_same_curves(page, qtbot, workspace):
 
 def test_stop_reaches_the_separate_processes(page, qtbot, workspace):
     assert page.start(spec=_spec(2000, batch_size=16))
-    run = page.external
+    run = page.controller.run
     qtbot.waitUntil(lambda: page.losses.points("loss") > 0, timeout=90000)
     if hasattr(os, "getpriority"):  # background work at a lower priority: the window is served first
         pid = int(run.process.processId())
@@ -68,7 +70,7 @@ def test_stop_reaches_the_separate_processes(page, qtbot, workspace):
     assert blocker.args[0]["status"] == "cancelled"
     assert (workspace / "runs" / run.run_id / "STOP").exists()
     assert page.status == "cancelled"
-    qtbot.waitUntil(lambda: page.external is None, timeout=10000)
+    qtbot.waitUntil(lambda: page.controller.run is None, timeout=10000)
 
 
 def test_processes_only_for_models_trained_in_steps(window):
@@ -98,3 +100,28 @@ def test_event_file_is_read_in_pieces(qtbot, workspace):
     run.poll()
     assert got == [ev.EpochEnded(0, {"loss": 0.5}, 1.0)]
     assert "--nproc-per-node" in run.command() and "--run-id" in run.command()
+
+
+def test_child_command_from_a_source_install_and_from_the_packaged_app(monkeypatch, workspace):
+    """A packaged app has no Python: it relaunches its own executable with the `train` subcommand."""
+    from recsys_gui.gui.external_run import ExternalRun
+
+    run = ExternalRun(_spec(1), str(workspace))
+    spec_file = str(run.run_dir / "launch_spec.json")
+    tail = ["train", "--spec", spec_file, "--run-id", run.run_id, "--workspace", str(workspace.resolve()),
+            "--json", "--quiet"]
+    assert run.command() == [sys.executable, "-m", "recsys_gui", *tail]
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", "/opt/recsys-studio/recsys-studio")
+    assert run.command() == ["/opt/recsys-studio/recsys-studio", *tail]
+    assert run._environment().value("PYTHONPATH", "") == os.environ.get("PYTHONPATH", "")  # no source tree
+    resumed = ExternalRun(_spec(1), str(workspace), resume_run_id="mf-1")
+    assert resumed.command()[1:4] == ["train", "--resume", "mf-1"]
+
+
+def test_a_packaged_app_offers_one_process_only(window, monkeypatch):
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    window.model_page.select_model("ease")
+    window.model_page.select_model("mf")
+    page = window.train_page
+    assert not page.processes.isEnabled() and "packaged" in page.processes.toolTip()

@@ -23,8 +23,8 @@ def test_window_opens_with_every_page_and_closes(window, qtbot):
     assert "CPU" in window.device_label.text() or "GiB" in window.device_label.text()
     grab = window.grab()
     assert grab.width() >= 1000 and grab.height() >= 600
-    # the GUI thread takes the GIL back from a busy worker within 1 ms, not Python's default 5
-    assert sys.getswitchinterval() <= 0.001
+    # process-wide settings are the entry point's business (none of the GIL's): Python's default
+    assert sys.getswitchinterval() == pytest.approx(0.005)
 
 
 def test_recent_files_are_remembered(window, interactions_csv, qtbot):

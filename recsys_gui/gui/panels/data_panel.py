@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from recsys_gui.gui import services
+from recsys_gui.gui.paths import absolute_or_none, absolute_path
 from recsys_gui.gui.qtmodels.frame_model import FrameModel
 from recsys_gui.gui.threading import error_text, run_in_thread
 from recsys_gui.gui.widgets import Message, in_turns, stat_plot, title
@@ -274,15 +275,17 @@ class DataPanel(QWidget):
             self.set_metadata(path)
 
     def set_metadata(self, path: str | None) -> None:
-        self.meta_edit.setText(path or "")
+        self.meta_edit.setText(absolute_or_none(path) or "")
         if self.path_edit.text():
             self._options_changed()
 
     def open_file(self, path: str, metadata: str | None = None) -> None:
-        """Sniff + preview, fill the role pickers from the guesses, then load."""
+        """Sniff + preview, fill the role pickers from the guesses, then load. Paths are made absolute:
+        a run's spec is read by a process working in the workspace folder."""
+        path = absolute_path(path)
         self.path_edit.setText(path)
         if metadata is not None:
-            self.meta_edit.setText(metadata)
+            self.meta_edit.setText(absolute_or_none(metadata) or "")
         self.message.show_message("Reading the file…")
         self._gen += 1
         gen = self._gen

@@ -1,7 +1,7 @@
 """Train page: start, stop, resume and queue runs; live loss and validation curves; a log.
 
-One process trains in a worker thread (TrainingController); two or more train as a separate
-torchrun process (ExternalRun) whose events.jsonl feeds the same slots.
+Every run goes through the page's ``TrainingController``: it trains in a child process (one, or
+several through torchrun) whose events.jsonl feeds ``on_event``.
 """
 
 from __future__ import annotations
@@ -29,10 +29,10 @@ from PySide6.QtWidgets import (
 )
 
 from recsys_gui.core.training import events as ev
-from recsys_gui.gui.external_run import ExternalRun, can_launch_processes
+from recsys_gui.gui.external_run import can_run_several_processes
 from recsys_gui.gui.plots.live_curves import LiveCurveSet
 from recsys_gui.gui.theme import icon
-from recsys_gui.gui.threading import QueuedRun, TrainingController
+from recsys_gui.gui.training_controller import QueuedRun, TrainingController
 from recsys_gui.gui.widgets import Message, title
 
 
@@ -57,18 +57,19 @@ class TrainPanel(QWidget):
         self._epoch = 0
         self._t0 = 0.0
         self._steps_done = 0
-        self.external: ExternalRun | None = None
 
         root = QVBoxLayout(self)
         root.addWidget(title("Train", "Train the model chosen on the Model page on the data from the Data "
-                             "page. Runs are kept in the workspace; queue several to train one after another."))
+                             "page. Runs are kept in the workspace; queue several to train one after "
+                             "another."))
         bar = QHBoxLayout()
         self.start_btn = QPushButton(icon("play"), "Start")
         self.start_btn.setProperty("primary", True)
         self.start_btn.setToolTip("Train now (Ctrl+R).")
         self.start_btn.clicked.connect(self.start)
         self.queue_btn = QPushButton("Add to queue")
-        self.queue_btn.setToolTip("Queue a run with the current settings; it starts when the runs before it end.")
+        self.queue_btn.setToolTip("Queue a run with the current settings; it starts when the runs before it "
+                                  "end.")
         self.queue_btn.clicked.connect(lambda: self.start(queue=True))
         self.stop_btn = QPushButton(icon("stop"), "Stop")
         self.stop_btn.setEnabled(False)
@@ -151,59 +152,49 @@ class TrainPanel(QWidget):
 
         app = QCoreApplication.instance()
         if app is not None:
-            app.aboutToQuit.connect(self.shutdown_external)
+            app.aboutToQuit.connect(self.controller.shutdown)
 
     # --- actions ---------------------------------------------------------------------------------
-    def make_job(self, spec: Any = None, split: Any = None) -> QueuedRun | None:
+    def make_job(self, spec: Any = None) -> QueuedRun | None:
+        """A run of ``spec``, by default the one the Data and Model pages describe (None: told why)."""
         if spec is None:
-            if self.state.data_path is None and split is None:
+            if self.state.data_path is None:
                 self.message.error("Open a data file on the Data page first.")
                 return None
             spec = self.model_panel.build_spec(self.state.data_spec(), self.state.split_text)
             if spec is None:
                 self.message.error("The settings on the Model page are not valid; fix them there first.")
                 return None
-        return QueuedRun(spec=spec, workspace=self.state.workspace, data=self.state.data if split is None else None,
-                         split=split)
+        processes = self.processes.value() if self.processes.isEnabled() else 1
+        return QueuedRun(spec=spec, workspace=self.state.workspace, processes=processes)
 
-    def start(self, *, queue: bool = False, spec: Any = None, split: Any = None) -> bool:
-        job = self.make_job(spec, split)
+    def start(self, *, queue: bool = False, spec: Any = None) -> bool:
+        """Train now, or after the current run when one is going (``queue`` only changes the message)."""
+        job = self.make_job(spec)
         if job is None:
             return False
-        if self.external is not None:
-            self.message.error("A run in separate processes is going; stop it or wait for it to end first.")
-            return False
-        if self.processes.isEnabled() and self.processes.value() > 1:
-            return self._start_external(job)
-        if self.controller.busy and not queue:
-            queue = True
         self.message.clear_message()
-        if queue and self.controller.busy:
+        if self.controller.busy:
             self.message.show_message(f"Queued: {job.title}. It starts when the current run ends.")
         self.controller.enqueue(job)
         return True
 
     def stop(self) -> None:
-        if self.external is not None:
-            self.status = "stopping"
-            self.status_label.setText("stopping…")
-            self.stop_btn.setEnabled(False)
-            self.external.stop()
-            return
         if self.controller.busy:
             self.status = "stopping"
             self.status_label.setText("stopping…")
             self.stop_btn.setEnabled(False)
             self.controller.stop()
 
-    def resume(self) -> None:
-        run_id = self.resume_combo.currentData()
-        if not run_id:
-            self.message.error("There is no stopped run to resume.")
-            return
-        row = next((r for r in self.state.runs if r["id"] == run_id), None)
+    def resume(self, row: dict[str, Any] | None = None) -> bool:
+        """Continue a stopped run from its last checkpoint: ``row`` (a run-store row), else the one
+        picked in the Resume box."""
         if row is None:
-            return
+            run_id = self.resume_combo.currentData()
+            row = next((r for r in self.state.runs if r["id"] == run_id), None) if run_id else None
+            if row is None:
+                self.message.error("There is no stopped run to resume.")
+                return False
         from recsys_gui.core.errors import RecsysError
         from recsys_gui.core.session import stored_spec
 
@@ -211,42 +202,9 @@ class TrainPanel(QWidget):
             spec = stored_spec(row)
         except RecsysError as exc:
             self.message.error(str(exc))
-            return
-        job = QueuedRun(spec=spec, workspace=self.state.workspace, resume_run_id=run_id)
-        self.controller.enqueue(job)
-
-    def _start_external(self, job: QueuedRun) -> bool:
-        """torchrun in a QProcess; its events.jsonl feeds ``on_event`` like the worker's signals."""
-        if self.controller.busy:
-            self.message.error("Another run is going; start a run in separate processes when it has ended.")
             return False
-        if job.split is not None or job.spec.data.describe() == "":
-            self.message.error("A run in separate processes reads its data from a file; open one on the "
-                               "Data page.")
-            return False
-        run = ExternalRun(job.spec, job.workspace, processes=self.processes.value(), parent=self)
-        run.event.connect(self.on_event)
-        run.finished.connect(self._run_finished)
-        run.failed.connect(self._run_failed)
-        run.done.connect(self._external_done)
-        self.external = run
-        self.message.clear_message()
-        self._run_started(run)
-        self._busy_changed(True)
-        run.start()
-        self._log(f"  {run.processes} processes (torchrun, DDP); following {run.events_path}")
+        self.controller.enqueue(QueuedRun(spec=spec, workspace=self.state.workspace, resume_run_id=row["id"]))
         return True
-
-    def _external_done(self) -> None:
-        run, self.external = self.external, None
-        if run is not None:
-            run.deleteLater()
-        self._busy_changed(self.controller.busy)
-
-    def shutdown_external(self, msecs: int = 15000) -> bool:
-        """Stop a separate-process run and wait for it (only when the app closes)."""
-        run = self.external
-        return True if run is None else run.shutdown(msecs)
 
     def _model_changed(self, name: str | None) -> None:
         """Several processes (DDP) only help models that train in steps; closed forms run once."""
@@ -256,15 +214,16 @@ class TrainPanel(QWidget):
             iterative = bool(name) and get_model_class(name).capabilities.iterative
         except Exception:
             iterative = False
-        ok = iterative and can_launch_processes()
+        ok = iterative and can_run_several_processes()
         self.processes.setEnabled(ok)
-        if not can_launch_processes():
+        if not can_run_several_processes():
             why = "This packaged app trains in one process; use the recsys-gui command for torchrun."
         elif not iterative:
             why = "This model is fitted in one closed-form pass; more processes would not help."
         else:
-            why = ("1: train inside the app. 2 or more: DistributedDataParallel with torchrun in a separate "
-                   "process (NCCL on GPUs, gloo on the CPU); the curves follow its events file.")
+            why = ("1: one training process. 2 or more: DistributedDataParallel with torchrun (NCCL on GPUs, "
+                   "gloo on the CPU). Either way the run trains beside the app and the curves follow its "
+                   "events file.")
         self.processes.setToolTip(why)
 
     # --- controller signals ----------------------------------------------------------------------
@@ -281,11 +240,8 @@ class TrainPanel(QWidget):
         self._log(f"— Starting {job.title}")
 
     def _busy_changed(self, busy: bool) -> None:
-        external = self.external is not None  # a separate-process run does not queue others behind it
         self.stop_btn.setEnabled(busy)
-        self.start_btn.setText("Start" if not busy or external else "Start (queues)")
-        self.start_btn.setEnabled(not external)
-        self.queue_btn.setEnabled(not external)
+        self.start_btn.setText("Start (queues)" if busy else "Start")
         self.resume_btn.setEnabled(not busy)
 
     def _queue_changed(self) -> None:
