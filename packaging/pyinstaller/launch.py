@@ -1,7 +1,8 @@
 """Entry point of the bundled app: the same `recsys-gui` command (no arguments opens the window).
 
 A desktop launcher passes a file it was asked to open as the only argument (``Exec=recsys-studio %f``);
-that becomes ``--data FILE``.
+that becomes ``--data FILE``. The window relaunches this executable with the ``train`` subcommand to
+train each run in a child process (``recsys_gui.gui.external_run.train_command``).
 """
 
 import multiprocessing
