@@ -174,7 +174,7 @@ class SchemaForm(QWidget):
                     out[f["name"]] = None if txt.lower() in ("", "none") else txt
             elif isinstance(w, QCheckBox):
                 out[f["name"]] = w.isChecked()
-            elif isinstance(w, QSpinBox) or isinstance(w, QDoubleSpinBox):
+            elif isinstance(w, (QSpinBox, QDoubleSpinBox)):
                 out[f["name"]] = w.value()
             elif isinstance(w, QLineEdit):
                 txt = w.text().strip()
@@ -205,7 +205,8 @@ class SchemaForm(QWidget):
                     w.setChecked(bool(v))
                 elif isinstance(w, (QSpinBox, QDoubleSpinBox)):
                     num = float(v)
-                    if num < w.minimum() or num > w.maximum() or (isinstance(w, QSpinBox) and not num.is_integer()):
+                    fractional = isinstance(w, QSpinBox) and not num.is_integer()
+                    if num < w.minimum() or num > w.maximum() or fractional:
                         problems.append(f"{f['label']} must be between {_fmt(w.minimum())} and "
                                         f"{_fmt(w.maximum())}; got {v}.")
                         w.setProperty("invalid", True)

@@ -38,7 +38,8 @@ MAX_RECENT = 8
 SHORTCUTS = """<table>
 <tr><td><b>Ctrl+O</b></td><td>Open a data file</td></tr>
 <tr><td><b>Ctrl+Shift+O</b></td><td>Open a workspace folder</td></tr>
-<tr><td><b>Ctrl+1 … Ctrl+7</b></td><td>Go to Data, Model, Train, Results, Embeddings, Compare, Export</td></tr>
+<tr><td><b>Ctrl+1 … Ctrl+7</b></td>
+<td>Go to Data, Model, Train, Results, Embeddings, Compare, Export</td></tr>
 <tr><td><b>Ctrl+R</b></td><td>Start training</td></tr>
 <tr><td><b>Ctrl+.</b></td><td>Stop training</td></tr>
 <tr><td><b>Ctrl+E</b></td><td>Export page</td></tr>
@@ -187,7 +188,8 @@ class MainWindow(QMainWindow):
 
     def _info(self, title_text: str, html: str) -> QMessageBox:
         """A window-modal box opened without a nested event loop, so workers keep reporting."""
-        box = QMessageBox(QMessageBox.Icon.Information, title_text, html, QMessageBox.StandardButton.Close, self)
+        box = QMessageBox(QMessageBox.Icon.Information, title_text, html, QMessageBox.StandardButton.Close,
+                          self)
         box.setTextFormat(Qt.TextFormat.RichText)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
@@ -241,7 +243,8 @@ class MainWindow(QMainWindow):
         """Runs a crash or kill interrupted: offer to resume them or clean them up (in a worker)."""
         from recsys_gui.gui.recovery import offer_recovery
 
-        offer_recovery(self, self.state.workspace, self._resume_interrupted, on_changed=self.state.refresh_runs,
+        offer_recovery(self, self.state.workspace, self._resume_interrupted,
+                       on_changed=self.state.refresh_runs,
                        on_error=lambda m: self.statusBar().showMessage(m, 8000))
 
     def _resume_interrupted(self, row: dict) -> None:
@@ -309,8 +312,8 @@ class MainWindow(QMainWindow):
     def _data_changed(self) -> None:
         r = self.state.report
         if r is not None:
-            self.data_label.setText(f"{Path(self.state.data_path).name}: {r.users:,} users · {r.items:,} items · "
-                                    f"{r.interactions:,} interactions")
+            self.data_label.setText(f"{Path(self.state.data_path).name}: {r.users:,} users · "
+                                    f"{r.items:,} items · {r.interactions:,} interactions")
 
     def _run_done(self, summary: dict[str, Any]) -> None:
         self.statusBar().showMessage(f"Run {summary.get('run_id') or ''} {summary.get('status')}", 8000)

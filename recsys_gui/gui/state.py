@@ -50,7 +50,8 @@ class AppState(QObject):
     def finished_runs(self) -> list[dict[str, Any]]:
         return [r for r in self.runs if r.get("status") in ("completed", "early_stopped", "cancelled")]
 
-    def set_data(self, path: str, options: dict[str, Any], metadata: str | None, data: Any, report: Any) -> None:
+    def set_data(self, path: str, options: dict[str, Any], metadata: str | None, data: Any,
+                 report: Any) -> None:
         self.data_path, self.load_options, self.item_metadata = path, dict(options), metadata
         self.data, self.report = data, report
         self.data_changed.emit()
@@ -71,4 +72,5 @@ class AppState(QObject):
     def data_spec(self) -> Any:
         from recsys_gui.core.session import DataSpec
 
-        return DataSpec(path=self.data_path, item_metadata=self.item_metadata, options=dict(self.load_options))
+        return DataSpec(path=self.data_path, item_metadata=self.item_metadata,
+                        options=dict(self.load_options))

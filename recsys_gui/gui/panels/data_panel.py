@@ -109,8 +109,8 @@ class DataPanel(QWidget):
         clean = QGroupBox("Cleaning")
         kf = QFormLayout(clean)
         self.threshold_on = QCheckBox("Keep ratings ≥")
-        self.threshold_on.setToolTip("Turn explicit ratings into implicit feedback: keep rows at or above the "
-                                     "threshold, and treat them all as 1.")
+        self.threshold_on.setToolTip("Turn explicit ratings into implicit feedback: keep rows at or above "
+                                     "the threshold, and treat them all as 1.")
         self.threshold = QDoubleSpinBox()
         self.threshold.setRange(-1e9, 1e9)
         self.threshold.setValue(4.0)
@@ -123,8 +123,8 @@ class DataPanel(QWidget):
         th.addWidget(self.threshold, 1)
         kf.addRow("Threshold", th)
         self.dedupe = QComboBox()
-        for key, text in (("last", "keep the last"), ("max", "keep the highest value"), ("sum", "sum the values"),
-                          ("mean", "average the values")):
+        for key, text in (("last", "keep the last"), ("max", "keep the highest value"),
+                          ("sum", "sum the values"), ("mean", "average the values")):
             self.dedupe.addItem(text, key)
         self.dedupe.setToolTip("What to do when the same user–item pair appears more than once.")
         self.dedupe.currentIndexChanged.connect(self._options_changed)
@@ -381,7 +381,7 @@ class DataPanel(QWidget):
         self.summary.setText(f"{report.users:,} users · {report.items:,} items · {report.interactions:,} "
                              f"interactions · density {report.density:.3%}")
         self.report_text.setPlainText("\n".join(report.summary_lines()))
-        warn = [w for w in report.warnings]
+        warn = list(report.warnings)
         if warn:
             self.message.warning("Loaded with warnings: " + "; ".join(warn))
         else:

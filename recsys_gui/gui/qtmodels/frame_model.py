@@ -12,6 +12,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QBrush, QColor, QFontMetrics
 
 _Index = QModelIndex | QPersistentModelIndex
+_NO_PARENT = QModelIndex()  # the root: a table has no children
 HIGHLIGHT = QColor(58, 166, 114, 70)
 _DISPLAY, _TOOLTIP = int(Qt.ItemDataRole.DisplayRole.value), int(Qt.ItemDataRole.ToolTipRole.value)
 _ALIGN, _BACKGROUND = int(Qt.ItemDataRole.TextAlignmentRole.value), int(Qt.ItemDataRole.BackgroundRole.value)
@@ -43,12 +44,12 @@ class FrameModel(QAbstractTableModel):
     def frame(self) -> Any:
         return self._frame
 
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:
+    def rowCount(self, parent: _Index = _NO_PARENT) -> int:
         if parent.isValid() or self._values is None:
             return 0
         return int(self._values.shape[0])
 
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:
+    def columnCount(self, parent: _Index = _NO_PARENT) -> int:
         if parent.isValid():
             return 0
         return len(self._columns)

@@ -8,6 +8,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
 _Index = QModelIndex | QPersistentModelIndex
+_NO_PARENT = QModelIndex()  # the root: a table has no children
 BASE_COLUMNS = ("name", "model", "status", "created", "epochs", "device", "split")
 RunIdRole = Qt.ItemDataRole.UserRole + 1
 SortRole = Qt.ItemDataRole.UserRole + 2  # raw values, so numbers and dates sort as such
@@ -46,10 +47,10 @@ class RunsModel(QAbstractTableModel):
     def metric_names(self) -> list[str]:
         return list(self._metrics)
 
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:
+    def rowCount(self, parent: _Index = _NO_PARENT) -> int:
         return 0 if parent.isValid() else len(self._rows)
 
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:
+    def columnCount(self, parent: _Index = _NO_PARENT) -> int:
         return 0 if parent.isValid() else len(BASE_COLUMNS) + len(self._metrics)
 
     def _value(self, row: dict[str, Any], col: int) -> Any:
