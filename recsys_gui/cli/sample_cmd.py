@@ -1,4 +1,4 @@
-"""`recsys-gui sample-data [--out DIR] [--seed S]`: (re)generate the synthetic sample data set."""
+"""`recsys-gui sample-data [--out DIR] [--seed S] [--overwrite]`: write the synthetic sample data set."""
 
 from __future__ import annotations
 
@@ -23,6 +23,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="folder to write into (default: ./sample_data)",
     )
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace files of the same names already in DIR (without it they are left alone and "
+        "nothing is written)",
+    )
     p.set_defaults(func=run)
 
 
@@ -30,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from recsys_gui.core.data.synthetic import write_sample_data
 
     try:
-        paths = write_sample_data(args.out, seed=args.seed)
+        paths = write_sample_data(args.out, seed=args.seed, overwrite=args.overwrite)
     except OSError as exc:
         raise ExportError(f"cannot write sample data to {args.out}: {exc}") from exc
     for name, path in paths.items():

@@ -20,13 +20,8 @@ import torch
 from recsys_gui.core.data.interactions import InteractionData, Split
 from recsys_gui.core.errors import ExportError, TrainingCancelled
 from recsys_gui.core.export.csv_safety import needs_neutralising, neutralise_values
-from recsys_gui.core.export.embeddings import (
-    embedding_paths,
-    model_embeddings,
-    project_embeddings,
-    projection_sample,
-    write_embeddings,
-)
+from recsys_gui.core.export.embeddings import embedding_paths, model_embeddings, write_embeddings
+from recsys_gui.core.export.projection import project_embeddings, projection_sample
 from recsys_gui.core.export.recommendations import (
     Labels,
     format_for,

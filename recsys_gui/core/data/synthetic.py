@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from recsys_gui.core.utils.atomic import atomic_target, check_target, resolved_target
+
 GENRES = ("Action", "Comedy", "Drama", "Sci-Fi", "Romance", "Horror", "Documentary", "Animation")
 _ADJECTIVES = (
     "Silent",
@@ -176,17 +178,27 @@ def _roman(n: int) -> str:
 TINY = SyntheticConfig(n_users=50, n_items=40, mean_per_user=12.0, dim=6)
 
 
-def write_sample_data(out_dir: str | Path, *, seed: int = 0) -> dict[str, Path]:
-    """Write interactions.csv, items.csv and tiny.csv into ``out_dir``; same seed, same bytes."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+SAMPLE_FILES = {"interactions": "interactions.csv", "items": "items.csv", "tiny": "tiny.csv"}
+
+
+def write_sample_data(out_dir: str | Path, *, seed: int = 0, overwrite: bool = False) -> dict[str, Path]:
+    """Write interactions.csv, items.csv and tiny.csv into ``out_dir``; same seed, same bytes.
+
+    The folder may hold the user's own data under these names, so an existing file is refused
+    (``ExportError`` naming it) unless ``overwrite``, by the same rule as every export
+    (``utils.atomic``); all three are checked before the first is written. Each file is written
+    atomically, so an interrupted run never leaves half a CSV behind.
+    """
+    out = Path(out_dir).expanduser()
+    paths = {key: resolved_target(out / name) for key, name in SAMPLE_FILES.items()}
+    for path in paths.values():
+        check_target(path, overwrite=overwrite)
     inter, items = generate(seed=seed)
     tiny, _ = generate(TINY, seed=seed + 1)
-    paths = {"interactions": out / "interactions.csv", "items": out / "items.csv", "tiny": out / "tiny.csv"}
-    inter.to_csv(paths["interactions"], index=False, lineterminator="\n")
-    items.to_csv(paths["items"], index=False, lineterminator="\n")
-    tiny.to_csv(paths["tiny"], index=False, lineterminator="\n")
+    for key, frame in (("interactions", inter), ("items", items), ("tiny", tiny)):
+        with atomic_target(paths[key], overwrite=overwrite) as tmp:
+            frame.to_csv(tmp, index=False, lineterminator="\n")
     return paths
 
 
-__all__ = ["GENRES", "TINY", "SyntheticConfig", "generate", "write_sample_data"]
+__all__ = ["GENRES", "SAMPLE_FILES", "TINY", "SyntheticConfig", "generate", "write_sample_data"]
