@@ -4,28 +4,34 @@ from __future__ import annotations
 
 from typing import Any
 
+from recsys_gui.core.evaluation.metrics import higher_is_better
+
 ALPHA = 0.05
 
 
 def verdict(metric: str, name_a: str, name_b: str, t: dict[str, Any], alpha: float = ALPHA) -> str:
-    """A plain-language reading of one paired test (``t`` from core paired_tests: a minus b)."""
+    """A plain-language reading of one paired test (``t`` from core paired_tests: a minus b).
+
+    The better run and its mean come first, whichever way the metric points (rmse: lower is better).
+    """
     a, b = t["mean_a"], t["mean_b"]
-    diff = b - a
-    rel = f" ({diff / a:+.0%})" if a else ""
     ps = f"paired t-test p = {t['t_p']:.3g}, Wilcoxon p = {t['wilcoxon_p']:.3g}, {t['users']:,} users"
     both, one = t["t_p"] < alpha and t["wilcoxon_p"] < alpha, t["t_p"] < alpha or t["wilcoxon_p"] < alpha
-    if diff == 0 or not one:
+    if a == b or not one:
         return (
             f"No reliable difference on {metric}: {name_a} {a:.4f} vs {name_b} {b:.4f}. A gap this size "
             f"could easily be chance on these users ({ps})."
         )
-    better, worse = (name_b, name_a) if diff > 0 else (name_a, name_b)
+    b_wins = (b > a) == higher_is_better(metric)
+    better, worse, v_better, v_worse = (name_b, name_a, b, a) if b_wins else (name_a, name_b, a, b)
+    rel = f" ({(v_better - v_worse) / v_worse:+.0%})" if v_worse else ""
+    values = f"{v_better:.4f} vs {v_worse:.4f}{rel}"
     if both:
         return (
-            f"{better} is better than {worse} on {metric}: {b:.4f} vs {a:.4f}{rel}. Both tests say this "
+            f"{better} is better than {worse} on {metric}: {values}. Both tests say this "
             f"is unlikely to be chance ({ps})."
         )
     return (
-        f"{better} looks better than {worse} on {metric} ({b:.4f} vs {a:.4f}{rel}), but only one of the "
+        f"{better} looks better than {worse} on {metric} ({values}), but only one of the "
         f"two tests agrees ({ps}); treat it as a hint, not a result."
     )
