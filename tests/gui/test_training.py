@@ -98,3 +98,16 @@ def test_a_run_that_cannot_start_reports_why(window, qtbot, tmp_path):
     assert "gone.csv" in blocker.args[0] and "Traceback" not in blocker.args[0]
     assert page.status == "failed"
     qtbot.waitUntil(lambda: not page.controller.busy, timeout=10000)
+
+
+def test_the_log_shows_the_validated_metrics_first(window):
+    """The child's JSON summary sorts its keys (arp@10 first); the log leads with what was validated."""
+    from recsys_gui.core.training import events as ev
+
+    page = window.train_page
+    page.on_event(ev.ValidationEnded(0, {"ndcg@10": 0.3, "recall@10": 0.4}, True, 0.1))
+    page._run_finished({"run_id": "r", "status": "completed",
+                        "test": {"arp@10": 190.0, "coverage@10": 0.8, "gini@10": 0.7, "ndcg@10": 0.31,
+                                 "recall@10": 0.41}})
+    assert page.log.toPlainText().splitlines()[-1].endswith(
+        "test ndcg@10 0.3100, recall@10 0.4100, arp@10 190.0000, coverage@10 0.8000")

@@ -256,7 +256,10 @@ class TrainPanel(QWidget):
         if self.status == "completed" or self.status == "early_stopped":
             self.progress.setValue(100)
         test = summary.get("test") or {}
-        shown = ", ".join(f"{k} {v:.4f}" for k, v in list(test.items())[:4])
+        # the metrics validated during the run first (the child's JSON sorts its keys: arp@10 first)
+        first = [k for k in self.metrics.series if k in test]
+        keys = [*first, *(k for k in test if k not in first)][:4]
+        shown = ", ".join(f"{k} {test[k]:.4f}" for k in keys)
         self._log(f"— Run {summary.get('run_id') or ''} {self.status}" + (f": test {shown}" if shown else ""))
         self.eta_label.setText("ETA –")
         self.losses.request_fit()
