@@ -28,7 +28,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="Output format (default: from the suffix of --out; csv for a folder).",
     )
     p.add_argument("--side", choices=("both", "user", "item"), default="both")
-    p.add_argument("--overwrite", action="store_true", help="Replace existing files.")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="Replace existing files (a file, or a link itself; never a folder, device or pipe).",
+    )
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
     p.add_argument("--json", action="store_true", help="Print the report as one JSON line at the end.")
     add_workspace(p)

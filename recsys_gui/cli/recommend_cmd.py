@@ -42,7 +42,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         action="store_true",
         help="Also recommend items the user already has in train/valid.",
     )
-    p.add_argument("--overwrite", action="store_true", help="Replace PATH if it exists.")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="Replace PATH if it exists (a file, or a link itself; never a folder, device or pipe).",
+    )
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
     p.add_argument(
         "--chunk-users",
