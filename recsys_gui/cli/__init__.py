@@ -3,6 +3,8 @@
 Each subcommand lives in its own module with ``register(subparsers)``; the module's handler takes
 the parsed arguments and returns an exit code. Our own errors become one clear line and exit 2
 (3 when cancelled); anything else is an internal error (exit 1) with the traceback kept for the log.
+Process-wide settings (allocator, warning filters, ``--threads``) are made here, at the entry point,
+never by the library (``recsys_gui.process_setup``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Sequence
 
 from recsys_gui import __version__
 from recsys_gui.core.errors import RecsysError
+from recsys_gui.process_setup import apply_thread_count, configure_allocator, quiet_known_warnings
 
 # Explicit list: one module per subcommand, in the order `--help` shows them.
 _COMMAND_MODULES = (
@@ -46,12 +49,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    configure_allocator()
+    quiet_known_warnings()
     if not argv or argv[0].startswith("--data=") or (argv[0] in ("--data", "--workspace")):
         return _open_gui(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         return _open_gui([])
+    apply_thread_count(getattr(args, "threads", None))
     try:
         return int(args.func(args) or 0)
     except RecsysError as exc:

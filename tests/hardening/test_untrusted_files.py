@@ -94,6 +94,25 @@ def test_crafted_checkpoint_is_refused_and_runs_nothing(run_copy, tmp_path, how,
     assert not list(tmp_path.glob("r.*")) and not list(tmp_path.glob("e.*"))
 
 
+@pytest.mark.parametrize("how", ["torch", "pickle"])
+def test_a_refused_checkpoint_prints_only_the_message(run_copy, tmp_path, how):
+    """In a real process, stderr holds the one line and nothing torch said on the way (a bare pickle
+    once printed the safe unpickler's protocol warning before it)."""
+    import subprocess
+    import sys
+
+    ws, _spec, run_id, ckpts = run_copy
+    marker = tmp_path / "pwned"
+    _plant(ckpts / "best.pt", marker, how)
+    out = subprocess.run([sys.executable, "-m", "recsys_gui", "recommend", run_id, "--out",
+                          str(tmp_path / "r.csv"), "--workspace", str(ws), "--device", "cpu"],
+                         capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "not a checkpoint this app can open safely" in lines[0], out.stderr
+    assert not marker.exists()
+
+
 def test_crafted_last_checkpoint_on_resume_runs_nothing(run_copy, tmp_path):
     ws, spec, run_id, ckpts = run_copy
     marker = tmp_path / "pwned"

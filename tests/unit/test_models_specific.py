@@ -1,4 +1,4 @@
-"""Behaviour specific to the neural families: schedules, GAN bookkeeping, pre-training, chunked scoring."""
+"""Behaviour specific to the families: schedules, GAN bookkeeping, pre-training, chunked scoring, ratings."""
 
 from __future__ import annotations
 
@@ -148,23 +148,6 @@ def test_cnn_trace_init_starts_as_the_dot_product():
     )
 
 
-@pytest.mark.parametrize("reg", [0.01, 0.0])
-def test_mf_hand_written_bpr_gradient_matches_autograd(reg):
-    """The closed-form BPR + L2 gradient equals autograd's on the same lines (float64 gradcheck)."""
-    import torch
-    from torch.nn import functional as F
-
-    from recsys_gui.core.models.mf import _BPRWithL2
-
-    gen = torch.Generator().manual_seed(0)
-    pu = torch.randn(7, 5, dtype=torch.double, generator=gen, requires_grad=True)
-    q = torch.randn(7, 4, 5, dtype=torch.double, generator=gen, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda a, b: _BPRWithL2.apply(a, b, reg)[0], (pu, q))
-    s = (pu.unsqueeze(1) * q).sum(-1)
-    ref = -F.logsigmoid(s[:, :1] - s[:, 1:]).mean() + reg * (pu.pow(2).sum() + q.pow(2).sum()) / 7
-    assert torch.allclose(_BPRWithL2.apply(pu, q, reg)[0], ref)
-
-
 def test_mf_without_l2_still_learns():
     """reg=0 (RecBole's BPR setting) once returned one tensor as both outputs and trained nothing."""
     import torch
@@ -189,153 +172,116 @@ def test_vae_sparse_first_layer_equals_the_dense_one():
         torch.testing.assert_close(model._first_layer_sparse(batch), model._first_layer(batch.rows))
 
 
-def _row_batch(n_rows: int, n_items: int, seed: int = 0):
-    from recsys_gui.core.data.batching import RowBatch
-
-    gen = torch.Generator().manual_seed(seed)
-    rows = (torch.rand(n_rows, n_items, generator=gen) < 0.2).float()
-    rows[3] = 0.0  # a user with nothing in this batch
-    counts = rows.sum(1).long()
-    offsets = torch.cumsum(counts, 0) - counts
-    return RowBatch(torch.arange(n_rows), rows.nonzero()[:, 1], offsets, n_items), rows
-
-
-@pytest.mark.parametrize("n_items", [37, 40])  # padded to 40 for the output product, or not padded
-def test_vae_hand_written_loss_and_first_layer_match_autograd(n_items):
-    """Mult-VAE's first layer's transposed-bag gradient (float64 gradcheck), and its output layer with
-    the multinomial NLL: value and gradients those of ``-(log_softmax(h Wᵀ + b) * x).sum(1).mean()``."""
-    from torch.nn import functional as F
-
-    from recsys_gui.core.models.vae import _BagProduct, _SoftmaxNLL
-
-    batch, rows = _row_batch(20, n_items)
-    assert torch.equal(batch.rows, rows)
-    gen = torch.Generator().manual_seed(1)
-    table = torch.randn(n_items, 6, dtype=torch.double, generator=gen, requires_grad=True)
-    weights = torch.rand(batch.items.numel(), dtype=torch.double, generator=gen)
-    assert torch.autograd.gradcheck(
-        lambda t: _BagProduct.apply(t, batch.items, batch.offsets, weights, batch.row_of_items), (table,))
-    h, w, b = (torch.randn(*shape, dtype=torch.double, generator=gen, requires_grad=True)
-               for shape in ((20, 5), (n_items, 5), (n_items,)))
-
-    # Its backward writes over the saved softmax, so it runs once per graph (autograd's version
-    # check refuses a second run): compared with autograd's gradients instead of gradcheck's.
-    loss = _SoftmaxNLL.apply(h, w, b, batch.row_of_items, batch.items, batch.counts.double())
-    ref = -(F.log_softmax(F.linear(h, w, b), 1) * rows.double()).sum(1).mean()
-    torch.testing.assert_close(loss, ref)
-    got = torch.autograd.grad(3 * loss, (h, w, b), retain_graph=True)
-    for g, r in zip(got, torch.autograd.grad(3 * ref, (h, w, b)), strict=True):
-        torch.testing.assert_close(g, r)
-    with pytest.raises(RuntimeError, match="inplace"):
-        torch.autograd.grad(loss, (h, w, b))
-
-
-def test_vae_output_layer_takes_a_half_precision_hidden_layer():
-    """Under CUDA autocast the decoder's hidden layer arrives in bfloat16: the output layer and its
-    softmax run in the weight's precision and the hidden layer's gradient goes back in its own."""
-    from recsys_gui.core.models.vae import _SoftmaxNLL
-
-    batch, _ = _row_batch(20, 37)
-    h = torch.randn(20, 5, dtype=torch.bfloat16, requires_grad=True)
-    w, b = torch.randn(37, 5, requires_grad=True), torch.randn(37, requires_grad=True)
-    loss = _SoftmaxNLL.apply(h, w, b, batch.row_of_items, batch.items, batch.counts.float())
-    ref = _SoftmaxNLL.apply(h.detach().float(), w.detach(), b.detach(), batch.row_of_items, batch.items,
-                            batch.counts.float())
-    assert loss.dtype == torch.float32
-    torch.testing.assert_close(loss, ref)
-    loss.backward()
-    assert h.grad.dtype == torch.bfloat16 and w.grad.dtype == torch.float32
-
-
-def test_vae_training_leaves_dropped_entries_out_of_the_first_layer():
-    """On CPU the entries input dropout zeroed are cut from the bag lists: the layer and its
-    gradient are those of the full lists with the same dropout mask."""
-    from recsys_gui.core.models.vae import _BagProduct
-
-    split = tiny_split()
-    model = build_model("vae", {"hidden": 16, "latent": 8}, split.n_users, split.n_items).train()
-    batch = next(iter(DeviceBatcher(split.train, "user_rows", batch_size=50, device=torch.device("cpu"),
-                                    seed=0).epoch(0)))
-    torch.manual_seed(3)
-    cut = model._first_layer_sparse(batch)
-    (cut * torch.arange(16.0)).sum().backward()
-    grad_cut, model.enc_items.grad = model.enc_items.grad, None
-    torch.manual_seed(3)
-    weights = model.drop(batch.counts.clamp(min=1).float().rsqrt()[batch.row_of_items])
-    assert 0.3 < (weights == 0).float().mean() < 0.7  # dropout 0.5 took about half
-    full = _BagProduct.apply(model.enc_items, batch.items, batch.offsets, weights, batch.row_of_items)
-    full = full + model.enc_bias
-    (full * torch.arange(16.0)).sum().backward()
-    torch.testing.assert_close(cut, full)
-    torch.testing.assert_close(grad_cut, model.enc_items.grad)
-
-
 def test_vae_scores_cover_the_items_exactly():
     """The decoder's padding columns never reach the scores or the item vectors."""
     model = build_model("vae", {"hidden": 16, "latent": 8}, 20, 37).eval()
-    _, rows = _row_batch(20, 37)
+    rows = (torch.rand(20, 37, generator=torch.Generator().manual_seed(0)) < 0.2).float()
     assert model.score(torch.arange(20), rows).shape == (20, 37)
     assert model.item_embeddings().shape[0] == 37
 
 
-def test_cpu_dropout_keeps_the_rate_and_the_expectation():
-    from recsys_gui.core.models.layers import Dropout
+def _messages_of_a_run(model, split, **train):
+    from recsys_gui.core.training import events as ev
+    from recsys_gui.core.training.trainer import Trainer
 
+    said = []
+
+    class Grab:
+        def on_event(self, e):
+            if isinstance(e, ev.Message):
+                said.append(e.text)
+
+    cfg = TrainConfig(**{"epochs": 1, "batch_size": 64, "seed": 0, "device": "cpu", "early_stop_metric": None,
+                         **train})
+    fit = Trainer(cfg, callbacks=[Grab()]).fit(model, split, torch.device("cpu"))
+    return fit, said
+
+
+def test_neumf_pretraining_trains_gmf_and_mlp_through_the_trainer_and_starts_from_them(monkeypatch):
+    """``pretrain_epochs`` (it replaced two run-id settings nothing read) trains a GMF and an MLP model
+    with the trainer's loop, reported as messages, and NeuMF starts as their α-mix."""
+    from recsys_gui.core.models.mlp import MLP
+    from recsys_gui.core.models.neumf import GMF, NeuMF
+
+    split = tiny_split()
+    seen = {}
+    real = NeuMF.start_from
+
+    def spy(self, pretrained):
+        real(self, pretrained)
+        seen["models"] = list(pretrained)
+        seen["P_gmf"], seen["head"] = self.P_gmf.weight.detach().clone(), self.head.weight.detach().clone()
+
+    monkeypatch.setattr(NeuMF, "start_from", spy)
     torch.manual_seed(0)
-    x = torch.ones(400, 500)
-    for p in (0.1, 0.5):
-        y = Dropout(p)(x)
-        assert (y == 0).float().mean().item() == pytest.approx(p, abs=0.005)
-        assert y.mean().item() == pytest.approx(1.0, abs=0.01)
-    torch.manual_seed(1)
-    a = Dropout(0.3)(x)
-    torch.manual_seed(1)
-    assert torch.equal(a, Dropout(0.3)(x))  # seeded like nn.Dropout
-    assert torch.equal(Dropout(0.3).eval()(x), x)
+    model = build_model("nmf", {"embedding_dim": 8, "mlp_embedding_dim": 8, "layers": "16,8",
+                                "pretrain_epochs": 2, "pretrain_alpha": 0.25}, split.n_users, split.n_items)
+    fit, said = _messages_of_a_run(model, split)
+    assert fit.status == "completed"
+    assert [m.split(",")[0] for m in said] == [
+        "Pre-training GMF: 2 epochs.", "Pre-training GMF: epoch 1/2", "Pre-training GMF: epoch 2/2",
+        "Pre-training MLP: 2 epochs.", "Pre-training MLP: epoch 1/2", "Pre-training MLP: epoch 2/2"]
+    gmf, mlp = seen["models"]
+    assert isinstance(gmf, GMF) and isinstance(mlp, MLP)
+    torch.testing.assert_close(seen["P_gmf"], gmf.P.weight.detach())
+    torch.testing.assert_close(seen["head"][0, :8], 0.25 * gmf.head.weight.detach()[0])
 
 
-def test_dropout_mask_keeps_exactly_the_draws_at_or_above_the_threshold():
-    """The int16 clamp that replaced ``bits >= t`` keeps the same elements (t = round(p * 32768))."""
-    from recsys_gui.core.models.layers import dropout_mask
-
-    for p in (0.1, 0.5, 1 / 32768, 0.999):
-        torch.manual_seed(3)
-        mask = dropout_mask((64, 33), p)
-        torch.manual_seed(3)
-        words = torch.empty((64 * 33 + 3) // 4, dtype=torch.int64).random_()
-        bits = words.view(torch.int16)[: 64 * 33].view(64, 33) & 0x7FFF
-        keep = bits >= round(p * 32768)
-        assert torch.equal(mask != 0, keep), p
-        assert torch.allclose(mask[keep], torch.tensor(1 / (1 - p))), p
+def test_neumf_without_pretraining_trains_nothing_first():
+    split = tiny_split()
+    model = build_model("nmf", {"embedding_dim": 8, "mlp_embedding_dim": 8, "layers": "16,8"}, split.n_users,
+                        split.n_items)
+    assert model.config.pretrain_epochs == 0 and not model.pretraining()
+    assert _messages_of_a_run(model, split)[1] == []
 
 
-def test_cpu_embedding_gradient_equals_torch_embedding():
-    """Our CPU lookup (zero table + index_add_) gives nn.Embedding's values, gradients and state dict."""
-    from torch import nn
+def test_neumf_checkpoints_and_specs_with_the_retired_run_id_settings_still_load():
+    from recsys_gui.core.models import make_config
+    from recsys_gui.core.models.base import Recommender
 
-    from recsys_gui.core.models.layers import Embedding
-
-    torch.manual_seed(0)
-    ours, ref = Embedding(50, 8), nn.Embedding(50, 8)
-    ref.load_state_dict(ours.state_dict())
-    assert list(ours.state_dict()) == ["weight"]
-    for index in (torch.randint(0, 50, (300,)), torch.randint(0, 50, (40, 6)), torch.tensor([7, 7, 7])):
-        ours.zero_grad(), ref.zero_grad()
-        out, expected = ours(index), ref(index)
-        torch.testing.assert_close(out, expected, rtol=0, atol=0)
-        g = torch.randn_like(out)
-        (out * g).sum().backward()
-        (expected * g).sum().backward()
-        torch.testing.assert_close(ours.weight.grad, ref.weight.grad)
-    with torch.no_grad():
-        assert torch.equal(ours(torch.tensor([1, 2])), ref.weight[[1, 2]])
+    old = {"pretrain_gmf_run": None, "pretrain_mlp_run": "run-1", "embedding_dim": 8}
+    assert make_config("nmf", old).embedding_dim == 8
+    model = build_model("nmf", {"embedding_dim": 8}, 5, 7)
+    ckpt = model.to_checkpoint()
+    ckpt["config"].update(pretrain_gmf_run=None, pretrain_mlp_run=None)
+    back = Recommender.from_checkpoint(ckpt)
+    assert torch.equal(back.P_gmf.weight, model.P_gmf.weight)
 
 
-def test_cpu_tanh_equals_torch_tanh_and_its_gradient():
-    from recsys_gui.core.models.layers import tanh
+def test_convncf_pretrains_mf_through_the_trainer_and_starts_from_its_vectors(monkeypatch):
+    from recsys_gui.core.models.cnn import ConvNCF
+    from recsys_gui.core.models.mf import MF
 
-    x = torch.linspace(-20, 20, 4001, dtype=torch.double, requires_grad=True)
-    torch.testing.assert_close(tanh(x), torch.tanh(x))
-    assert torch.autograd.gradcheck(tanh, (x[::200].detach().clone().requires_grad_(),))
-    x32 = torch.randn(300, 50)
-    assert (tanh(x32) - torch.tanh(x32)).abs().max() < 1e-6
+    split = tiny_split()
+    seen = {}
+    real = ConvNCF.start_from
+
+    def spy(self, pretrained):
+        real(self, pretrained)
+        seen["mf"], seen["P"] = pretrained[0], self.P.weight.detach().clone()
+
+    monkeypatch.setattr(ConvNCF, "start_from", spy)
+    model = build_model("cnn", {"embedding_dim": 8, "channels": 4, "pretrain_epochs": 3}, split.n_users,
+                        split.n_items)
+    _, said = _messages_of_a_run(model, split)
+    assert sum("Pre-training BPR-MF embeddings: epoch" in m for m in said) == 3
+    assert isinstance(seen["mf"], MF)
+    torch.testing.assert_close(seen["P"], seen["mf"].P.weight.detach())
+
+
+def test_explicit_mf_declares_ratings_in_its_capabilities_and_trains_on_them():
+    """MF with loss='mse' says so in its capabilities: the trainer's batches carry the ratings."""
+    from recsys_gui.core.data.batching import PointBatch
+    from recsys_gui.core.models.checks import synthetic_split
+    from recsys_gui.core.models.mf import MF
+    from recsys_gui.core.training.distributed import DistContext
+    from recsys_gui.core.training.trainer import make_batcher
+
+    split = synthetic_split()
+    model = build_model("mf", {"loss": "mse", "embedding_dim": 4}, split.n_users, split.n_items)
+    assert model.capabilities.uses_ratings and model.capabilities.batch_kind == "pointwise"
+    assert not MF.capabilities.uses_ratings  # the class's default is the BPR one
+    batch = next(iter(make_batcher(model, split, TrainConfig(batch_size=1000), torch.device("cpu"),
+                                   DistContext()).epoch(0)))
+    assert isinstance(batch, PointBatch)
+    assert sorted(batch.labels.tolist()) == sorted(split.train.values.tolist())

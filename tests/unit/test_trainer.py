@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
-import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -45,8 +46,8 @@ def test_resume_continues_from_last_checkpoint(tiny, tmp_path):
     token = StopToken()
     n_batches = math.ceil(len(tiny.train) / 16)
     rec = Recorder(stop_after_steps=2 * n_batches + 1, token=token)  # stop early in epoch 3
-    first = run_training(spec(epochs=6, early_stop_metric=None), workspace=tmp_path, callbacks=[rec], stop=token,
-                         split=tiny)
+    first = run_training(spec(epochs=6, early_stop_metric=None), workspace=tmp_path, callbacks=[rec],
+                         stop=token, split=tiny)
     assert first.status == "cancelled"
     rec2 = Recorder()
     second = run_training(spec(epochs=6, early_stop_metric=None), workspace=tmp_path, callbacks=[rec2],
@@ -61,7 +62,8 @@ def test_nan_loss_stops_with_a_clear_message(tiny, tmp_path, monkeypatch):
     from recsys_gui.core.models.mf import MF
 
     real = MF.forward
-    monkeypatch.setattr(MF, "forward", lambda self, batch: {k: v * float("nan") for k, v in real(self, batch).items()})
+    monkeypatch.setattr(MF, "forward",
+                        lambda self, batch: {k: v * float("nan") for k, v in real(self, batch).items()})
     with pytest.raises(TrainingDiverged, match="learning rate"):
         run_training(spec(epochs=3), workspace=tmp_path, split=tiny)
     runs = RunStore(tmp_path).list_runs()
@@ -85,7 +87,8 @@ def test_same_seed_same_result_on_cpu(tiny, tmp_path):
 def test_events_round_trip_through_json():
     import json
 
-    for e in (ev.StepLogged(0, 1, 2, {"loss": 0.5}, 1e-3, 10.0), ev.RunFinished("completed", 3, {"a": 1.0}, 2.0)):
+    for e in (ev.StepLogged(0, 1, 2, {"loss": 0.5}, 1e-3, 10.0),
+              ev.RunFinished("completed", 3, {"a": 1.0}, 2.0)):
         back = ev.TrainingEvent.from_dict(json.loads(json.dumps(e.to_dict())))
         assert back == e
 
@@ -112,40 +115,114 @@ def test_people_read_the_best_epoch_numbered_from_one():
     assert ev.shown_epoch(None) == "–"
 
 
-_MALLOC_PROBE = """
-import ctypes, sys
-from recsys_gui.core.training.allocator import keep_freed_memory
-libc = ctypes.CDLL(None)
-class Info(ctypes.Structure):
-    _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd",
-                                               "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
-libc.mallinfo2.restype = Info
-libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
-libc.free.argtypes = [ctypes.c_void_p]
-def mapped_for_a_block():
-    before = libc.mallinfo2().hblkhd
-    p = libc.malloc(16 << 20)
-    grew = libc.mallinfo2().hblkhd > before
-    libc.free(p)
-    return grew
-print(mapped_for_a_block(), keep_freed_memory(), mapped_for_a_block())
-"""
+def test_training_leaves_the_thread_count_alone(tiny, tmp_path):
+    """The thread count is the entry point's to set (process_setup.apply_thread_count), never the
+    library's: a GUI or a notebook that trains in-process keeps its own."""
+    before = torch.get_num_threads()
+    target = 1 if before != 1 else 2
+    run_training(spec(epochs=1, threads=target), workspace=tmp_path, split=tiny)
+    assert torch.get_num_threads() == before
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator only")
-def test_training_keeps_freed_blocks_in_the_process():
-    """After ``keep_freed_memory`` a 16 MB block comes from the heap, not from pages mapped for it
-    (and unmapped again on free, to be faulted in anew by the next training step)."""
-    import subprocess
+def _fit(model, split, callbacks=(), stop=None, **train):
+    from recsys_gui.core.config import TrainConfig
+    from recsys_gui.core.training.trainer import Trainer
 
-    out = subprocess.run([sys.executable, "-c", _MALLOC_PROBE], capture_output=True, text=True, timeout=120)
-    if "mallinfo2" in out.stderr:
-        pytest.skip("this C library has no mallinfo2")
-    assert out.stdout.split() == ["True", "True", "False"], out.stderr
+    cfg = TrainConfig(**{"epochs": 2, "batch_size": 64, "seed": 0, "device": "cpu", "early_stop_metric": None,
+                         "log_every_n_steps": 1, **train})
+    return Trainer(cfg, callbacks=callbacks, stop=stop).fit(model, split, torch.device("cpu"))
 
 
-def test_cpu_training_sets_the_allocator_up(tiny, tmp_path):
-    from recsys_gui.core.training import allocator
+def test_a_stop_during_pretraining_ends_the_run_before_the_models_own_steps(tiny):
+    """ConvNCF's MF pre-training goes through the trainer: it reports progress and honours the stop
+    token (it once ran a loop of its own in ``prepare``, silent and unstoppable)."""
+    from recsys_gui.core.models import build_model
 
-    run_training(spec(epochs=1), workspace=tmp_path, split=tiny)
-    assert allocator._done == sys.platform.startswith("linux")
+    token = StopToken()
+    seen = []
+
+    class StopAtSecondMessage:
+        def on_event(self, e):
+            seen.append(e)
+            if sum(isinstance(x, ev.Message) for x in seen) == 2:  # "2 epochs", then "epoch 1/..."
+                token.request_stop()
+
+    model = build_model("cnn", {"embedding_dim": 8, "channels": 4, "pretrain_epochs": 50}, tiny.n_users,
+                        tiny.n_items)
+    fit = _fit(model, tiny, callbacks=[StopAtSecondMessage()], stop=token)
+    texts = [e.text for e in seen if isinstance(e, ev.Message)]
+    assert fit.status == "cancelled" and fit.epochs_run == 0
+    assert texts[0] == "Pre-training BPR-MF embeddings: 50 epochs."
+    assert texts[-1] == "Pre-training BPR-MF embeddings stopped in epoch 2."
+    assert not any(isinstance(e, (ev.StepLogged, ev.EpochStarted)) for e in seen)
+
+
+def test_a_resumed_run_does_not_pretrain_again(tiny, tmp_path, monkeypatch):
+    """Its checkpoint holds the weights; training the MF ConvNCF starts from again would be wasted."""
+    from recsys_gui.core.models.mf import MF
+
+    cnn = {"embedding_dim": 8, "channels": 4, "pretrain_epochs": 2}
+    first_spec = RunSpec(data=DataSpec(path="memory"), model="cnn", model_config=cnn,
+                         train={"device": "cpu", "batch_size": 64, "epochs": 1, "early_stop_metric": None})
+    first = run_training(first_spec, workspace=tmp_path, split=tiny)
+    mf_steps = []
+    real = MF.forward
+    monkeypatch.setattr(MF, "forward", lambda self, batch: mf_steps.append(1) or real(self, batch))
+    again = Recorder()
+    resumed = dataclasses.replace(first_spec, train={**first_spec.train, "epochs": 2})
+    run_training(resumed, workspace=tmp_path, split=tiny, callbacks=[again], resume_run_id=first.run_id)
+    assert [e.epoch for e in again.events if isinstance(e, ev.EpochStarted)] == [1]
+    assert not mf_steps
+
+
+def test_the_batcher_is_cut_as_the_model_declares(tiny):
+    """Negatives per positive come from ``batch_options()``, not from a config field looked up by name."""
+    from recsys_gui.core.config import TrainConfig
+    from recsys_gui.core.models import BatchOptions, build_model
+    from recsys_gui.core.models.mf import MF
+    from recsys_gui.core.training.distributed import DistContext
+    from recsys_gui.core.training.trainer import make_batcher
+
+    class FiveNegatives(MF):
+        def batch_options(self):
+            return BatchOptions(negatives=5)
+
+    model = FiveNegatives(build_model("mf", {"negatives": 3}, tiny.n_users, tiny.n_items).config,
+                          tiny.n_users, tiny.n_items)
+    batcher = make_batcher(model, tiny, TrainConfig(batch_size=16), torch.device("cpu"), DistContext())
+    assert next(iter(batcher.epoch(0))).neg.shape == (16, 5)
+
+
+def test_the_trainer_reads_uses_ratings_from_the_capabilities(tiny):
+    """A model that declares ``Capabilities(uses_ratings=True)`` is trained on the rating values."""
+    from recsys_gui.core.config import TrainConfig
+    from recsys_gui.core.models import Capabilities, build_model
+    from recsys_gui.core.models.mf import MF
+    from recsys_gui.core.training.distributed import DistContext
+    from recsys_gui.core.training.trainer import make_batcher
+
+    class Rated(MF):
+        capabilities = Capabilities(batch_kind="pointwise", uses_ratings=True)
+
+    values = np.arange(len(tiny.train), dtype=np.float32) + 2
+    split = dataclasses.replace(tiny, train=dataclasses.replace(tiny.train, values=values))
+    model = Rated(build_model("mf", {}, tiny.n_users, tiny.n_items).config, tiny.n_users, tiny.n_items)
+    batch = next(iter(make_batcher(model, split, TrainConfig(batch_size=10_000), torch.device("cpu"),
+                                   DistContext()).epoch(0)))
+    assert sorted(batch.labels.tolist()) == sorted(values.tolist())
+
+
+def test_set_context_is_a_method_of_every_model(tiny):
+    """The trainer's module-level ``set_context`` (kept for older callers) calls the model's method;
+    models that need no context inherit a no-op."""
+    from recsys_gui.core.models import build_model
+    from recsys_gui.core.models.base import Recommender
+    from recsys_gui.core.training.trainer import set_context
+
+    mf = build_model("mf", {}, tiny.n_users, tiny.n_items)
+    assert type(mf).set_context is Recommender.set_context
+    set_context(mf, tiny.known_for_test())
+    calls = []
+    mf.set_context = calls.append
+    set_context(mf, tiny.train)
+    assert calls == [tiny.train]

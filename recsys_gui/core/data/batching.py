@@ -139,8 +139,8 @@ class DeviceBatcher:
             # One batch holds every user: shuffling would only change which row each user takes.
             yield self._every_row
             return
-        perm_gen = torch.Generator(device="cpu")
-        perm_gen.manual_seed(int(self.generator.initial_seed()) - self.rank + 104729 * (epoch + 1))  # same on all ranks
+        perm_gen = torch.Generator(device="cpu")  # seeded the same on every rank
+        perm_gen.manual_seed(int(self.generator.initial_seed()) - self.rank + 104729 * (epoch + 1))
         n = self._n_units()
         # Every rank draws the same permutation and keeps its own contiguous slice.
         perm = torch.randperm(n, generator=perm_gen).to(self.device)

@@ -1,9 +1,10 @@
-"""Model registry: explicit imports so every model registers itself (no string lookups)."""
+"""Models: the contract and the registry (base.py), the list of the app's models (catalogue.py)."""
 
-from recsys_gui.core.models import baselines, cnn, gan, mf, mlp, neumf, sequential, vae
 from recsys_gui.core.models.base import (
+    BatchOptions,
     Capabilities,
     ModelConfig,
+    Pretraining,
     Recommender,
     available_models,
     build_model,
@@ -12,9 +13,11 @@ from recsys_gui.core.models.base import (
     get_model_class,
     make_config,
     register_model,
+    unregister_model,
 )
 
 __all__ = [
-    "Capabilities", "ModelConfig", "Recommender", "available_models", "build_model", "canonical_name",
-    "describe_model", "get_model_class", "make_config", "register_model",
+    "BatchOptions", "Capabilities", "ModelConfig", "Pretraining", "Recommender", "available_models",
+    "build_model", "canonical_name", "describe_model", "get_model_class", "make_config", "register_model",
+    "unregister_model",
 ]

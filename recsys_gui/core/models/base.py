@@ -1,15 +1,22 @@
 """The model contract every family follows, and the registry the CLI and the GUI read.
 
-A model is a config dataclass plus an ``nn.Module``. Training-loop variations are hooks on the
-model (``forward`` for automatic mode, ``training_step`` for manual mode, ``fit_closed_form`` for
-one-pass baselines), never trainer subclasses. Scores are never masked here: masking and top-k
-live in one place, ``evaluation/ranking.py``.
+A model is a config dataclass plus an ``nn.Module`` subclass of :class:`Recommender`; everything
+the trainer, the evaluator and the front ends need from it is declared here, on the base class:
+what it is (names, family, :class:`Capabilities`), how it is batched (:meth:`Recommender.batch_options`),
+the training hooks (``forward`` for automatic mode, ``training_step`` for manual mode, ``prepare``
+for statistics and closed forms, ``pretraining`` for models trained first), the scoring context
+(``set_context``), scoring and persistence. Training-loop variations are hooks, never trainer
+subclasses. Scores are never masked here: masking and top-k live in ``evaluation/ranking.py``.
+
+Adding a model is its own file plus one line in ``catalogue.py``; ``checks.check_recommender``
+tells whether a model keeps this contract.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -38,18 +45,44 @@ class ModelConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class EmbeddingConfig(ModelConfig):
-    embedding_dim: int = setting(64, "Embedding size", "Length of the user and item vectors.", min=2, max=1024)
+    embedding_dim: int = setting(64, "Embedding size", "Length of the user and item vectors.",
+                                 min=2, max=1024)
 
 
 @dataclass(frozen=True)
 class Capabilities:
+    """What a model is, as the trainer, the evaluator and the front ends read it.
+
+    A class declares its default; an instance whose settings change it (MF with ``loss="mse"``)
+    replaces its own copy in ``__init__``.
+    """
+
     batch_kind: BatchKind
     scoring_needs_history: bool = False  # VAE/GAN/KNN score from the user's known items
     manual_optimization: bool = False  # GAN: the model drives its own optimisers
     user_embeddings: bool = False
     item_embeddings: bool = False
-    iterative: bool = True  # False: one closed-form pass (EASE, ItemKNN, Pop)
-    uses_ratings: bool = False  # trains on rating values (explicit MSE models)
+    iterative: bool = True  # False: one closed-form pass in ``prepare`` (EASE, ItemKNN, Pop)
+    uses_ratings: bool = False  # trains on rating values (explicit MSE models): observed pairs, values
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """How the trainer's batcher cuts this model's batches, beyond the batch kind."""
+
+    negatives: int = 1  # sampled negatives per positive ("pairs", "pointwise")
+    max_len: int = 50  # most recent items per sequence ("sequences")
+
+
+@dataclass(frozen=True)
+class Pretraining:
+    """A model this one starts from: the trainer trains it first with the same loop (events, stop
+    token) and hands the trained models to ``Recommender.start_from``. ``train`` holds the stage's
+    TrainConfig values (the run's own for the rest)."""
+
+    label: str
+    model: Recommender
+    train: Mapping[str, Any]
 
 
 class StepContext:
@@ -65,7 +98,7 @@ class StepContext:
 
 
 class Recommender(nn.Module):
-    """Base class. Subclasses set the class attributes and implement ``score``."""
+    """Base class. Subclasses set the class attributes and implement ``score`` and a training hook."""
 
     name: ClassVar[str]
     label: ClassVar[str]
@@ -73,8 +106,12 @@ class Recommender(nn.Module):
     description: ClassVar[str]
     aliases: ClassVar[tuple[str, ...]] = ()
     config_cls: ClassVar[type[ModelConfig]] = ModelConfig
-    capabilities: ClassVar[Capabilities]
+    capabilities: Capabilities  # the class's default; see Capabilities
     train_defaults: ClassVar[Mapping[str, Any]] = {}
+    # Small settings that build and train in a blink, for ``check_recommender`` and the tests.
+    test_config: ClassVar[Mapping[str, Any]] = {}
+    # Settings older versions had: dropped when an old checkpoint or spec is read.
+    retired_settings: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: ModelConfig, n_users: int, n_items: int) -> None:
         super().__init__()
@@ -87,9 +124,24 @@ class Recommender(nn.Module):
         first = next(itertools.chain(self.parameters(), self.buffers()), None)
         return first.device if first is not None else torch.device("cpu")
 
+    @property
+    def uses_ratings(self) -> bool:
+        """``capabilities.uses_ratings``; kept while ``evaluation/evaluator.py`` still asks the model."""
+        return self.capabilities.uses_ratings
+
     # --- training hooks -------------------------------------------------------------------------
     def prepare(self, train: InteractionData) -> None:
         """Called once with the training data before the first epoch (statistics, closed forms)."""
+
+    def batch_options(self) -> BatchOptions:
+        return BatchOptions()
+
+    def pretraining(self) -> Sequence[Pretraining]:
+        """Models to train first (a fresh run only: a resumed one has its weights)."""
+        return ()
+
+    def start_from(self, pretrained: Sequence[Recommender]) -> None:
+        """Take the weights of the trained ``pretraining()`` models, in the order they were given."""
 
     def configure_optimizers(self, train: TrainConfig) -> list[torch.optim.Optimizer]:
         return [adam(self.parameters(), lr=train.lr, weight_decay=train.weight_decay)]
@@ -104,6 +156,10 @@ class Recommender(nn.Module):
         """Schedules (KL annealing and the like)."""
 
     # --- inference ------------------------------------------------------------------------------
+    def set_context(self, known: InteractionData) -> None:
+        """What is known about the users at this point (train before validation, train + valid
+        before testing). Models that score from an ordered history keep it; others need nothing."""
+
     def score(self, users: Tensor, history: Tensor | None) -> Tensor:
         """Scores [B, n_items] for the given users, higher is better, unmasked."""
         raise NotImplementedError
@@ -126,7 +182,16 @@ class Recommender(nn.Module):
 
     @classmethod
     def from_checkpoint(cls, ckpt: Mapping[str, Any]) -> Recommender:
-        model = build_model(str(ckpt["model"]), dict(ckpt["config"]), int(ckpt["n_users"]), int(ckpt["n_items"]))
+        """The model a checkpoint holds: ``Recommender.from_checkpoint`` finds its class by name in
+        the registry; ``SomeModel.from_checkpoint`` builds that class (registered or not)."""
+        name, values = str(ckpt["model"]), dict(ckpt["config"])
+        if cls is Recommender:
+            cls = get_model_class(name)
+        elif name != cls.name:
+            raise ConfigError(f"This checkpoint holds a '{name}' model, not {cls.label}.")
+        values = {k: v for k, v in values.items() if k not in cls.retired_settings}
+        config = cfgmod.from_mapping(cls.config_cls, values, cls.label)
+        model = cls(config, int(ckpt["n_users"]), int(ckpt["n_items"]))
         model.load_state_dict(ckpt["state_dict"])
         return model
 
@@ -143,17 +208,51 @@ def adam(params, **kw: Any) -> torch.optim.Optimizer:
 # --- registry -----------------------------------------------------------------------------------
 _REGISTRY: dict[str, type[Recommender]] = {}
 _ALIASES: dict[str, str] = {}
+_catalogue_lock = threading.Lock()
+_catalogue_loaded = False
 
 
 def register_model(cls: type[Recommender]) -> type[Recommender]:
-    """Class decorator: add a model under its ``name`` and ``aliases``."""
-    _REGISTRY[cls.name] = cls
-    for alias in cls.aliases:
-        _ALIASES[alias] = cls.name
+    """Offer ``cls`` under its ``name`` and ``aliases`` (the app's own models: ``catalogue.py``)."""
+    _load_catalogue()
+    for key in (cls.name, *cls.aliases):
+        owner = _REGISTRY.get(_ALIASES.get(key, key))
+        if owner is not None and owner is not cls:
+            raise ConfigError(f"The model name '{key}' is taken by {owner.label}; choose another.")
+    _add(cls)
     return cls
 
 
+def unregister_model(name: str) -> None:
+    """Stop offering a model added with ``register_model`` (a plug-in being unloaded, a test)."""
+    cls = _REGISTRY.pop(canonical_name(name))
+    for alias in cls.aliases:
+        _ALIASES.pop(alias, None)
+
+
+def _add(cls: type[Recommender]) -> None:
+    _REGISTRY[cls.name] = cls
+    for alias in cls.aliases:
+        _ALIASES[alias] = cls.name
+
+
+def _load_catalogue() -> None:
+    """The app's models, listed once on first use (a late import: the list imports every model)."""
+    global _catalogue_loaded
+    if _catalogue_loaded:
+        return
+    with _catalogue_lock:  # GUI workers may ask at once; none may see a half-filled registry
+        if _catalogue_loaded:
+            return
+        from recsys_gui.core.models.catalogue import MODELS
+
+        for cls in MODELS:
+            _add(cls)
+        _catalogue_loaded = True
+
+
 def canonical_name(name: str) -> str:
+    _load_catalogue()
     key = name.strip().lower()
     key = _ALIASES.get(key, key)
     if key not in _REGISTRY:
@@ -167,12 +266,14 @@ def get_model_class(name: str) -> type[Recommender]:
 
 
 def available_models() -> dict[str, type[Recommender]]:
+    _load_catalogue()
     return dict(_REGISTRY)
 
 
 def make_config(name: str, values: Mapping[str, Any] | None = None) -> ModelConfig:
     cls = get_model_class(name)
-    return cfgmod.from_mapping(cls.config_cls, dict(values or {}), cls.label)
+    values = {k: v for k, v in dict(values or {}).items() if k not in cls.retired_settings}
+    return cfgmod.from_mapping(cls.config_cls, values, cls.label)
 
 
 def build_model(name: str, values: Mapping[str, Any] | ModelConfig | None, n_users: int,

@@ -7,6 +7,7 @@ checkpoint, evaluate and export like every other model.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -17,7 +18,7 @@ from recsys_gui.core import memory
 from recsys_gui.core.config import setting
 from recsys_gui.core.data.interactions import InteractionData
 from recsys_gui.core.errors import ConfigError
-from recsys_gui.core.models.base import Capabilities, ModelConfig, Recommender, register_model
+from recsys_gui.core.models.base import Capabilities, ModelConfig, Recommender
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,7 +26,6 @@ class PopConfig(ModelConfig):
     pass
 
 
-@register_model
 class Popularity(Recommender):
     """Most-interacted items first: true interaction counts over the training rows."""
 
@@ -55,7 +55,6 @@ class ItemKNNConfig(ModelConfig):
                             min=0.0, max=1e6)
 
 
-@register_model
 class ItemKNN(Recommender):
     """Item-based k-nearest neighbours with cosine similarity (Sarwar et al., WWW 2001)."""
 
@@ -66,6 +65,7 @@ class ItemKNN(Recommender):
     aliases = ("knn", "item-knn")
     config_cls = ItemKNNConfig
     capabilities = Capabilities(batch_kind="none", iterative=False, scoring_needs_history=True)
+    test_config: ClassVar = {"k": 10}
     config: ItemKNNConfig
 
     def __init__(self, config: ItemKNNConfig, n_users: int, n_items: int) -> None:
@@ -126,7 +126,6 @@ class EASEConfig(ModelConfig):
                          min=0.0, max=1e7)
 
 
-@register_model
 class EASE(Recommender):
     """Embarrassingly Shallow Autoencoder (Steck, WWW 2019): closed-form item-item weights."""
 
@@ -169,5 +168,3 @@ class EASE(Recommender):
         if history is None:
             raise ConfigError("EASE scores from the user's known items; no history was given.")
         return history @ self.B
-
-

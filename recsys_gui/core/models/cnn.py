@@ -3,28 +3,37 @@
 The outer product ``p_u q_iᵀ`` is a d×d interaction map; a 4×4/stride-4 convolution then 2×2/stride-2
 ones (RecBole's layout; ``channels`` maps each, ReLU) shrinks it to 1×1 and a linear head gives the score.
 Trained with pairwise BPR. As in the paper, the embeddings start from a BPR-MF pre-training run
-(done in ``prepare``, ``pretrain_epochs``). In addition, two of the channels start as an exact
+(``pretrain_epochs``, trained first by the trainer). In addition, two of the channels start as an exact
 "trace" path — relu(x) and relu(-x) of the diagonal sums, so head = Σ p_a q_a — which makes the
 untrained stack equal to MF's dot product: training refines MF instead of relearning it, the reason
-ConvNCF from scratch converges so slowly (RecBole's did not converge in 10 minutes here).
+ConvNCF from scratch converges so slowly.
 Scoring costs B·I·d²·channels, so it runs over ``item_chunk`` items at a time.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
 from recsys_gui.core.config import setting
-from recsys_gui.core.data.batching import DeviceBatcher, PairBatch
-from recsys_gui.core.data.interactions import InteractionData
+from recsys_gui.core.data.batching import PairBatch
 from recsys_gui.core.errors import ConfigError
-from recsys_gui.core.models.base import Capabilities, EmbeddingConfig, Losses, Recommender, register_model
+from recsys_gui.core.models.base import (
+    BatchOptions,
+    Capabilities,
+    EmbeddingConfig,
+    Losses,
+    Pretraining,
+    Recommender,
+)
 from recsys_gui.core.models.layers import Embedding, chunked_over_items
+from recsys_gui.core.models.mf import MF, MFConfig
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,7 +76,6 @@ class ConvNCFConfig(EmbeddingConfig):
             raise ConfigError(f"The 'embedding_dim' parameter of ConvNCF must be a power of 2. Got {d}.")
 
 
-@register_model
 class ConvNCF(Recommender):
     """Outer-product interaction map → 2×2/stride-2 conv stack → linear score."""
 
@@ -81,7 +89,9 @@ class ConvNCF(Recommender):
     aliases = ("convncf",)
     config_cls = ConvNCFConfig
     capabilities = Capabilities(batch_kind="pairs", user_embeddings=True, item_embeddings=True)
-    train_defaults = {"epochs": 6, "batch_size": 1024, "lr": 1e-3, "patience": 2, "eval_every_n_epochs": 3}
+    train_defaults: ClassVar = {"epochs": 6, "batch_size": 1024, "lr": 1e-3, "patience": 2,
+                                "eval_every_n_epochs": 3}
+    test_config: ClassVar = {"embedding_dim": 8, "channels": 4, "pretrain_epochs": 1}
     config: ConvNCFConfig
 
     def __init__(self, config: ConvNCFConfig, n_users: int, n_items: int) -> None:
@@ -125,30 +135,23 @@ class ConvNCF(Recommender):
         self.head.weight[0, :2] = torch.tensor([1.0, -1.0])
         self.head.bias.zero_()
 
-    def prepare(self, train: InteractionData) -> None:
-        """BPR-MF pre-training of ``P`` and ``Q`` (ConvNCF §4.1), vectorised like any MF epoch."""
-        if self.config.pretrain_epochs == 0 or len(train) == 0:
-            return
-        from recsys_gui.core.models.mf import MF, MFConfig
+    def batch_options(self) -> BatchOptions:
+        return BatchOptions(negatives=self.config.negatives)
 
-        device = self.P.weight.device
-        mf = MF(
-            MFConfig(embedding_dim=self.config.embedding_dim, negatives=1, reg=5e-4),
-            self.n_users,
-            self.n_items,
-        ).to(device)
-        seed = int(torch.randint(0, 2**31 - 1, (1,)))
-        batcher = DeviceBatcher(train, "pairs", batch_size=2048, device=device, seed=seed, neg_per_pos=1)
-        opt = torch.optim.Adam(mf.parameters(), lr=5e-3)
-        for epoch in range(self.config.pretrain_epochs):
-            for batch in batcher.epoch(epoch):
-                loss = mf(batch)["loss"]
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-        with torch.no_grad():
-            self.P.weight.copy_(mf.P.weight)
-            self.Q.weight.copy_(mf.Q.weight)
+    def pretraining(self) -> Sequence[Pretraining]:
+        """BPR-MF pre-training of ``P`` and ``Q`` (ConvNCF §4.1), run by the trainer like any MF."""
+        if self.config.pretrain_epochs == 0:
+            return ()
+        mf = MF(MFConfig(embedding_dim=self.config.embedding_dim, negatives=1, reg=5e-4), self.n_users,
+                self.n_items)
+        train = {"epochs": self.config.pretrain_epochs, "batch_size": 2048, "lr": 5e-3, "weight_decay": 0.0}
+        return (Pretraining("BPR-MF embeddings", mf, train),)
+
+    @torch.no_grad()
+    def start_from(self, pretrained: Sequence[Recommender]) -> None:
+        (mf,) = pretrained
+        self.P.weight.copy_(mf.P.weight)
+        self.Q.weight.copy_(mf.Q.weight)
 
     def _fold_items(self, q: Tensor) -> Tensor:
         """Layer 1's weights folded into the item side: T[n, j, a, c] = Σ_b W[c, a, b] q[k·j + b]."""

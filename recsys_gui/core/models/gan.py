@@ -13,6 +13,7 @@ generator from trivially emitting all ones: zero-reconstruction (ZR) pulls a ran
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -26,7 +27,6 @@ from recsys_gui.core.models.base import (
     ModelConfig,
     Recommender,
     StepContext,
-    register_model,
 )
 from recsys_gui.core.models.layers import init_linear
 
@@ -75,7 +75,6 @@ class CFGANConfig(ModelConfig):
     )
 
 
-@register_model
 class CFGAN(Recommender):
     """CFGAN with the ZR + PM ("ZP") scheme; scores are the generator's output logits."""
 
@@ -99,8 +98,9 @@ class CFGAN(Recommender):
     # Defaults from a sweep on P1 and P2 (benchmarks/README.md): sampling shares of 0.2 with α 0.05 and
     # a light weight decay beat the paper's 0.7/0.1 on both; the GAN overfits after ~80 epochs when no
     # validation file lets early stopping act, so the epoch budget stays at 80.
-    train_defaults = {"epochs": 80, "batch_size": 64, "lr": 1e-3, "weight_decay": 3e-5, "patience": 10,
-                      "eval_every_n_epochs": 5}
+    train_defaults: ClassVar = {"epochs": 80, "batch_size": 64, "lr": 1e-3, "weight_decay": 3e-5,
+                                "patience": 10, "eval_every_n_epochs": 5}
+    test_config: ClassVar = {"hidden": 16, "d_hidden": 8}
     config: CFGANConfig
 
     def __init__(self, config: CFGANConfig, n_users: int, n_items: int) -> None:

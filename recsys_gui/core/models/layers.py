@@ -7,15 +7,14 @@ item half once per item, and only the (cheap) broadcast sum and the deeper layer
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from itertools import pairwise
 
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as F
 
 from recsys_gui.core.errors import ConfigError
+from recsys_gui.core.models import kernels
 
 
 def parse_layers(value: Sequence[int] | str) -> tuple[int, ...]:
@@ -33,88 +32,22 @@ def check_layers(value: Sequence[int] | str, owner: str) -> None:
 
 
 class Dropout(nn.Dropout):
-    """``nn.Dropout`` whose CPU mask costs a quarter of the random draws.
-
-    On CPU ``bernoulli_`` draws one 32-bit number per element and was a third of NeuMF's training
-    step. Here one 64-bit draw gives four 15-bit uniforms (p is rounded to 1/32768); elsewhere,
-    and in eval mode, this is ``nn.Dropout``.
-    """
+    """``nn.Dropout`` through ``kernels.dropout`` (a cheaper CPU mask; same rate and seeding)."""
 
     def forward(self, x: Tensor) -> Tensor:
-        if not self.training or self.p == 0.0 or x.device.type != "cpu" or self.p >= 1.0 or self.inplace:
-            return F.dropout(x, self.p, self.training, self.inplace)
-        return x * dropout_mask(x.shape, self.p, x.dtype)
-
-
-def dropout_mask(shape: torch.Size | tuple[int, ...], p: float, dtype: torch.dtype = torch.float32) -> Tensor:
-    """Keep-mask scaled by 1/(1-p), from the global CPU generator (so ``manual_seed`` fixes it).
-
-    ``bits >= t`` is computed as ``clamp(bits - (t - 1), 0, 1)`` in int16: torch's comparison and
-    its bool-to-float cast are not vectorised on CPU (0.68 ms against 0.12 for a 4096 x 128 mask).
-    """
-    return dropout_keep(shape, p).to(dtype).mul_(1.0 / (1.0 - p))
-
-
-def dropout_keep(shape: torch.Size | tuple[int, ...], p: float) -> Tensor:
-    """The unscaled keep-mask of ``dropout_mask`` (the same draws): int16, 1 where kept."""
-    n = math.prod(shape)
-    words = torch.empty((n + 3) // 4, dtype=torch.int64).random_()  # [0, 2**63): 4 × 15 uniform bits
-    bits = words.view(torch.int16)[:n].view(shape).bitwise_and_(0x7FFF)
-    return bits.sub_(round(p * 32768) - 1).clamp_(0, 1)  # 1 where bits >= round(p * 32768)
-
-
-class _RowLookup(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, weight: Tensor, index: Tensor) -> Tensor:
-        ctx.save_for_backward(index)
-        ctx.rows = weight.shape[0]
-        return weight.index_select(0, index.reshape(-1)).view(*index.shape, weight.shape[1])
-
-    @staticmethod
-    def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:
-        (index,) = ctx.saved_tensors
-        flat = grad.reshape(-1, grad.shape[-1])
-        return flat.new_zeros(ctx.rows, flat.shape[1]).index_add_(0, index.reshape(-1), flat), None
+        if self.inplace:
+            return super().forward(x)
+        return kernels.dropout(x, self.p, self.training)
 
 
 class Embedding(nn.Embedding):
-    """``nn.Embedding`` whose CPU gradient is a zero table plus ``index_add_``.
-
-    Torch's CPU ``embedding_dense_backward`` sorts the indices first: 0.52 ms against 0.17 for a
-    4096-row batch of a 1682 x 64 table, and NeuMF takes four lookups a step. Same values and
-    gradients (P1 figures of MF, NeuMF, MLP and ConvNCF unchanged to the last digit), same
-    parameters and state dict; on GPU, with a padding row, ``max_norm`` or sparse gradients, and
-    without autograd this is ``nn.Embedding``.
-    """
+    """``nn.Embedding`` through ``kernels.embedding`` (a cheaper CPU gradient); same parameters and
+    state dict. With a padding row, ``max_norm`` or sparse gradients this is ``nn.Embedding``."""
 
     def forward(self, index: Tensor) -> Tensor:
-        w = self.weight
-        if (w.device.type != "cpu" or self.padding_idx is not None or self.max_norm is not None
-                or self.sparse or not torch.is_grad_enabled()):
+        if self.padding_idx is not None or self.max_norm is not None or self.sparse:
             return super().forward(index)
-        return _RowLookup.apply(w, index)
-
-
-class _SigmoidTanh(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x: Tensor) -> Tensor:
-        y = torch.sigmoid(x * 2.0).mul_(2.0).sub_(1.0)
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, grad: Tensor) -> Tensor:
-        (y,) = ctx.saved_tensors
-        return torch.ops.aten.tanh_backward(grad, y)
-
-
-def tanh(x: Tensor) -> Tensor:
-    """``torch.tanh``; on CPU as ``2·sigmoid(2x) − 1`` (equal to 2e-7), because torch's CPU tanh ran
-    at a quarter of sigmoid's speed on the AVX2 test machine (forward and backward of a 943 × 600
-    activation: 3.2 ms against 1.6)."""
-    if x.device.type != "cpu":
-        return torch.tanh(x)
-    return _SigmoidTanh.apply(x)
+        return kernels.embedding(self.weight, index)
 
 
 def init_embedding(emb: nn.Embedding, std: float = 0.01) -> None:
@@ -155,7 +88,7 @@ class Tower(nn.Module):
         """Per pair: ``u`` [N, du], ``i`` [N, di] → [N, out_dim] (training path, dropout active).
 
         The first layer on ``concat(u, i)`` as two products, which skips building the concatenation
-        and splitting its gradient (a tenth of a CPU step); dropout on each half is the same draw.
+        and splitting its gradient; dropout on each half is the same draw.
         """
         w_u, w_i = self.first.weight[:, : self.user_dim], self.first.weight[:, self.user_dim :]
         h = torch.addmm(self.first.bias, self.dropout(u), w_u.T)

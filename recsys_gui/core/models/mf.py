@@ -6,7 +6,9 @@ user and item biases around the global mean (Koren et al., 2009), trained on obs
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -15,13 +17,15 @@ from torch.nn import functional as F
 from recsys_gui.core.config import setting
 from recsys_gui.core.data.batching import PairBatch, PointBatch
 from recsys_gui.core.data.interactions import InteractionData
-from recsys_gui.core.models.base import Capabilities, EmbeddingConfig, Losses, Recommender, register_model
+from recsys_gui.core.models import kernels
+from recsys_gui.core.models.base import BatchOptions, Capabilities, EmbeddingConfig, Losses, Recommender
 from recsys_gui.core.models.layers import Embedding
 
 
 @dataclass(frozen=True, kw_only=True)
 class MFConfig(EmbeddingConfig):
-    loss: str = setting("bpr", "Objective", "bpr: ranking from implicit feedback; mse: predict explicit ratings.",
+    loss: str = setting("bpr", "Objective",
+                        "bpr: ranking from implicit feedback; mse: predict explicit ratings.",
                         choices=("bpr", "mse"))
     negatives: int = setting(4, "Negatives per positive", "Sampled negatives averaged in each BPR term.",
                              min=1, max=256)
@@ -29,7 +33,6 @@ class MFConfig(EmbeddingConfig):
                          min=0.0, max=1.0)
 
 
-@register_model
 class MF(Recommender):
     name = "mf"
     label = "MF (BPR matrix factorisation)"
@@ -40,7 +43,8 @@ class MF(Recommender):
     capabilities = Capabilities(batch_kind="pairs", user_embeddings=True, item_embeddings=True)
     # From a sweep on P1 (benchmarks/README.md): lr 5e-3 with reg 3e-3 reaches its best validation in
     # about half the epochs of lr 2e-3 / reg 1e-3, and scores higher.
-    train_defaults = {"batch_size": 4096, "lr": 5e-3, "epochs": 300}
+    train_defaults: ClassVar = {"batch_size": 4096, "lr": 5e-3, "epochs": 300}
+    test_config: ClassVar = {"embedding_dim": 8}
     config: MFConfig
 
     def __init__(self, config: MFConfig, n_users: int, n_items: int) -> None:
@@ -51,16 +55,17 @@ class MF(Recommender):
         nn.init.xavier_normal_(self.P.weight)
         nn.init.xavier_normal_(self.Q.weight)
         self.explicit = config.loss == "mse"
-        if self.explicit:
+        if self.explicit:  # trained on the observed ratings: pointwise batches that carry the values
+            self.capabilities = dataclasses.replace(MF.capabilities, batch_kind="pointwise",
+                                                    uses_ratings=True)
             self.user_bias = Embedding(n_users, 1)
             self.item_bias = Embedding(n_items, 1)
             nn.init.zeros_(self.user_bias.weight)
             nn.init.zeros_(self.item_bias.weight)
             self.register_buffer("global_mean", torch.zeros(()))
 
-    @property
-    def uses_ratings(self) -> bool:
-        return self.explicit
+    def batch_options(self) -> BatchOptions:
+        return BatchOptions(negatives=self.config.negatives)
 
     def prepare(self, train: InteractionData) -> None:
         if self.explicit:
@@ -75,8 +80,8 @@ class MF(Recommender):
         pu = self.P(batch.users)
         neg = batch.neg if batch.neg.dim() == 2 else batch.neg.unsqueeze(1)
         q = self.Q(torch.cat([batch.pos.unsqueeze(1), neg], 1))  # one lookup: [B, 1 + k, d]
-        loss, bpr = _BPRWithL2.apply(pu, q, float(self.config.reg))
-        return {"loss": loss, "bpr": bpr.detach()}
+        loss, bpr = kernels.bpr_with_l2(pu, q, self.config.reg)
+        return {"loss": loss, "bpr": bpr}
 
     def _reg(self, *embs: Tensor) -> Tensor:
         if self.config.reg == 0:
@@ -87,7 +92,8 @@ class MF(Recommender):
     def predict_pairs(self, users: Tensor, items: Tensor, history: Tensor | None = None) -> Tensor:
         out = (self.P(users) * self.Q(items)).sum(-1)
         if self.explicit:
-            out = out + self.user_bias(users).squeeze(-1) + self.item_bias(items).squeeze(-1) + self.global_mean
+            bias = self.user_bias(users).squeeze(-1) + self.item_bias(items).squeeze(-1)
+            out = out + bias + self.global_mean
         return out
 
     def score(self, users: Tensor, history: Tensor | None) -> Tensor:
@@ -101,39 +107,3 @@ class MF(Recommender):
 
     def item_embeddings(self) -> Tensor:
         return self.Q.weight
-
-
-class _BPRWithL2(torch.autograd.Function):
-    """BPR over k sampled negatives plus L2 on the rows used, with a hand-written gradient.
-
-    Autograd's version of the same few lines spends most of a CPU step creating, zero-filling and
-    copying [B, 1 + k, d] temporaries (slice and broadcast backward); the closed form needs two.
-    Returns (loss, bpr); the gradient flows from ``loss`` only.
-    """
-
-    @staticmethod
-    def forward(ctx, pu: Tensor, q: Tensor, reg: float) -> tuple[Tensor, Tensor]:
-        s = (q * pu.unsqueeze(1)).sum(-1)  # [B, 1 + k]; broadcast beats tiny batched matmuls on CPU
-        diff = s[:, :1] - s[:, 1:]
-        bpr = -F.logsigmoid(diff).mean()
-        n = pu.shape[0]
-        # Two distinct tensors even without L2: returned twice, one tensor would carry only the
-        # second output's gradient slot, and ``loss`` would train nothing.
-        loss = bpr + reg * (pu.pow(2).sum() + q.pow(2).sum()) / n if reg else bpr.clone()
-        ctx.save_for_backward(pu, q, diff)
-        ctx.reg = reg
-        return loss, bpr
-
-    @staticmethod
-    def backward(ctx, g_loss: Tensor, _g_bpr: Tensor) -> tuple[Tensor, Tensor, None]:
-        pu, q, diff = ctx.saved_tensors
-        n, k = diff.shape
-        g_diff = torch.sigmoid(-diff).mul_(-g_loss / (n * k))  # d loss / d (s_pos - s_neg)
-        g_s = torch.cat([g_diff.sum(1, keepdim=True), g_diff.neg_()], 1)  # [B, 1 + k]
-        g_pu = (g_s.unsqueeze(2) * q).sum(1)
-        g_q = g_s.unsqueeze(2) * pu.unsqueeze(1)
-        if ctx.reg:
-            scale = g_loss * (2.0 * ctx.reg / n)
-            g_pu.add_(pu * scale)
-            g_q.add_(q * scale)
-        return g_pu, g_q, None

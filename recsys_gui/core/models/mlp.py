@@ -7,13 +7,14 @@ positive and ``negatives`` uniformly sampled non-interacted items (the NCF log l
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from torch import Tensor, nn
 from torch.nn import functional as F
 
 from recsys_gui.core.config import setting
 from recsys_gui.core.data.batching import PointBatch
-from recsys_gui.core.models.base import Capabilities, EmbeddingConfig, Losses, Recommender, register_model
+from recsys_gui.core.models.base import BatchOptions, Capabilities, EmbeddingConfig, Losses, Recommender
 from recsys_gui.core.models.layers import (
     Embedding,
     Tower,
@@ -45,7 +46,6 @@ class MLPConfig(EmbeddingConfig):
         check_layers(self.layers, "MLP")
 
 
-@register_model
 class MLP(Recommender):
     """NCF's MLP tower on concatenated user and item embeddings."""
 
@@ -59,7 +59,8 @@ class MLP(Recommender):
     aliases = ("ncf-mlp",)
     config_cls = MLPConfig
     capabilities = Capabilities(batch_kind="pointwise", user_embeddings=True, item_embeddings=True)
-    train_defaults = {"epochs": 200, "batch_size": 2048, "lr": 2e-3, "patience": 10}
+    train_defaults: ClassVar = {"epochs": 200, "batch_size": 2048, "lr": 2e-3, "patience": 10}
+    test_config: ClassVar = {"embedding_dim": 8, "layers": (16, 8)}
     config: MLPConfig
 
     def __init__(self, config: MLPConfig, n_users: int, n_items: int) -> None:
@@ -72,6 +73,9 @@ class MLP(Recommender):
         self.tower = Tower(d, d, parse_layers(config.layers), config.dropout)
         self.head = nn.Linear(self.tower.out_dim, 1)
         init_linear(self.head)
+
+    def batch_options(self) -> BatchOptions:
+        return BatchOptions(negatives=self.config.negatives)
 
     def forward(self, batch: PointBatch) -> Losses:
         logits = self.head(self.tower(self.P(batch.users), self.Q(batch.items))).squeeze(-1)

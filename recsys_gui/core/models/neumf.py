@@ -3,14 +3,16 @@
 Not non-negative matrix factorisation: "NMF" here is the NCF paper's fusion of a GMF branch
 (element-wise product of embeddings) and an MLP branch (tower on concatenated embeddings), whose
 last layers are concatenated into one logistic head. Pointwise log loss on sampled negatives.
-Optional pre-training (§3.4.1): ``load_pretrained`` copies trained GMF and MLP weights in and
-weighs the two heads by ``alpha``.
+Optional pre-training (§3.4.1, ``pretrain_epochs``): the trainer first trains a GMF model and an
+MLP model with the same loop, then ``load_pretrained`` copies their weights in and weighs the two
+heads by ``pretrain_alpha``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -18,7 +20,14 @@ from torch.nn import functional as F
 
 from recsys_gui.core.config import setting
 from recsys_gui.core.data.batching import PointBatch
-from recsys_gui.core.models.base import Capabilities, EmbeddingConfig, Losses, Recommender, register_model
+from recsys_gui.core.models.base import (
+    BatchOptions,
+    Capabilities,
+    EmbeddingConfig,
+    Losses,
+    Pretraining,
+    Recommender,
+)
 from recsys_gui.core.models.layers import (
     Embedding,
     Tower,
@@ -28,6 +37,7 @@ from recsys_gui.core.models.layers import (
     init_linear,
     parse_layers,
 )
+from recsys_gui.core.models.mlp import MLP, MLPConfig
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,14 +58,13 @@ class NeuMFConfig(EmbeddingConfig):
         max=1_000_000,
         advanced=True,
     )
-    pretrain_gmf_run: str | None = setting(
-        None,
-        "Pre-trained GMF run",
-        "Run id whose GMF weights start the GMF branch (NCF §3.4.1).",
+    pretrain_epochs: int = setting(
+        0,
+        "Pre-training epochs",
+        "Epochs of a GMF and an MLP model trained first to start the two branches (NCF §3.4.1; 0: none).",
+        min=0,
+        max=10000,
         advanced=True,
-    )
-    pretrain_mlp_run: str | None = setting(
-        None, "Pre-trained MLP run", "Run id whose MLP weights start the MLP branch.", advanced=True
     )
     pretrain_alpha: float = setting(
         0.5,
@@ -70,7 +79,6 @@ class NeuMFConfig(EmbeddingConfig):
         check_layers(self.layers, "NeuMF")
 
 
-@register_model
 class NeuMF(Recommender):
     """GMF ⊕ MLP fused in one logistic head (NeuMF)."""
 
@@ -84,7 +92,10 @@ class NeuMF(Recommender):
     aliases = ("neumf", "ncf")
     config_cls = NeuMFConfig
     capabilities = Capabilities(batch_kind="pointwise", user_embeddings=True, item_embeddings=True)
-    train_defaults = {"epochs": 200, "batch_size": 2048, "lr": 2e-3, "patience": 10}
+    train_defaults: ClassVar = {"epochs": 200, "batch_size": 2048, "lr": 2e-3, "patience": 10}
+    test_config: ClassVar = {"embedding_dim": 8, "mlp_embedding_dim": 8, "layers": (16, 8),
+                             "pretrain_epochs": 1}
+    retired_settings = ("pretrain_gmf_run", "pretrain_mlp_run")  # run ids nothing read; see pretrain_epochs
     config: NeuMFConfig
 
     def __init__(self, config: NeuMFConfig, n_users: int, n_items: int) -> None:
@@ -97,6 +108,23 @@ class NeuMF(Recommender):
         self.tower = Tower(dm, dm, parse_layers(config.layers), config.dropout)
         self.head = nn.Linear(d + self.tower.out_dim, 1)
         init_linear(self.head)
+
+    def batch_options(self) -> BatchOptions:
+        return BatchOptions(negatives=self.config.negatives)
+
+    def pretraining(self) -> Sequence[Pretraining]:
+        if not self.config.pretrain_epochs:
+            return ()
+        cfg = self.config
+        mlp = MLP(MLPConfig(embedding_dim=cfg.mlp_embedding_dim, layers=cfg.layers, dropout=cfg.dropout,
+                            negatives=cfg.negatives, item_chunk=cfg.item_chunk), self.n_users, self.n_items)
+        train = {"epochs": cfg.pretrain_epochs}
+        gmf = GMF(cfg, self.n_users, self.n_items)
+        return (Pretraining("GMF", gmf, train), Pretraining("MLP", mlp, train))
+
+    def start_from(self, pretrained: Sequence[Recommender]) -> None:
+        gmf, mlp = pretrained
+        self.load_pretrained(gmf.state_dict(), mlp.state_dict())
 
     def _logits(self, users: Tensor, items: Tensor) -> Tensor:
         gmf = self.P_gmf(users) * self.Q_gmf(items)
@@ -153,3 +181,41 @@ class NeuMF(Recommender):
         self.head.weight[0, :d] = a * h_gmf
         self.head.weight[0, d:] = (1 - a) * mlp_state["head.weight"].reshape(-1)
         self.head.bias.copy_(a * b_gmf + (1 - a) * mlp_state["head.bias"].reshape(-1))
+
+
+class GMF(Recommender):
+    """NCF's generalised MF (§3.2): ``h · (P[u] ⊙ Q[i]) + b`` with log loss; NeuMF's first pre-training
+    stage (not offered on its own: MF is the app's matrix factorisation)."""
+
+    name = "gmf"
+    label = "GMF (NeuMF pre-training)"
+    family = "NMF"
+    description = "NeuMF's GMF branch trained alone."
+    config_cls = NeuMFConfig
+    capabilities = Capabilities(batch_kind="pointwise", user_embeddings=True, item_embeddings=True)
+    config: NeuMFConfig
+
+    def __init__(self, config: NeuMFConfig, n_users: int, n_items: int) -> None:
+        super().__init__(config, n_users, n_items)
+        d = config.embedding_dim
+        self.P, self.Q = Embedding(n_users, d), Embedding(n_items, d)
+        init_embedding(self.P)
+        init_embedding(self.Q)
+        self.head = nn.Linear(d, 1)
+        init_linear(self.head)
+
+    def batch_options(self) -> BatchOptions:
+        return BatchOptions(negatives=self.config.negatives)
+
+    def forward(self, batch: PointBatch) -> Losses:
+        logits = self.head(self.P(batch.users) * self.Q(batch.items)).squeeze(-1)
+        return {"loss": F.binary_cross_entropy_with_logits(logits, batch.labels)}
+
+    def score(self, users: Tensor, history: Tensor | None) -> Tensor:
+        return (self.P(users) * self.head.weight) @ self.Q.weight.T + self.head.bias
+
+    def user_embeddings(self, users: Tensor, history: Tensor | None) -> Tensor:
+        return self.P(users)
+
+    def item_embeddings(self) -> Tensor:
+        return self.Q.weight

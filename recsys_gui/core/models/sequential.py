@@ -16,6 +16,7 @@ right before the test item). The buffer is in the state dict, so checkpoints sco
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -25,7 +26,7 @@ from recsys_gui.core.config import setting
 from recsys_gui.core.data.interactions import InteractionData
 from recsys_gui.core.data.sequences import SequenceBatch, last_items
 from recsys_gui.core.errors import ConfigError
-from recsys_gui.core.models.base import Capabilities, Losses, ModelConfig, Recommender, register_model
+from recsys_gui.core.models.base import BatchOptions, Capabilities, Losses, ModelConfig, Recommender
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,6 +60,9 @@ class SequentialRecommender(Recommender):
     # --- context --------------------------------------------------------------------------------
     def prepare(self, train: InteractionData) -> None:
         self.set_context(train)
+
+    def batch_options(self) -> BatchOptions:
+        return BatchOptions(max_len=self.config.max_len)
 
     def set_context(self, data: InteractionData) -> None:
         """Score from each user's last ``max_len`` items of ``data`` (by time, ties by item id).
@@ -104,7 +108,6 @@ class GRU4RecConfig(SequentialConfig):
     n_layers: int = setting(1, "GRU layers", "Stacked recurrent layers.", min=1, max=8)
 
 
-@register_model
 class GRU4Rec(SequentialRecommender):
     """GRU4Rec (Hidasi et al., ICLR 2016) with full cross-entropy, as in RecBole.
 
@@ -116,7 +119,8 @@ class GRU4Rec(SequentialRecommender):
     description = "A GRU reads the user's items in time order and predicts the next one."
     aliases = ("gru", "rnn")
     config_cls = GRU4RecConfig
-    train_defaults = {"batch_size": 64, "lr": 3e-3, "epochs": 300, "patience": 10}
+    train_defaults: ClassVar = {"batch_size": 64, "lr": 3e-3, "epochs": 300, "patience": 10}
+    test_config: ClassVar = {"embedding_dim": 8, "hidden": 16, "max_len": 20}
     config: GRU4RecConfig
 
     def __init__(self, config: GRU4RecConfig, n_users: int, n_items: int) -> None:
@@ -179,7 +183,6 @@ class _Block(nn.Module):
         return self.ln2(x + self.drop(self.ff(x)))
 
 
-@register_model
 class SASRec(SequentialRecommender):
     """SASRec (Kang & McAuley, ICDM 2018) with full cross-entropy at every position.
 
@@ -192,7 +195,8 @@ class SASRec(SequentialRecommender):
     description = "Causal self-attention over the user's items in time order predicts the next one."
     aliases = ("attention", "transformer")
     config_cls = SASRecConfig
-    train_defaults = {"batch_size": 64, "lr": 2e-3, "epochs": 300, "patience": 10}
+    train_defaults: ClassVar = {"batch_size": 64, "lr": 2e-3, "epochs": 300, "patience": 10}
+    test_config: ClassVar = {"embedding_dim": 8, "heads": 2, "inner": 16, "max_len": 20}
     config: SASRecConfig
 
     def __init__(self, config: SASRecConfig, n_users: int, n_items: int) -> None:

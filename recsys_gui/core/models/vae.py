@@ -7,22 +7,16 @@ the history plus β·KL (VAE), with β annealed linearly per step up to ``anneal
 "partially regularised" objective, which ranks better than the full ELBO (β = 1).
 
 The first layer is kept as an item table [n_items, hidden]: in training the encoder sums the rows of
-a user's items (EmbeddingBag) instead of multiplying a 95 %-zero dense row, which is the same layer
-at a twentieth of the work; scoring from dense history rows multiplies by the same table.
-
-Exact rewrites make the CPU step about a quarter shorter (ML-100K, all 943 users in one batch, one
-thread: 0.15 → 0.11 s). The decoder's output product writes rows padded to a multiple of 8
-(MKL's SGEMM took 31 ms for rows of 1,682 floats and 22 ms for 1,688); the output layer with the
-loss (``_SoftmaxNLL``) and the first layer's gradient (``_BagProduct``) are written out by hand;
-training never builds the dense history rows, and on CPU leaves the entries input dropout zeroed
-out of the item lists (the last two changes: 0.12 → 0.11 s, medians of steps alternating with the
-previous code in one process).
+a user's items (EmbeddingBag) instead of multiplying a mostly-zero dense row, the same layer for a
+fraction of the work; scoring from dense history rows multiplies by the same table. Training never
+builds the dense history rows. The bag product and the output layer with its loss run through
+``kernels`` (hand-written gradients beside their plain references).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -30,88 +24,9 @@ from torch.nn import functional as F
 
 from recsys_gui.core.config import setting
 from recsys_gui.core.data.batching import RowBatch
-from recsys_gui.core.models.base import Capabilities, Losses, ModelConfig, Recommender, register_model
-from recsys_gui.core.models.layers import Dropout, dropout_keep, init_linear, tanh
-
-_ALIGN = 8  # output columns padded to a multiple of this in the decoder's last product
-
-
-class _BagProduct(torch.autograd.Function):
-    """``X @ table`` for sparse weighted rows given as EmbeddingBag lists (items, row offsets, weights;
-    ``row_of`` names each entry's row).
-
-    The gradient of the table is ``Xᵀ @ grad``: computed here as a second EmbeddingBag over the
-    transposed lists (each item's rows), not by EmbeddingBag's own backward, which first writes one
-    scaled gradient row per entry (80,000 × 600 floats for ML-100K): 8 ms instead of 16 per step.
-    """
-
-    @staticmethod
-    def forward(ctx, table: Tensor, items: Tensor, offsets: Tensor, weights: Tensor,
-                row_of: Tensor) -> Tensor:
-        ctx.save_for_backward(items, weights, row_of)
-        ctx.n_items = table.shape[0]
-        return F.embedding_bag(items, table, offsets, mode="sum", per_sample_weights=weights)
-
-    @staticmethod
-    def backward(ctx, grad: Tensor) -> tuple[Tensor, None, None, None, None]:
-        items, weights, row_of = ctx.saved_tensors
-        # The narrowest integer type that holds the ids: a stable sort of 16-bit keys takes a third
-        # of the time of 64-bit ones (ML-100K: 0.6 ms instead of 1.7), and sorts the same way.
-        key_type = torch.int16 if ctx.n_items <= 2**15 else torch.int32
-        order = torch.argsort(items.to(key_type), stable=True)
-        per_item = torch.bincount(items, minlength=ctx.n_items)
-        starts = torch.cumsum(per_item, 0) - per_item
-        grad_table = F.embedding_bag(row_of.index_select(0, order), grad.contiguous(), starts, mode="sum",
-                                     per_sample_weights=weights.index_select(0, order))
-        return grad_table, None, None, None, None
-
-
-def _padded_logits(h: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
-    """``h @ weight.T + bias`` in a buffer whose rows are padded to a multiple of ``_ALIGN`` columns
-    holding -inf, which take no share of a softmax and sort last. MKL's SGEMM writes rows of 1,688
-    floats in 22 ms and rows of 1,682 in 31 (ML-100K's decoder), so the product writes into the
-    padded rows directly; no padded copy of the weight is made."""
-    n, m = h.shape[0], weight.shape[0]
-    width = m + (-m % _ALIGN)
-    buf = weight.new_empty(n, width)
-    buf.copy_(F.pad(bias, (0, width - m), value=-math.inf).expand(n, width))
-    buf[:, :m].addmm_(h, weight.T)
-    return buf
-
-
-class _SoftmaxNLL(torch.autograd.Function):
-    """The decoder's output layer and the mean over rows of ``-Σᵢ xᵤᵢ log softmax(h Wᵀ + b)ᵤᵢ``, for
-    binary rows given by their items, in one function.
-
-    The softmax is taken in place over the padded logits and kept for the backward, which writes
-    ``softmax·count − x`` over it and forms the three gradients itself: the [users, items] matrix
-    is allocated once and walked five times (bias, product, softmax, scale, and the products that
-    read it), where autograd's layers kept logits and log-softmax side by side, exponentiated again
-    and copied the weight's gradient out of the padded one (ML-100K, one thread: 5 % of the step).
-    """
-
-    @staticmethod
-    def forward(ctx, h: Tensor, weight: Tensor, bias: Tensor, rows: Tensor, items: Tensor,
-                counts: Tensor) -> Tensor:
-        h = h.to(weight.dtype)  # under autocast the hidden layer may be half precision: softmax in full
-        p = _padded_logits(h, weight, bias)
-        torch.ops.aten._softmax.out(p, 1, False, out=p)  # row by row: max, exp, scale; safe in place
-        flat = rows * p.shape[1] + items  # positions of the positives in p, for one-dimensional gathers
-        ctx.save_for_backward(h, weight, p, flat, counts)
-        # A positive whose probability underflows counts as the smallest normal float, not -inf.
-        picked = p.view(-1).index_select(0, flat).clamp_(min=torch.finfo(p.dtype).tiny)
-        return -picked.log_().sum() / h.shape[0]
-
-    @staticmethod
-    def backward(ctx, g: Tensor) -> tuple[Tensor | None, ...]:
-        h, weight, p, flat, counts = ctx.saved_tensors
-        scale = g / h.shape[0]
-        grad = p.mul_((counts * scale)[:, None])
-        grad.view(-1).index_add_(0, flat, -scale.expand(flat.numel()))
-        grad = grad[:, : weight.shape[0]]  # the padding columns' gradient is zero: softmax there is 0
-        need = ctx.needs_input_grad
-        return (grad @ weight if need[0] else None, grad.T @ h if need[1] else None,
-                grad.sum(0) if need[2] else None, None, None, None)
+from recsys_gui.core.models import kernels
+from recsys_gui.core.models.base import Capabilities, Losses, ModelConfig, Recommender
+from recsys_gui.core.models.layers import Dropout, init_linear
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -141,7 +56,6 @@ class VAEConfig(ModelConfig):
     )
 
 
-@register_model
 class MultVAE(Recommender):
     """Mult-VAE / Mult-DAE over dense user history rows."""
 
@@ -157,7 +71,9 @@ class MultVAE(Recommender):
     capabilities = Capabilities(
         batch_kind="user_rows", scoring_needs_history=True, user_embeddings=True, item_embeddings=True
     )
-    train_defaults = {"epochs": 600, "batch_size": 128, "lr": 1e-3, "patience": 10, "eval_every_n_epochs": 5}
+    train_defaults: ClassVar = {"epochs": 600, "batch_size": 128, "lr": 1e-3, "patience": 10,
+                                "eval_every_n_epochs": 5}
+    test_config: ClassVar = {"hidden": 16, "latent": 8}
     config: VAEConfig
 
     def __init__(self, config: VAEConfig, n_users: int, n_items: int) -> None:
@@ -188,35 +104,24 @@ class MultVAE(Recommender):
         return torch.addmm(self.enc_bias, self.drop(F.normalize(rows, dim=1)), self.enc_items)
 
     def _first_layer_sparse(self, batch: RowBatch) -> Tensor:
-        """The same from the batch's item lists: binary rows normalise to 1/√count per item.
-
-        On CPU the entries input dropout zeroed are left out of the lists: they add nothing to
-        either product, which are gathers of 600-float rows and half as long without them.
-        """
-        rows, items, offsets, p = batch.row_of_items, batch.items, batch.offsets, self.drop.p
+        """The same from the batch's item lists: binary rows normalise to 1/√count per item."""
         norm = batch.counts.clamp(min=1).float().rsqrt()
-        if self.training and 0 < p < 1 and items.device.type == "cpu":  # on a GPU: no sync for this
-            kept = dropout_keep(items.shape, p).bool().nonzero().squeeze(1)  # the draws self.drop makes
-            rows, items = rows.index_select(0, kept), items.index_select(0, kept)
-            weights = norm.index_select(0, rows).mul_(1.0 / (1.0 - p))
-            per_row = torch.bincount(rows, minlength=offsets.numel())
-            offsets = torch.cumsum(per_row, 0) - per_row
-        else:
-            weights = self.drop(norm.index_select(0, rows))
-        return _BagProduct.apply(self.enc_items, items, offsets, weights, rows) + self.enc_bias
+        first = kernels.dropout_bag_product(self.enc_items, batch.items, batch.offsets, norm,
+                                            batch.row_of_items, self.drop.p, self.training)
+        return first + self.enc_bias
 
     def _encode(self, history: Tensor | RowBatch) -> tuple[Tensor, Tensor | None]:
         """Dense history rows (scoring) or a training batch's item lists → (mean, log-variance)."""
         sparse = isinstance(history, RowBatch)
         first = self._first_layer_sparse(history) if sparse else self._first_layer(history)
-        out = self.enc_out(tanh(first))
+        out = self.enc_out(kernels.tanh(first))
         if not self.vae:
-            return tanh(out), None
+            return kernels.tanh(out), None
         k = self.config.latent
         return out[:, :k], out[:, k:]
 
     def _hidden(self, z: Tensor) -> Tensor:
-        return tanh(self.dec(z))
+        return kernels.tanh(self.dec(z))
 
     def forward(self, batch: RowBatch) -> Losses:
         mu, logvar = self._encode(batch)
@@ -224,8 +129,8 @@ class MultVAE(Recommender):
             z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
         else:
             z = mu
-        nll = _SoftmaxNLL.apply(self._hidden(z), self.dec_out.weight, self.dec_out.bias, batch.row_of_items,
-                                batch.items, batch.counts.float())
+        nll = kernels.softmax_nll(self._hidden(z), self.dec_out.weight, self.dec_out.bias, batch.row_of_items,
+                                  batch.items, batch.counts.float())
         beta = self.beta()
         if logvar is None:
             kl = torch.zeros((), device=nll.device)
@@ -240,7 +145,7 @@ class MultVAE(Recommender):
             raise ValueError("Mult-VAE scores from the user's history row.")
         mu, _ = self._encode(history)
         hidden = self._hidden(mu).to(self.dec_out.weight.dtype)
-        return _padded_logits(hidden, self.dec_out.weight, self.dec_out.bias)[:, : self.n_items]
+        return kernels.output_logits(hidden, self.dec_out.weight, self.dec_out.bias)
 
     def user_embeddings(self, users: Tensor, history: Tensor | None) -> Tensor:
         if history is None:

@@ -1,14 +1,19 @@
 """The single training loop every model, every front end and every process count goes through.
 
 Losses accumulate on the device and are read back once per log interval; the stop token is polled
-before every batch; validation runs on a schedule, keeps the best weights and stops early.
+before every batch; validation runs on a schedule, keeps the best weights and stops early. Models a
+model starts from (its ``pretraining()``) go through the same epoch loop first. Process-wide
+settings (threads, the allocator) belong to the entry points (``recsys_gui/process_setup.py``).
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import time
+import warnings
+import zipfile
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -20,12 +25,11 @@ from torch import Tensor
 
 from recsys_gui.core.config import TrainConfig
 from recsys_gui.core.data.batching import DeviceBatcher
-from recsys_gui.core.data.interactions import Split
+from recsys_gui.core.data.interactions import InteractionData, Split
 from recsys_gui.core.errors import RecsysError, TrainingDiverged
 from recsys_gui.core.evaluation.evaluator import Evaluator
 from recsys_gui.core.models.base import Recommender, StepContext
 from recsys_gui.core.training import events as ev
-from recsys_gui.core.training.allocator import keep_freed_memory
 from recsys_gui.core.training.control import StopToken
 from recsys_gui.core.training.distributed import DistContext
 from recsys_gui.core.utils.atomic import write_atomically
@@ -76,10 +80,6 @@ class Trainer:
     def fit(self, model: Recommender, split: Split, device: torch.device) -> FitResult:
         cfg, caps = self.cfg, model.capabilities
         t0 = time.perf_counter()
-        if device.type == "cpu":
-            keep_freed_memory()
-            if cfg.threads:
-                torch.set_num_threads(cfg.threads)  # before prepare(): closed forms and pre-training too
         model.to(device)
         model.prepare(split.train)
         model.to(device)  # prepare may create tensors on the CPU
@@ -91,9 +91,12 @@ class Trainer:
                                 n_batches))
         if not caps.iterative:
             return self._fit_closed_form(model, split, device, t0)
+        if not self.resume and not self._pretrain(model, split, device):
+            return FitResult("cancelled", None, {}, 0, time.perf_counter() - t0, 0.0, 0.0)
         return self._fit_iterative(model, split, device, batcher, n_batches, t0)
 
-    def _fit_closed_form(self, model: Recommender, split: Split, device: torch.device, t0: float) -> FitResult:
+    def _fit_closed_form(self, model: Recommender, split: Split, device: torch.device,
+                         t0: float) -> FitResult:
         train_s = time.perf_counter() - t0
         metrics = self._validate(model, split, device) if split.valid is not None else {}
         if metrics:
@@ -101,12 +104,41 @@ class Trainer:
         self._save(model, None, 0, best=True, extra={})
         return FitResult("completed", 0, metrics, 1, time.perf_counter() - t0, train_s, train_s)
 
+    def _pretrain(self, model: Recommender, split: Split, device: torch.device) -> bool:
+        """Train the models ``model`` starts from (``model.pretraining()``) with the same epoch loop:
+        their progress goes out as messages, the stop token ends them; False when stopped."""
+        stages = list(model.pretraining())
+        for stage in stages:
+            sub, cfg = stage.model, dataclasses.replace(self.cfg, **dict(stage.train))
+            sub.to(device)
+            sub.prepare(split.train)
+            sub.to(device)
+            batcher = make_batcher(sub, split, cfg, device, self.dist)
+            n_batches = self.dist.min_int(len(batcher), device)
+            net = self.dist.wrap(sub, device) if not sub.capabilities.manual_optimization else sub
+            optimizers = sub.configure_optimizers(cfg)
+            self.emit(ev.Message(f"Pre-training {stage.label}: {cfg.epochs} epochs."))
+            global_step = 0
+            for epoch in range(cfg.epochs):
+                te = time.perf_counter()
+                sums, n_steps, global_step, cancelled = self._run_epoch(
+                    sub, net, batcher, n_batches, optimizers, cfg, epoch, global_step, device,
+                    log_steps=False)
+                if cancelled or self._should_stop(global_step, device, force_sync=True):
+                    self.emit(ev.Message(f"Pre-training {stage.label} stopped in epoch {epoch + 1}."))
+                    return False
+                losses = ", ".join(f"{k} {v:.4f}" for k, v in self._read(sums, max(n_steps, 1)).items())
+                self.emit(ev.Message(f"Pre-training {stage.label}: epoch {epoch + 1}/{cfg.epochs}, {losses} "
+                                     f"({time.perf_counter() - te:.1f} s)."))
+            sub.eval()
+        if stages:
+            model.start_from([stage.model for stage in stages])
+        return True
+
     def _fit_iterative(self, model, split, device, batcher, n_batches: int, t0: float) -> FitResult:
         cfg = self.cfg
         net = self.dist.wrap(model, device) if not model.capabilities.manual_optimization else model
         optimizers = model.configure_optimizers(cfg)
-        amp = cfg.amp and device.type == "cuda"
-        autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if amp else nullcontext
 
         best_metric_name = cfg.early_stop_metric
         higher = _higher_is_better(best_metric_name) if best_metric_name else True
@@ -119,56 +151,12 @@ class Trainer:
             bad_rounds = best.get("bad_rounds", 0)
             best_state = self._load_best_state()
 
-        def backward(loss: Tensor) -> None:
-            loss.backward()
-
-        def step(opt: torch.optim.Optimizer) -> None:
-            params = [p for g in opt.param_groups for p in g["params"]]
-            if model.capabilities.manual_optimization:
-                self.dist.all_reduce_grads(params)
-            if cfg.grad_clip:
-                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-            opt.step()
-            opt.zero_grad(set_to_none=True)
-
         status, epochs_run, train_seconds = "completed", start_epoch, 0.0
         for epoch in range(start_epoch, cfg.epochs):
-            model.train()
-            model.on_epoch_start(epoch, cfg.epochs)
             self.emit(ev.EpochStarted(epoch, n_batches))
             te = time.perf_counter()
-            sums: dict[str, Tensor] = {}
-            n_steps, tlog, cancelled = 0, time.perf_counter(), False
-            for step_i, batch in zip(range(n_batches), batcher.epoch(epoch), strict=False):
-                if self._should_stop(global_step, device):
-                    cancelled = True
-                    break
-                if model.capabilities.manual_optimization:
-                    ctx = StepContext(epoch=epoch, global_step=global_step, device=device, optimizers=optimizers,
-                                      backward=backward, step=step)
-                    with autocast():
-                        losses = model.training_step(batch, ctx)
-                else:
-                    with autocast():
-                        losses = net(batch)
-                    for opt in optimizers:
-                        opt.zero_grad(set_to_none=True)
-                    losses["loss"].backward()
-                    for opt in optimizers:
-                        step(opt)
-                for k, v in losses.items():
-                    v = v.detach().float()
-                    sums[k] = sums[k] + v if k in sums else v.clone()
-                n_steps += 1
-                global_step += 1
-                if global_step % cfg.log_every_n_steps == 0 or step_i == n_batches - 1:
-                    vals = self._read(sums, n_steps)
-                    now = time.perf_counter()
-                    self.emit(ev.StepLogged(epoch, step_i, global_step, vals, optimizers[0].param_groups[0]["lr"],
-                                            cfg.log_every_n_steps / max(now - tlog, 1e-9), _gpu_mb(device)))
-                    tlog = now
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
+            sums, n_steps, global_step, cancelled = self._run_epoch(
+                model, net, batcher, n_batches, optimizers, cfg, epoch, global_step, device, log_steps=True)
             epoch_s = time.perf_counter() - te
             train_seconds += epoch_s
             if cancelled:
@@ -211,7 +199,64 @@ class Trainer:
             self._save(model, None, max(epochs_run - 1, 0), best=True, extra={})
         total = time.perf_counter() - t0
         per_epoch = train_seconds / max(epochs_run - start_epoch, 1)
-        return FitResult(status, best_epoch, best_metrics, epochs_run, total, train_seconds, per_epoch, history)
+        return FitResult(status, best_epoch, best_metrics, epochs_run, total, train_seconds, per_epoch,
+                         history)
+
+    def _run_epoch(self, model: Recommender, net, batcher, n_batches: int, optimizers, cfg: TrainConfig,
+                   epoch: int, global_step: int, device: torch.device, *,
+                   log_steps: bool) -> tuple[dict[str, Tensor], int, int, bool]:
+        """One pass over ``batcher``: (loss sums on the device, steps, global step, whether stopped)."""
+        amp = cfg.amp and device.type == "cuda"
+        autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if amp else nullcontext
+        manual = model.capabilities.manual_optimization
+
+        def backward(loss: Tensor) -> None:
+            loss.backward()
+
+        def step(opt: torch.optim.Optimizer) -> None:
+            params = [p for g in opt.param_groups for p in g["params"]]
+            if manual:
+                self.dist.all_reduce_grads(params)
+            if cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+
+        model.train()
+        model.on_epoch_start(epoch, cfg.epochs)
+        sums: dict[str, Tensor] = {}
+        n_steps, tlog, cancelled = 0, time.perf_counter(), False
+        for step_i, batch in zip(range(n_batches), batcher.epoch(epoch), strict=False):
+            if self._should_stop(global_step, device):
+                cancelled = True
+                break
+            if manual:
+                ctx = StepContext(epoch=epoch, global_step=global_step, device=device, optimizers=optimizers,
+                                  backward=backward, step=step)
+                with autocast():
+                    losses = model.training_step(batch, ctx)
+            else:
+                with autocast():
+                    losses = net(batch)
+                for opt in optimizers:
+                    opt.zero_grad(set_to_none=True)
+                losses["loss"].backward()
+                for opt in optimizers:
+                    step(opt)
+            for k, v in losses.items():
+                v = v.detach().float()
+                sums[k] = sums[k] + v if k in sums else v.clone()
+            n_steps += 1
+            global_step += 1
+            if log_steps and (global_step % cfg.log_every_n_steps == 0 or step_i == n_batches - 1):
+                vals = self._read(sums, n_steps)
+                now = time.perf_counter()
+                self.emit(ev.StepLogged(epoch, step_i, global_step, vals, optimizers[0].param_groups[0]["lr"],
+                                        cfg.log_every_n_steps / max(now - tlog, 1e-9), _gpu_mb(device)))
+                tlog = now
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        return sums, n_steps, global_step, cancelled
 
     # --- helpers --------------------------------------------------------------------------------
     def _should_stop(self, global_step: int, device: torch.device, force_sync: bool = False) -> bool:
@@ -235,7 +280,7 @@ class Trainer:
     def _validate(self, model: Recommender, split: Split, device: torch.device) -> dict[str, float]:
         if self.evaluator is None or split.valid is None:
             return {}
-        set_context(model, split.known_for_valid())
+        model.set_context(split.known_for_valid())
         res = self.evaluator.evaluate(model, history=split.known_for_valid(), exclude=split.known_for_valid(),
                                       target=split.valid, device=device, rank=self.dist.rank,
                                       world_size=self.dist.world_size, all_reduce=self.dist.all_reduce_sum,
@@ -278,41 +323,46 @@ class Trainer:
 def read_checkpoint(path: Path) -> dict[str, Any]:
     """A checkpoint loaded with ``weights_only=True``: tensors and plain data only, never code.
 
-    A crafted or damaged file becomes a plain message instead of torch's traceback (which would
-    suggest ``weights_only=False``, exactly what must not be done with an untrusted file).
+    A crafted or damaged file becomes one plain message, and nothing else is printed: not torch's
+    traceback (which would suggest ``weights_only=False``, exactly what must not be done with an
+    untrusted file), nor the warnings its safe unpickler gives on the way to refusing a file (a
+    pickle protocol it does not expect). ``torch.save`` writes a zip archive, so anything else is
+    refused before torch reads it.
     """
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise RecsysError(f"{path}: not a checkpoint this app can open safely ({type(exc).__name__}).") from None
+    refused = f"{path}: not a checkpoint this app can open safely"
+    if not zipfile.is_zipfile(path):
+        raise RecsysError(f"{refused} (not a torch.save archive).")
+    with warnings.catch_warnings(record=True) as said:
+        try:
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise RecsysError(f"{refused} ({type(exc).__name__}).") from None
+    for w in said:  # a file that did load: its warnings are worth seeing
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         raise RecsysError(f"{path}: not a checkpoint written by this app.")
     return ckpt
 
 
-def set_context(model: Recommender, known) -> None:
-    """Sequence models score from each user's ordered history: give them what is known at this point."""
-    hook = getattr(model, "set_context", None)
-    if callable(hook):
-        hook(known)
+def set_context(model: Recommender, known: InteractionData) -> None:
+    """``model.set_context(known)``: kept for callers written before it was a method of every model."""
+    model.set_context(known)
 
 
 def make_batcher(model: Recommender, split: Split, cfg: TrainConfig, device: torch.device, dist: DistContext):
-    """The batcher for the model's batch kind; sequence models get the sequence batcher."""
-    kind = model.capabilities.batch_kind
+    """The batcher for the model's batch kind, cut as its ``batch_options()`` say."""
+    caps, opts = model.capabilities, model.batch_options()
     # ``batch_size`` is the global batch: each of N ranks takes 1/N of it, so N processes make the same
     # optimiser steps on the same amount of data as one (DDP averages the ranks' gradients).
     per_rank = max(1, cfg.batch_size // dist.world_size)
-    if kind == "sequences":
+    if caps.batch_kind == "sequences":
         from recsys_gui.core.data.sequences import SequenceBatcher
 
         return SequenceBatcher(split.train, batch_size=per_rank, device=device, seed=cfg.seed,
-                               max_len=int(getattr(model.config, "max_len", 50)), rank=dist.rank,
-                               world_size=dist.world_size)
-    explicit = bool(getattr(model, "uses_ratings", False))
-    return DeviceBatcher(split.train, "pointwise" if explicit else kind, batch_size=per_rank, device=device,
-                         seed=cfg.seed, neg_per_pos=int(getattr(model.config, "negatives", 1)),
-                         use_values=explicit, rank=dist.rank, world_size=dist.world_size)
+                               max_len=opts.max_len, rank=dist.rank, world_size=dist.world_size)
+    return DeviceBatcher(split.train, caps.batch_kind, batch_size=per_rank, device=device, seed=cfg.seed,
+                         neg_per_pos=opts.negatives, use_values=caps.uses_ratings, rank=dist.rank,
+                         world_size=dist.world_size)
 
 
 def _gpu_mb(device: torch.device) -> float | None:
