@@ -203,14 +203,16 @@ def drive(op: str, ws: str, seed: int) -> dict[str, Any]:
     import torch
 
     torch.set_num_threads(1)  # no OpenMP pool ever exists in the driver, so forking it is safe
-    import recsys_gui.cli
+    # Imported once in the driver so that every forked child starts warm (see the module docstring);
+    # the names themselves are not used.
+    import recsys_gui.cli  # noqa: F401
     from recsys_gui.cli import build_parser
-    from recsys_gui.core import session
-    from recsys_gui.core.export import recommendations
+    from recsys_gui.core import session  # noqa: F401
+    from recsys_gui.core.export import recommendations  # noqa: F401
 
     build_parser()
     import pyarrow.pandas_compat
-    import pyarrow.parquet
+    import pyarrow.parquet  # noqa: F401
     import torch._dynamo
 
     _assert_fork_safe()
