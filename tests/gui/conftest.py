@@ -87,7 +87,15 @@ def window(qtbot, workspace, settings):
     win.resize(1400, 900)
     win.show()
     yield win
+    close_window(win)
+
+
+def close_window(win):
+    """Close as the user would (the run stopped, short jobs waited for), then deliver the jobs' queued
+    results while the pages still exist: delivered later, they would hit deleted widgets in another test."""
     win.close()
+    for _ in range(3):
+        qtbot_app().processEvents()
 
 
 def qtbot_app():

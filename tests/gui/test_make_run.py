@@ -17,6 +17,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from tests.gui import drive
+from tests.gui.conftest import close_window
 
 pytestmark = pytest.mark.gui
 
@@ -35,7 +36,7 @@ def make_run_window(qtbot, tmp_path, monkeypatch):
     win.train_page.setProperty("quiet", True)  # a failure fails the test instead of opening a box
     qtbot.addWidget(win)
     yield win
-    win.close()
+    close_window(win)
 
 
 def _press(qtbot, win, key: Qt.Key) -> None:
@@ -71,6 +72,11 @@ def test_the_window_started_like_make_run_trains_from_the_train_page(make_run_wi
     assert data["item_metadata"] == str(REPO / "sample_data" / "items.csv")
 
 
+def _settled(qtbot, page) -> None:
+    """The Data page has loaded what it was last given: no reload waiting on its debounce timer."""
+    qtbot.waitUntil(lambda: not page.loading and not page._debounce.isActive(), timeout=drive.LONG)
+
+
 def test_paths_from_dialogs_and_recent_files_are_made_absolute(window, qtbot, monkeypatch):
     from PySide6.QtWidgets import QFileDialog
 
@@ -82,8 +88,8 @@ def test_paths_from_dialogs_and_recent_files_are_made_absolute(window, qtbot, mo
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: ("sample_data/items.csv", ""))
     window.data_page.choose_metadata()
     assert window.data_page.meta_edit.text() == items
-    qtbot.waitUntil(lambda: window.state.data_path == tiny and window.state.item_metadata == items,
-                    timeout=drive.LONG)
+    _settled(qtbot, window.data_page)
+    assert (window.state.data_path, window.state.item_metadata) == (tiny, items)
     spec = window.state.data_spec()
     assert (spec.path, spec.item_metadata) == (tiny, items)
     # a recent file kept as typed by an older version opens under its absolute name
@@ -92,7 +98,8 @@ def test_paths_from_dialogs_and_recent_files_are_made_absolute(window, qtbot, mo
     window.recent_menu.actions()[0].trigger()
     sample = str(REPO / "sample_data" / "interactions.csv")
     assert window.data_page.path_edit.text() == sample and window.recent_files()[0] == sample
-    qtbot.waitUntil(lambda: window.state.data_path == sample, timeout=drive.LONG)
+    _settled(qtbot, window.data_page)
+    assert window.state.data_path == sample
 
 
 def test_missing_x11_libraries_are_named_before_qt_starts(monkeypatch, capsys):
