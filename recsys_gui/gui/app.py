@@ -110,6 +110,11 @@ def open_window(args: argparse.Namespace) -> object:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The window's entry point: process-wide settings are made here (and in the CLI's ``main``), never
+    by the library. The allocator is left alone: this process does not train, its children do."""
+    from recsys_gui.process_setup import quiet_known_warnings
+
+    quiet_known_warnings()  # the Results page's evaluations reach torch's sparse-CSR beta warning
     args = parse_args(sys.argv[1:] if argv is None else argv)
     missing = missing_xcb_packages()
     if missing:  # before QApplication: Qt would abort the process with a core dump

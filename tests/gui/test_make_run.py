@@ -104,6 +104,7 @@ def test_paths_from_dialogs_and_recent_files_are_made_absolute(window, qtbot, mo
 
 def test_missing_x11_libraries_are_named_before_qt_starts(monkeypatch, capsys):
     """Without libxcb-cursor0 & co. Qt aborts with a core dump; the app says what to install, exit 2."""
+    from recsys_gui import process_setup
     from recsys_gui.gui import app
 
     def no_qt(*_a, **_k):
@@ -114,8 +115,11 @@ def test_missing_x11_libraries_are_named_before_qt_starts(monkeypatch, capsys):
     monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     monkeypatch.setattr(app, "make_app", no_qt)
+    made: list[str] = []
+    monkeypatch.setattr(process_setup, "quiet_known_warnings", lambda: made.append("quiet_known_warnings"))
     monkeypatch.setattr(app, "_find_library", lambda name: None if name == "xcb-cursor" else f"lib{name}.so")
     assert app.main(["--data", "sample_data/interactions.csv"]) == 2
+    assert made == ["quiet_known_warnings"]  # the entry point makes the process-wide settings
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "(libxcb-cursor0)" in err, err
     assert ("apt-get install libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0"
