@@ -15,7 +15,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from recsys_gui.core.data import loaders
 from recsys_gui.core.data.interactions import InteractionData, Split
+from recsys_gui.core.data.splits import make_split
 
 _lock = threading.Lock()
 _entry: tuple[tuple[Any, ...], InteractionData, Any] | None = None
@@ -50,9 +52,11 @@ def _store(key: tuple[Any, ...] | None, data: InteractionData, report: Any) -> N
 
 def load(path: str | Path, options: dict[str, Any],
          metadata: str | Path | None = None) -> tuple[InteractionData, Any]:
-    """``loaders.load_interactions`` of the file, or the data remembered for it unchanged."""
-    from recsys_gui.core.data import loaders
+    """``loaders.load_interactions`` of the file, or the data remembered for it unchanged.
 
+    ``options`` are ``LoadOptions`` fields (a run spec's, ``date_format`` included): other options
+    are another entry, since they read the same file differently.
+    """
     key = _key(path, metadata, options)
     with _lock:
         entry = _entry
@@ -71,8 +75,6 @@ def split(data: InteractionData, spec: str, seed: int) -> Split:
     deterministic in (data, spec, seed), and the data object is kept alive with it.
     """
     global _split
-    from recsys_gui.core.data.splits import make_split
-
     with _lock:
         entry = _split
     if entry is not None and entry[0] is data and entry[1] == str(spec) and entry[2] == int(seed):
