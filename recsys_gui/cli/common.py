@@ -28,6 +28,9 @@ def add_load_options(parser: argparse.ArgumentParser) -> None:
     hdr.add_argument("--header", dest="header", action="store_true", default=None,
                      help="the first line holds column names")
     hdr.add_argument("--no-header", dest="header", action="store_false", help="there is no header line")
+    g.add_argument("--date-format", metavar="FMT",
+                   help="how the time column's dates are written, as strptime writes it, e.g. "
+                        "'%%d.%%m.%%Y %%H:%%M' (default: day-first or month-first as the values show)")
     c = parser.add_argument_group("cleaning")
     c.add_argument("--min-rating", type=float, metavar="X",
                    help="keep rows with rating >= X and treat them as implicit feedback")
@@ -38,7 +41,7 @@ def add_load_options(parser: argparse.ArgumentParser) -> None:
 
 
 LOAD_OPTION_NAMES = ("user", "item", "rating", "timestamp", "sep", "header", "min_rating", "min_user_count",
-                     "min_item_count", "dedupe")
+                     "min_item_count", "dedupe", "date_format")
 
 
 def load_options_from_args(args: argparse.Namespace) -> dict[str, Any]:
