@@ -127,10 +127,11 @@ def test_every_guess_can_be_overridden(tmp_path):
 
 def test_raw_ids_round_trip_exactly(tmp_path):
     p = write(tmp_path, "user,item\n007,A1\n7,A1\n0,b 2\n-3,A1\n 007 ,c\n")
-    data, _ = load_interactions(p)
-    assert list(data.user_ids) == sorted(["007", "7", "0", "-3"])  # text: "007" is not 7
+    data, report = load_interactions(p)
+    assert list(data.user_ids) == sorted(["007", "7", "0", "-3", " 007 "])  # text: "007" is not 7
     assert data.user_ids.dtype == object
-    assert raw_pairs(data) == {("007", "A1"), ("7", "A1"), ("0", "b 2"), ("-3", "A1"), ("007", "c")}
+    assert raw_pairs(data) == {("007", "A1"), ("7", "A1"), ("0", "b 2"), ("-3", "A1"), (" 007 ", "c")}
+    assert any("1 user ids start or end with whitespace" in w for w in report.warnings)
     ints = write(tmp_path, "user,item\n10,3\n2,3\n-5,4\n", "ints.csv")
     data, _ = load_interactions(ints)
     assert data.user_ids.dtype == np.int64 and list(data.user_ids) == [-5, 2, 10]  # sorted, deterministic
@@ -306,3 +307,24 @@ def test_sample_data_and_cli_json(capsys):
         report.interactions,
     )
     assert any("users: 50" in line for line in out[:-1])
+
+
+def test_a_huge_finite_rating_is_kept_not_dropped_as_missing(tmp_path):
+    """1e308 is a number: the row stays (at float32's largest value) and the report says so."""
+    p = write(tmp_path, "user,item,rating\n1,1,1e308\n1,2,3\n2,1,-1e39\n2,2,\n3,2,5\n")
+    data, report = load_interactions(p)
+    assert report.dropped["missing rating"] == 1 and report.interactions == 4  # only the empty field
+    top = float(np.finfo(np.float32).max)
+    assert sorted(data.values.tolist()) == [-top, 3.0, 5.0, top] and np.isfinite(data.values).all()
+    (note,) = [w for w in report.warnings if "rating" in w]
+    assert "2 rating(s)" in note and "line 2" in note
+    _implicit, report = load_interactions(p, LoadOptions(min_rating=3))
+    assert report.interactions == 3 and report.dropped["below rating threshold"] == 1
+
+
+@pytest.mark.parametrize("value", ["inf", "-Infinity"])
+def test_an_infinite_rating_is_refused_with_its_row_and_column(tmp_path, value):
+    p = write(tmp_path, f"user,item,score\n1,1,4\n1,2,{value}\n2,1,5\n")
+    with pytest.raises(DataError, match="expected a finite number") as info:
+        load_interactions(p)
+    assert (info.value.row, info.value.column) == (3, "score")

@@ -63,3 +63,14 @@ def test_the_same_split_is_made_once_per_data_spec_and_seed(tmp_path):
 
     fresh = make_split(data, "ratio:8,1,1", seed=4)
     assert (b.train.items == fresh.train.items).all() and (b.test.users == fresh.test.users).all()
+
+
+def test_the_date_format_option_reaches_the_loader_and_keys_the_entry(tmp_path):
+    """A run spec's ``date_format`` reads the file its way; other options are another entry."""
+    f = tmp_path / "d.csv"
+    f.write_text("user,item,time\n1,1,03.04.2020\n2,2,05.06.2020\n1,2,07.08.2020\n")
+    month_first, _ = recent.load(f, {"date_format": "%m.%d.%Y"})
+    day_first, _ = recent.load(f, {"date_format": "%d.%m.%Y"})
+    assert month_first is not day_first
+    assert int(month_first.timestamps.min()) == 1583280000  # 2020-03-04
+    assert int(day_first.timestamps.min()) == 1585872000  # 2020-04-03
