@@ -106,7 +106,7 @@ def test_whole_workflow_on_the_sample(window, qtbot, tmp_path):
     cp.select_runs([mf, runs["vae"]["run_id"]])
     assert sorted(cp.selected_ids()) == sorted([mf, runs["vae"]["run_id"]])
     assert cp.compare()
-    side = cp.side_model.frame()
+    side = cp.metrics_tab.side_model.frame()
     assert side.shape[1] == 3 and "ndcg@10" in set(side["metric"])
     shown = sorted(float(v) for v in side.loc[side["metric"] == "ndcg@10"].iloc[0, 1:])
     assert shown == pytest.approx(sorted([runs["mf"]["test"]["ndcg@10"], runs["vae"]["test"]["ndcg@10"]]))
