@@ -4,7 +4,7 @@ Items are the rows of V·S from a rank-64 SVD of the binary training matrix, mad
 ILD compares every model's lists in the same space. Where the smaller side of the matrix has at
 most ``EXACT_LIMIT`` rows, the SVD comes from an eigendecomposition of that side's Gram matrix in
 torch: exact, and torch releases the GIL, which ARPACK (scipy's ``svds``) does not: its
-eigenvector step held it for 145 ms and froze the window of the GUI that asked for the metric.
+eigenvector step held it long enough to freeze the window of the GUI that asked for the metric.
 Larger matrices still use ``svds``. The last basis is kept: the Results page, the inspector and
 the Compare page ask for it again and again on the same data.
 """
