@@ -10,9 +10,9 @@ import torch
 
 from recsys_gui.core.config import TrainConfig
 from recsys_gui.core.models import available_models
-from recsys_gui.core.models.checks import check_recommender, synthetic_split
 from recsys_gui.core.models.kernels import reference_kernels
 from recsys_gui.core.training import events as ev
+from recsys_gui.core.training.model_checks import check_recommender, synthetic_split
 from recsys_gui.core.training.trainer import Trainer
 
 MODELS = sorted(available_models())

@@ -37,7 +37,7 @@ from recsys_gui.core.models import (
     register_model,
     unregister_model,
 )
-from recsys_gui.core.models.checks import ContractViolation, check_recommender, synthetic_split
+from recsys_gui.core.training.model_checks import ContractViolation, check_recommender, synthetic_split
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -272,9 +272,9 @@ def test_convncf_pretrains_mf_through_the_trainer_and_starts_from_its_vectors(mo
 def test_explicit_mf_declares_ratings_in_its_capabilities_and_trains_on_them():
     """MF with loss='mse' says so in its capabilities: the trainer's batches carry the ratings."""
     from recsys_gui.core.data.batching import PointBatch
-    from recsys_gui.core.models.checks import synthetic_split
     from recsys_gui.core.models.mf import MF
     from recsys_gui.core.training.distributed import DistContext
+    from recsys_gui.core.training.model_checks import synthetic_split
     from recsys_gui.core.training.trainer import make_batcher
 
     split = synthetic_split()

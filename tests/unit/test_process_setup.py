@@ -54,7 +54,7 @@ def test_configure_allocator_keeps_freed_blocks_in_the_process():
 def test_the_cli_entry_point_sets_the_allocator_up_and_the_library_does_not():
     code = """
 import torch
-from recsys_gui.core.models.checks import synthetic_split
+from recsys_gui.core.training.model_checks import synthetic_split
 from recsys_gui.core.models import build_model
 from recsys_gui.core.config import TrainConfig
 from recsys_gui.core.training.trainer import Trainer

@@ -57,7 +57,8 @@ def test_prefixes_every_prefix_once_left_padded():
     b = SequenceBatcher(d, batch_size=100, device=CPU, seed=0, max_len=3, mode="prefixes")
     assert len(b) == 1 and b.n_examples == 3 + 1
     users, items, targets = all_batches(b)
-    got = sorted((u, tuple(i), tuple(t)) for u, i, t in zip(users.tolist(), items.tolist(), targets.tolist()))
+    got = sorted((u, tuple(i), tuple(t))
+                 for u, i, t in zip(users.tolist(), items.tolist(), targets.tolist(), strict=True))
     P = 6
     assert got == sorted([(0, (P, P, 0), (P, P, 1)), (0, (P, 0, 1), (P, P, 2)), (0, (0, 1, 2), (P, P, 3)),
                           (1, (P, P, 4), (P, P, 5))])
@@ -69,7 +70,7 @@ def test_windows_cover_each_target_once_with_shifted_inputs():
     b = SequenceBatcher(d, batch_size=100, device=CPU, seed=0, max_len=3, mode="windows")
     _, items, targets = all_batches(b)
     P = 10
-    rows = sorted(zip(items.tolist(), targets.tolist()))
+    rows = sorted(zip(items.tolist(), targets.tolist(), strict=True))
     # targets 1..7 tiled back from the end: [5,6,7], [2,3,4], [1]
     assert rows == sorted([([4, 5, 6], [5, 6, 7]), ([1, 2, 3], [2, 3, 4]), ([P, P, 0], [P, P, 1])])
     t = targets[targets != P]
@@ -89,7 +90,8 @@ def test_no_future_leakage(mode):
     b = SequenceBatcher(d, batch_size=16, device=CPU, seed=1, max_len=6, mode=mode)
     seen = 0
     for batch in b.epoch(0):
-        for u, its, tgs in zip(batch.users.tolist(), batch.items.tolist(), batch.targets.tolist()):
+        rows = zip(batch.users.tolist(), batch.items.tolist(), batch.targets.tolist(), strict=True)
+        for u, its, tgs in rows:
             n_pad = sum(i == n for i in its)
             assert its[:n_pad] == [n] * n_pad and n not in its[n_pad:]  # left padded
             real = its[n_pad:]
@@ -111,7 +113,10 @@ def test_rank_sharding_partitions_an_epoch():
     whole = SequenceBatcher(d, batch_size=7, device=CPU, seed=5, max_len=4, mode="prefixes")
     parts = [SequenceBatcher(d, batch_size=7, device=CPU, seed=5, max_len=4, mode="prefixes", rank=r,
                              world_size=3) for r in range(3)]
-    key = lambda u, i: sorted(zip(u.tolist(), map(tuple, i.tolist())))
+
+    def key(u, i):
+        return sorted(zip(u.tolist(), map(tuple, i.tolist()), strict=True))
+
     u0, i0, _ = all_batches(whole, 3)
     us, its = [], []
     for p in parts:

@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 import torch
 
-import recsys_gui.core.models.sequential
 from recsys_gui.core.config import TrainConfig
 from recsys_gui.core.data.interactions import InteractionData, Split
 from recsys_gui.core.data.sequences import SequenceBatch, last_items
@@ -29,7 +28,7 @@ def cyclic_split(n_users: int = 40, n_items: int = 12, length: int = 14) -> Spli
             users.append(u)
             items.append((s + k) % n_items)
             ts.append(1000 * u + k)
-    users_a, items_a, ts_a = map(lambda a: np.asarray(a, np.int64), (users, items, ts))
+    users_a, items_a, ts_a = (np.asarray(a, np.int64) for a in (users, items, ts))
     d = InteractionData(users_a, items_a, np.ones(len(users_a), np.float32), ts_a,
                         pd.Index(range(n_users)), pd.Index(range(n_items)))
     k = np.tile(np.arange(length), n_users)

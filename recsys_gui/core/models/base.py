@@ -8,8 +8,8 @@ for statistics and closed forms, ``pretraining`` for models trained first), the 
 (``set_context``), scoring and persistence. Training-loop variations are hooks, never trainer
 subclasses. Scores are never masked here: masking and top-k live in ``evaluation/ranking.py``.
 
-Adding a model is its own file plus one line in ``catalogue.py``; ``checks.check_recommender``
-tells whether a model keeps this contract.
+Adding a model is its own file plus one line in ``catalogue.py``; ``check_recommender``
+(``training/model_checks.py``) tells whether a model keeps this contract.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Every model the app offers, in the order lists show them.
 
-Adding a model is its own module plus one line in ``MODELS``; ``check_recommender`` (checks.py)
-tells whether it keeps the contract, and the contract tests run it for every model listed here.
+Adding a model is its own module plus one line in ``MODELS``; ``check_recommender``
+(``training/model_checks.py``) tells whether it keeps the contract, and the contract tests run it
+for every model listed here.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ The contract tests run it for every model of the catalogue, under both kernel pa
 writes should pass it too before it is registered (scikit-learn's ``check_estimator`` idea). Each
 check trains the model through the real :class:`Trainer` on a tiny synthetic split, with the
 model's own ``test_config``, and a failure is one :class:`ContractViolation` that names the model
-and the check.
+and the check. It lives with the trainer, whose loop it drives (models sit below training).
 """
 
 from __future__ import annotations
