@@ -1,0 +1,1 @@
+"""Handing runs to experiment trackers (MLflow, as an optional extra)."""
