@@ -63,6 +63,8 @@ def test_import_json_shows_the_day_first_times(tmp_path, capsys):
         (["13.04.2020 10:00", "03.04.2020 10:00"], [utc(2020, 4, 13, 10), utc(2020, 4, 3, 10)]),  # day-first
         (["04/13/2020", "04/03/2020"], [utc(2020, 4, 13), utc(2020, 4, 3)]),  # month-first, as before
         (["13-4-2020", "3-4-2020 7:05:09"], [utc(2020, 4, 13), utc(2020, 4, 3, 7, 5, 9)]),  # 1-digit fields
+        (["13.04.20", "03.04.20"], [utc(2020, 4, 13), utc(2020, 4, 3)]),  # 2-digit years: dateutil, day-first
+        (["13.04.2020 10:00+02:00", "03.04.2020 10:00Z"], [utc(2020, 4, 13, 8), utc(2020, 4, 3, 10)]),
     ],
 )
 def test_the_order_is_read_from_the_values(tmp_path, values, expected):

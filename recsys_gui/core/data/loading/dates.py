@@ -74,8 +74,10 @@ def _with_format(uniques: pa.Array, date_format: str) -> tuple[np.ndarray, np.nd
 def _inferred(
     uniques: pa.Array, idx: np.ndarray, sn: SniffResult, name: str
 ) -> tuple[np.ndarray, np.ndarray, str | None]:
-    """Epoch numbers, then d/m/y or m/d/y text (rewritten as ISO text), then anything pandas reads."""
-    text = pd.Series(uniques.to_numpy(zero_copy_only=False), dtype=object)
+    """Epoch numbers, then d/m/y or m/d/y text (rewritten as ISO text), then anything pandas reads.
+
+    Returns seconds per distinct value, which ones could not be read, and the report's note.
+    """
     no_text = pa.scalar(None, pa.string())
     number_text = pc.if_else(pc.match_substring_regex(uniques, _NUMBER), uniques, no_text)
     numbers = to_numpy(pc.cast(number_text, pa.float64())).astype(np.float64)  # null -> NaN
@@ -85,9 +87,7 @@ def _inferred(
     shaped = to_numpy(pc.is_valid(fields)).astype(bool) & ~is_number
     parts = {k: pc.struct_field(fields, k) for k in ("a", "s1", "b", "s2", "y", "rest")}
     shaped &= to_numpy(pc.fill_null(pc.equal(parts["s1"], parts["s2"]), False)).astype(bool)
-    first = _small_int(parts["a"])
-    second = _small_int(parts["b"])
-    order, note = _day_order(uniques, idx, shaped, first, second, sn, name)
+    order, note = _day_order(uniques, idx, shaped, _small_int(parts["a"]), _small_int(parts["b"]), sn, name)
     day, month = (parts["a"], parts["b"]) if order == DAY_FIRST else (parts["b"], parts["a"])
     two_digits = {"width": 2, "padding": "0"}
     ymd = pc.binary_join_element_wise(
@@ -95,19 +95,32 @@ def _inferred(
     )
     iso = pc.binary_join_element_wise(ymd, parts["rest"], "")
     four_digit_year = to_numpy(pc.fill_null(pc.equal(pc.utf8_length(parts["y"]), 4), False)).astype(bool)
-    rewrite = pa.array(shaped & four_digit_year)
-    as_iso = pd.Series(pc.if_else(rewrite, iso, uniques).to_numpy(zero_copy_only=False), dtype=object)
-    parsed = pd.to_datetime(as_iso.where(~is_number), format="ISO8601", errors="coerce", utc=True)
-    secs = _seconds(parsed)
-    left = parsed.isna().to_numpy() & ~is_number  # other forms ("Mar 5, 2020", 2-digit years): slow path
-    if left.any():
-        rest = pd.to_datetime(
-            text[left], format="mixed", dayfirst=order == DAY_FIRST, errors="coerce", utc=True
-        )
-        secs[left] = _seconds(rest)
-        left[left] = rest.isna().to_numpy()
-    secs = np.where(is_number, np.floor(np.nan_to_num(numbers)), secs).astype(np.int64)
-    return secs, left, note
+    rewrite = shaped & four_digit_year
+    secs = np.where(is_number, np.floor(np.nan_to_num(numbers)), 0).astype(np.int64)
+    todo = ~is_number
+    if rewrite.any():
+        try:  # Arrow's strict ISO parser takes the usual "yyyy-mm-dd[ hh:mm[:ss]]" without a copy to Python
+            stamps = pc.cast(iso.filter(pa.array(rewrite)), pa.timestamp("s"))
+            secs[rewrite] = to_numpy(pc.cast(stamps, pa.int64()))
+            todo &= ~rewrite
+        except pa.ArrowInvalid:
+            pass  # "7:05", a zone, a fraction or 30 February: pandas below says which
+    bad = np.zeros(len(uniques), dtype=bool)
+    if todo.any():
+        keep = pa.array(todo)
+        text = pc.if_else(pa.array(rewrite), iso, uniques).filter(keep).to_numpy(zero_copy_only=False)
+        parsed = pd.to_datetime(pd.Series(text, dtype=object), format="ISO8601", errors="coerce", utc=True)
+        got, left = _seconds(parsed), parsed.isna().to_numpy().copy()
+        if left.any():  # other forms ("Mar 5, 2020", 2-digit years): dateutil, value by value
+            written = uniques.filter(keep).filter(pa.array(left)).to_numpy(zero_copy_only=False)
+            rest = pd.to_datetime(
+                pd.Series(written, dtype=object), format="mixed", dayfirst=order == DAY_FIRST,
+                errors="coerce", utc=True,
+            )
+            got[left] = _seconds(rest)
+            left[left] = rest.isna().to_numpy()
+        secs[todo], bad[todo] = got, left
+    return secs, bad, note
 
 
 def _small_int(digits: pa.Array) -> np.ndarray:
