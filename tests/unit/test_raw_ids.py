@@ -92,3 +92,11 @@ def test_an_id_of_blanks_only_is_missing(tmp_path):
     p.write_text("user,item\nu1,i1\n ,i1\nu2,\t\nu2,i2\n")
     data, report = load_interactions(p)
     assert report.dropped["missing id"] == 2 and ids_of(data) == {"u1", "u2"}
+
+
+def test_metadata_ids_with_blanks_still_find_integer_items(tmp_path):
+    """Metadata is a lookup, not an id space: "1, Toy Story" in a hand-made file names item 1."""
+    (tmp_path / "u.csv").write_text("user,item\n1,1\n2,2\n1,2\n")
+    (tmp_path / "m.csv").write_text("item_id,title\n1,A\n 2,B\n")
+    data, report = load_interactions(tmp_path / "u.csv", item_metadata=tmp_path / "m.csv")
+    assert report.items_with_metadata == 2 and data.item_meta["title"].tolist() == ["A", "B"]

@@ -68,11 +68,16 @@ def load_item_metadata(path: str | Path, item_ids: pd.Index) -> pd.DataFrame:
 
 
 def align_metadata(meta: pd.DataFrame, item_ids: pd.Index) -> pd.DataFrame:
+    """Metadata rows in dense item order. Integer item ids are looked up by the number a text id
+    writes, blanks around it allowed ("1, Toy Story" in a hand-made CSV): a lookup, not an id."""
     index = meta.index
     if item_ids.dtype == np.int64 and index.dtype != np.int64:
-        as_int = [int(s) if isinstance(s, str) and CANONICAL_INT.fullmatch(s) else None for s in index]
+        as_int = [
+            int(s) if isinstance(s, str) and CANONICAL_INT.fullmatch(s.strip()) else None for s in index
+        ]
         meta = meta[[v is not None for v in as_int]]
         meta.index = pd.Index([v for v in as_int if v is not None], dtype=np.int64)
+        meta = meta[~meta.index.duplicated(keep="first")]
     elif item_ids.dtype != np.int64 and index.dtype == np.int64:
         meta.index = pd.Index(index.astype(str), dtype=object)
     out = meta.reindex(item_ids)
