@@ -23,7 +23,7 @@ import pandas as pd
 
 from recsys_gui import __version__
 from recsys_gui.core.bundle.environment import environment, installed_packages
-from recsys_gui.core.errors import ConfigError, RecsysError
+from recsys_gui.core.errors import ConfigError, DataChangedError, RecsysError
 from recsys_gui.core.store.run_store import RunStore
 from recsys_gui.core.store.workspace import Workspace
 
@@ -79,6 +79,11 @@ def write_bundle(
             )
         try:
             split = load_run_split(spec, row)
+        except DataChangedError:
+            raise DataChangedError(
+                f"Run {run_id}: its data ({spec.data.describe()}) has changed since the run was trained. A "
+                "bundle records the run's split, so restore the file as it was to bundle the run."
+            ) from None
         except RecsysError as exc:
             raise type(exc)(f"Bundling run {run_id} reads its data to record the split: {exc}") from None
         history = [m for m in store.metrics(run_id) if m["split"] in ("train", "valid", "test")]
