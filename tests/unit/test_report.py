@@ -159,6 +159,40 @@ def test_an_existing_file_is_kept_unless_overwrite_and_a_stopped_report_writes_n
         write_report(ws, ["no-such-run"], fresh)
 
 
+def test_runs_repeated_with_other_seeds_get_an_interval_and_are_not_paired(tmp_path):
+    ids = []
+    for seed in (1, 2, 3):
+        spec = RunSpec(data=DataSpec(path=str(TINY)), model="pop", train={"device": "cpu", "seed": seed})
+        ids.append(run_training(spec, workspace=tmp_path).run_id)
+    text, _ = build_report(tmp_path, ids, with_sample=False)
+    body = " ".join(parse(text).text)
+    assert "Runs repeated with other seeds" in body and "1, 2, 3" in body
+    assert "No pair of these runs can be tested: different data or split" in body  # each seed, its own split
+
+
+def test_a_failed_run_without_settings_or_figures_still_gets_its_section(three_runs):
+    ws, ids = three_runs
+    store = RunStore(ws)
+    store.create_run(
+        run_id="broken",
+        model="mf",
+        family="MF",
+        spec={},
+        data_path="/gone.csv",
+        data_fingerprint="",
+        split="ratio:8,1,1",
+        seed=1,
+        device="cpu",
+        world_size=1,
+        versions={},
+    )
+    store.finish_run("broken", "failed", error="<out of memory>")
+    text, _ = build_report(ws, ["broken", ids[0]])
+    body = " ".join(parse(text).text)
+    assert "Error: <out of memory>" in body and "This run has no test figures." in body
+    assert "no per-user ndcg@10" in body
+
+
 def test_report_command_writes_the_file(three_runs, tmp_path, capsys):
     from recsys_gui.cli import report_cmd
 

@@ -84,6 +84,8 @@ def collect_run(store: RunStore, run: str, *, with_sample: bool = True) -> RunFa
     )
     if with_sample:
         add_sample(store, facts)
+    else:
+        facts.sample_note = "Left out of this report."
     return facts
 
 

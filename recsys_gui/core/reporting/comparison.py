@@ -154,6 +154,19 @@ def _significance(runs: Sequence[RunFacts]) -> Markup:
     tests = paired_matrix(per_user, {f.run_id: f.comparable_group for f in runs}, PAIRED_METRIC)
     if not tests:
         return Markup("")
+    if all(t.reason for t in tests):
+        reasons = sorted({t.reason for t in tests})
+        return join(
+            [
+                head,
+                tag(
+                    "p",
+                    f"No pair of these runs can be tested: {'; '.join(reasons)}. A paired test "
+                    "needs two runs that ranked the same test users.",
+                    cls="note",
+                ),
+            ]
+        )
     label = {f.run_id: f.label for f in runs}
     cell = {(t.a, t.b): t for t in tests}
     rows = []

@@ -50,6 +50,8 @@ def run_section(f: RunFacts) -> Markup:
     parts: list[Any] = [tag("h2", title, id=f"run-{f.run_id}"), tag("p", meta, cls="meta")]
     if row.get("tags"):
         parts.append(tag("p", "Tags: " + ", ".join(map(str, row["tags"])), cls="meta"))
+    if row.get("error"):
+        parts.append(tag("p", f"Error: {row['error']}", cls="note"))
     if row.get("note"):
         parts.append(tag("p", f"Note: {row['note']}", cls="note"))
     parts += [_settings(f), _data(f), _training(f), _test(f), _at_k(f), _segments(f), _sample(f)]
