@@ -6,6 +6,8 @@ import json
 import time
 from typing import Any
 
+from recsys_gui.core.errors import ConfigError
+from recsys_gui.core.evaluation import metrics
 from recsys_gui.core.reporting import svg
 from recsys_gui.core.reporting.collect import RunFacts
 from recsys_gui.core.reporting.html import Markup, figures, join, key_values, number, table, tag
@@ -16,22 +18,18 @@ SEGMENT_TEXT = {"cold": "cold (≤ 5 training rows)", "warm": "warm", "heavy": "
 
 
 def metric_label(key: str) -> str:
-    from recsys_gui.core.errors import ConfigError
-    from recsys_gui.core.evaluation.metrics import metric_family
-
+    """'ndcg@10' as people read it ('nDCG@10'); a key the registry does not know is shown as it is."""
     try:
         name, _, k = key.partition("@")
-        return metric_family(name).label + (f"@{k}" if k else "")
+        return metrics.metric_family(name).label + (f"@{k}" if k else "")
     except ConfigError:
         return key
 
 
 def higher_is_better(key: str) -> bool | None:
-    from recsys_gui.core.errors import ConfigError
-    from recsys_gui.core.evaluation.metrics import higher_is_better as hib
-
+    """The metric's direction from the registry; None for a key it does not know (no best is marked)."""
     try:
-        return hib(key)
+        return metrics.higher_is_better(key)
     except ConfigError:
         return None
 
