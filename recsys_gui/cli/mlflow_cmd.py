@@ -63,5 +63,8 @@ def export_and_print(
             + (" (exported before; skipped)" if d.skipped else "")
         )
     store = Path(to_dir).expanduser().resolve()
-    print(f"Open it with: MLFLOW_ALLOW_FILE_STORE=true mlflow ui --backend-store-uri {store.as_uri()}")
+    print(
+        f"Open it with the full mlflow package: MLFLOW_ALLOW_FILE_STORE=true mlflow ui "
+        f"--backend-store-uri {store.as_uri()}"
+    )
     return 0
