@@ -54,6 +54,8 @@ from typing import Any
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # a plain checkout runs too (the device's python3, no install)
+    sys.path.insert(0, str(ROOT))
 SAMPLE = ROOT / "sample_data"
 
 P1_BARS = {"mf": 0.2928, "nmf": 0.2724, "vae": 0.2854}  # PROTOCOLS.md P1, RecBole's own kind
