@@ -126,6 +126,7 @@ class Table:
         print("-+-".join("-" * w for _, w in COLUMNS) + "-+-----", flush=True)
 
     def add(self, row: Row) -> None:
+        row.note = " ".join(row.note.split())  # a CUDA error's lines would break the table
         self.rows.append(row)
         ratio = "" if row.ratio is None else f"{row.ratio:.2f}"
         cells = (row.point, row.measure, row.ours, row.reference, ratio, row.status)
