@@ -6,6 +6,7 @@ A leaf module: imports nothing from the package but the errors.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -57,26 +58,65 @@ def coerce(cls: type, name: str, value: Any) -> Any:
                 if value.lower() in ("0", "false", "no", "off"):
                     return False
                 raise ValueError(value)
+            if not isinstance(value, (bool, int)):
+                raise TypeError(value)
             return bool(value)
         if tp is int:
-            if isinstance(value, float) and not value.is_integer():
-                raise ValueError(value)
-            return int(float(value)) if isinstance(value, str) else int(value)
+            return _whole_number(value)
         if tp is float:
+            if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+                raise TypeError(value)  # float(True) is 1.0, but a JSON true is no learning rate
             return float(value)
         if tp is str:
+            if not isinstance(value, (str, int, float)):
+                raise TypeError(value)
             return str(value)
         if typing.get_origin(tp) is tuple or tp is tuple:
             if isinstance(value, str):
-                return tuple(int(v) for v in value.strip("()[] ").split(",") if v.strip())
-            return tuple(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"Setting '{name}' expects {getattr(tp, '__name__', tp)}, got {value!r}.") from None
+                parts = [v for v in value.strip("()[] ").split(",") if v.strip()]
+            elif isinstance(value, (list, tuple)):
+                parts = list(value)
+            else:
+                raise TypeError(value)
+            return tuple(_whole_number(v) for v in parts)
+    except (TypeError, ValueError, OverflowError):
+        expected = "whole numbers separated by commas" if tp is tuple or typing.get_origin(tp) is tuple \
+            else getattr(tp, "__name__", tp)
+        raise ConfigError(f"Setting '{name}' expects {expected}, got {_shown(value)}.") from None
     return value
 
 
+def _whole_number(value: Any) -> int:
+    """An int from an int, an integral float or its text ("3", "3.0", "1e3"); refuses "1.5", "inf", true.
+
+    int(float(text)) alone truncated 1.5 to 1 and raised OverflowError (a traceback) on "inf".
+    """
+    if isinstance(value, bool):
+        raise TypeError(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            value = float(value)
+    if not isinstance(value, float) or not value.is_integer():
+        raise ValueError(value)
+    return int(value)
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    """The repr of a bad value, cut short: a message stays one readable line whatever was typed."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def validate_ranges(cfg: Any, owner: str) -> None:
-    """Check every field against its min/max/choices metadata."""
+    """Check every field against its min/max/choices metadata; a float must be finite.
+
+    NaN compares false with every bound, so without the finiteness check it passed every range and
+    reached the optimiser (a traceback from torch) or the loss (a "lower the learning rate" hint).
+    """
     for f in dataclasses.fields(cfg):
         v = getattr(cfg, f.name)
         if v is None or isinstance(v, (tuple, list)):
@@ -84,7 +124,9 @@ def validate_ranges(cfg: Any, owner: str) -> None:
         lo, hi, choices = f.metadata.get("min"), f.metadata.get("max"), f.metadata.get("choices")
         label = f"The '{f.name}' setting of {owner}"
         if choices is not None and v not in choices:
-            raise ConfigError(f"{label} must be one of {', '.join(map(str, choices))}. Got {v!r}.")
+            raise ConfigError(f"{label} must be one of {', '.join(map(str, choices))}. Got {_shown(v)}.")
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ConfigError(f"{label} must be a finite number. Got {v}.")
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             if lo is not None and v < lo:
                 raise ConfigError(f"{label} must be at least {lo}. Got {v}.")
@@ -128,10 +170,12 @@ def describe_fields(cls: type) -> list[dict[str, Any]]:
 class TrainConfig:
     """How the trainer runs; models may change the defaults through ``train_defaults``."""
 
-    epochs: int = setting(100, "Epochs", "Maximum number of passes over the training data.", min=1, max=100000)
+    epochs: int = setting(100, "Epochs", "Maximum number of passes over the training data.",
+                          min=1, max=100000)
     batch_size: int = setting(2048, "Batch size", "Training examples per step.", min=1, max=10_000_000)
     lr: float = setting(1e-3, "Learning rate", "Adam step size.", min=1e-7, max=10.0)
-    weight_decay: float = setting(0.0, "Weight decay", "L2 penalty applied by the optimiser.", min=0.0, max=1.0)
+    weight_decay: float = setting(0.0, "Weight decay", "L2 penalty applied by the optimiser.",
+                                  min=0.0, max=1.0)
     seed: int = setting(2020, "Seed", "Seeds every random draw; the same seed gives the same run on CPU.",
                         min=0, max=2**31 - 1)
     device: str = setting("auto", "Device", "auto picks CUDA when present, else CPU.")
@@ -141,9 +185,11 @@ class TrainConfig:
     log_every_n_steps: int = setting(20, "Log every N steps", "How often losses are read back and plotted.",
                                      min=1, advanced=True)
     eval_every_n_epochs: int = setting(1, "Validate every N epochs", "Validation schedule.", min=1, max=10000)
-    early_stop_metric: str | None = setting("ndcg@10", "Early-stopping metric",
-                                            "Validation metric that picks the best epoch (none: keep the last).")
-    patience: int = setting(10, "Patience", "Validations without improvement before stopping.", min=1, max=10000)
+    early_stop_metric: str | None = setting(
+        "ndcg@10", "Early-stopping metric",
+        "Validation metric that picks the best epoch (none: keep the last).")
+    patience: int = setting(10, "Patience", "Validations without improvement before stopping.",
+                            min=1, max=10000)
     threads: int | None = setting(None, "CPU threads", "torch threads on CPU (none: library default).",
                                   min=1, max=1024, advanced=True)
 
