@@ -26,7 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     src.add_argument("--train", metavar="FILE", help="Predefined split: training file.")
     src.add_argument("--valid", metavar="FILE", help="Predefined split: validation file (optional).")
     src.add_argument("--test", metavar="FILE", help="Predefined split: test file.")
-    src.add_argument("--items-meta", metavar="FILE", help="Item metadata (titles, genres), joined by item id.")
+    src.add_argument("--items-meta", metavar="FILE",
+                     help="Item metadata (titles, genres), joined by item id.")
     src.add_argument("--split", default=None, metavar="SPEC",
                      help="ratio:8,1,1 (default, per user) | random:8,1,1 | loo | temporal:0.8,0.9 | "
                           "users:0.1,0.1,foldin=0.8")
@@ -41,8 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--seed", type=int)
     p.add_argument("--threads", type=int, help="CPU threads for torch.")
     p.add_argument("--metrics", help="Comma-separated, e.g. ndcg@10,recall@20,mrr@10.")
-    p.add_argument("--early-stop", metavar="METRIC", help="Validation metric for model selection ('none' to keep "
-                                                            "the last epoch).")
+    p.add_argument("--early-stop", metavar="METRIC",
+                   help="Validation metric for model selection ('none' to keep the last epoch).")
     p.add_argument("--patience", type=int)
     p.add_argument("--name", help="A name for the run.")
     p.add_argument("--spec", metavar="FILE", help="Re-run exactly: a spec.json written by an earlier run.")
@@ -56,17 +57,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def build_spec(args: argparse.Namespace):
-    from recsys_gui.core import config as cfgmod
     from recsys_gui.core.config import TrainConfig
     from recsys_gui.core.errors import ConfigError
     from recsys_gui.core.models import get_model_class
     from recsys_gui.core.session import DataSpec, RunSpec
 
     if args.spec:
-        try:
-            spec = RunSpec.from_dict(json.loads(Path(args.spec).read_text()))
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ConfigError(f"{args.spec}: not a usable run spec ({exc}).") from None
+        spec = read_spec_file(args.spec)
     else:
         if not args.model:
             raise ConfigError("Choose a model with --model (see `recsys-gui models`).")
@@ -79,8 +76,9 @@ def build_spec(args: argparse.Namespace):
                 from recsys_gui.core.errors import DataError
 
                 raise DataError("file not found", path=f)
-        data = DataSpec(path=_abs(args.data), train=_abs(args.train), valid=_abs(args.valid), test=_abs(args.test),
-                        item_metadata=_abs(args.items_meta), options=load_options_from_args(args))
+        data = DataSpec(path=_abs(args.data), train=_abs(args.train), valid=_abs(args.valid),
+                        test=_abs(args.test), item_metadata=_abs(args.items_meta),
+                        options=load_options_from_args(args))
         spec = RunSpec(data=data, model=args.model, split=args.split or "ratio:8,1,1")
     cls = get_model_class(spec.model)
     model_fields = {f.name for f in dataclasses.fields(cls.config_cls)}
@@ -110,12 +108,58 @@ def build_spec(args: argparse.Namespace):
 
         metrics = tuple(m.key for m in parse_metrics(args.metrics))
         if "early_stop_metric" not in train_cfg and args.early_stop is None:
-            ranking = [m for m in metrics if m.split("@")[0] in ("ndcg", "mrr", "recall", "hit", "map", "precision")]
+            ranked = ("ndcg", "mrr", "recall", "hit", "map", "precision")
+            ranking = [m for m in metrics if m.split("@")[0] in ranked]
             if ranking:
                 train_cfg["early_stop_metric"] = ranking[0]
     spec = dataclasses.replace(spec, model_config=model_cfg, train=train_cfg, metrics=metrics,
                                name=args.name or spec.name)
-    cfgmod.from_mapping(TrainConfig, {**cls.train_defaults, **train_cfg}, "the trainer")  # validate early
+    check_settings(spec)
+    return spec
+
+
+def check_settings(spec) -> None:
+    """Model, trainer and metric settings checked as run_training will, before any run row exists.
+
+    run_training makes its evaluator after the run is recorded, so a bad metric left a failed run
+    behind; here it is refused first.
+    """
+    from recsys_gui.core.models import make_config
+    from recsys_gui.core.session import make_evaluator
+
+    make_config(spec.model, spec.model_config)
+    tcfg = spec.train_config()
+    make_evaluator(spec.metrics, tcfg.early_stop_metric, seed=tcfg.seed)
+
+
+SPEC_FILE_LIMIT = 1 << 20  # spec.json files the app writes are a few hundred bytes
+
+
+def read_spec_file(path: str):
+    """The RunSpec in a spec.json, its settings checked; any problem is one ConfigError naming the file.
+
+    The file is read up to a limit (a device such as /dev/zero never ends), nesting beyond json's
+    recursion limit is refused, and the model and trainer settings are checked here so that a bad
+    one is blamed on the file and not on a flag.
+    """
+    from recsys_gui.core.errors import ConfigError, RecsysError
+    from recsys_gui.core.session import RunSpec
+
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(SPEC_FILE_LIMIT + 1)
+        if len(raw) > SPEC_FILE_LIMIT:
+            raise ValueError(f"larger than {SPEC_FILE_LIMIT // 1024} KiB")
+        doc = json.loads(raw.decode("utf-8"))
+    except RecursionError:
+        raise ConfigError(f"{path}: not a usable run spec (JSON nested too deeply).") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: not a usable run spec ({exc}).") from None
+    spec = RunSpec.from_dict(doc, source=path)
+    try:
+        check_settings(spec)
+    except RecsysError as exc:
+        raise ConfigError(f"{path}: not a usable run spec: {exc}") from None
     return spec
 
 

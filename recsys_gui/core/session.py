@@ -77,10 +77,15 @@ class RunSpec:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> RunSpec:
+    def from_dict(cls, d: dict[str, Any], *, source: str | None = None) -> RunSpec:
+        """A spec from its JSON document; a wrong key is a ConfigError naming ``source`` and the key."""
+        from recsys_gui.core.spec_checks import check_spec_document
+
+        check_spec_document(d, source)
         d = dict(d)
-        d["data"] = DataSpec(**d["data"])
+        d["data"] = DataSpec(**{**d["data"], "options": dict(d["data"].get("options") or {})})
         d["metrics"] = tuple(d.get("metrics") or DEFAULT_METRICS)
+        d["model_config"], d["train"] = dict(d.get("model_config") or {}), dict(d.get("train") or {})
         return cls(**d)
 
     def train_config(self) -> TrainConfig:
