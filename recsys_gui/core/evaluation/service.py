@@ -20,6 +20,7 @@ def evaluate_run(workspace: Workspace | Path | str | None, run_id: str, *, metri
 
     dev = resolve_device(device)
     model, spec, row = load_run_model(workspace, run_id, device=dev)
+    check_sampled_negatives(sampled_negatives, model.n_items)
     split, _ = load_split(spec, seed=spec.train_config().seed)
     if part == "valid" and split.valid is None:
         raise ConfigError(f"Run {row['id']} has no validation part.")
@@ -45,6 +46,17 @@ def evaluate_run(workspace: Workspace | Path | str | None, run_id: str, *, metri
     return out
 
 
+def check_sampled_negatives(n: int | None, n_items: int) -> None:
+    """The "1 + N sampled" protocol needs at least one negative and fewer than the catalogue holds.
+
+    A negative N failed in torch (a traceback), 0 silently ranked against 99 while the report said
+    full ranking, and a huge N tried to allocate terabytes.
+    """
+    if n is not None and not 1 <= n < n_items:
+        raise ConfigError(f"The number of sampled negatives must be at least 1 and below the run's "
+                          f"{n_items:,} items (99 is the usual choice); got {n}.")
+
+
 def paired_tests(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
     """Paired t-test and Wilcoxon signed-rank test on per-user values of two runs."""
     from scipy import stats
@@ -61,6 +73,7 @@ def compare_runs(workspace, run_a: str, run_b: str, users: np.ndarray, per_user:
     from recsys_gui.core.session import load_run_model, load_split
 
     model_b, spec_b, row_b = load_run_model(workspace, run_b, device=dev)
+    check_sampled_negatives(sampled_negatives, model_b.n_items)
     split_b, _ = load_split(spec_b, seed=spec_b.train_config().seed)
     target = split_b.test if part == "test" else split_b.valid
     from recsys_gui.core.training.trainer import set_context

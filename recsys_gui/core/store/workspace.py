@@ -5,7 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from recsys_gui.core.errors import ConfigError
+
 ENV_VAR = "RECSYS_WORKSPACE"
+# Kernel views, not storage: mkdir there fails with ENOENT or EPERM, which named no workspace.
+PSEUDO_FILESYSTEMS = (Path("/proc"), Path("/sys"))
 
 
 def default_workspace() -> Path:
@@ -20,7 +24,11 @@ def default_workspace() -> Path:
 
 class Workspace:
     def __init__(self, root: Path | str | None = None) -> None:
-        self.root = Path(root).expanduser().resolve() if root else default_workspace().resolve()
+        given = Path(root).expanduser() if root else default_workspace()
+        try:
+            self.root = given.resolve()
+        except (OSError, RuntimeError, ValueError) as exc:  # a symlink loop; a NUL in the name
+            raise ConfigError(f"Workspace {given}: not a usable folder path ({exc}).") from None
 
     @property
     def db_path(self) -> Path:
@@ -33,7 +41,17 @@ class Workspace:
         return self.run_dir(run_id) / "checkpoints"
 
     def ensure(self) -> Workspace:
-        (self.root / "runs").mkdir(parents=True, exist_ok=True)
+        """Create the folder (and runs/) if needed; a path that cannot hold one is a one-line refusal."""
+        if any(self.root == p or p in self.root.parents for p in PSEUDO_FILESYSTEMS):
+            raise ConfigError(f"Workspace {self.root}: /{self.root.parts[1]} is a view of the running "
+                              "system, not storage; choose a folder of your own for the workspace.")
+        try:
+            if self.root.exists() and not self.root.is_dir():
+                raise ConfigError(f"Workspace {self.root} is a file, not a folder; choose a folder for it.")
+            (self.root / "runs").mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a name too long, a parent that is a file, no permission, a full disk
+            raise ConfigError(f"Workspace {self.root}: cannot create its folders "
+                              f"({exc.strerror or exc}: {exc.filename or self.root}).") from None
         return self
 
     def relative(self, path: Path) -> str:
