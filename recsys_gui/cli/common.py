@@ -66,7 +66,12 @@ def _default(o: Any) -> Any:
 
 
 class ConsoleProgress:
-    """A one-line progress bar on stderr: epoch, loss, validation metric and ETA."""
+    """A one-line progress bar on stderr: epoch, loss, that epoch's validation metric and ETA.
+
+    The trainer sends an epoch's end before its validation, so an epoch's line waits for its own
+    validation (a log gets it once the validation or the next event arrives; a terminal redraws it):
+    printing at the epoch's end showed the previous epoch's value beside the new epoch.
+    """
 
     def __init__(self, stream=None, quiet: bool = False) -> None:
         self.stream = stream or sys.stderr
@@ -74,12 +79,17 @@ class ConsoleProgress:
         self.tty = self.stream.isatty()
         self.epochs = 0
         self.t0 = time.perf_counter()
-        self.last_valid = ""
         self.n_batches = 0
+        self.ended: tuple[int, dict[str, float]] | None = None  # an ended epoch awaiting its validation
 
     def on_event(self, e: ev.TrainingEvent) -> None:
         if self.quiet:
             return
+        if isinstance(e, ev.ValidationEnded):
+            self._validated(e)
+            return
+        if not isinstance(e, (ev.StepLogged, ev.CheckpointSaved)):
+            self._flush_ended()  # the best checkpoint is saved between an epoch's end and its validation
         if isinstance(e, ev.RunStarted):
             self.epochs, self.t0 = e.epochs, time.perf_counter()
             self._line(f"run {e.run_id}: {e.model} on {e.device}, {e.n_users:,} users × {e.n_items:,} items, "
@@ -90,28 +100,41 @@ class ConsoleProgress:
             frac = (e.step + 1) / max(self.n_batches, 1)
             self._bar(e.epoch + frac, e.losses)
         elif isinstance(e, ev.EpochEnded):
-            self._bar(e.epoch + 1, e.losses, end="\n" if not self.tty else "")
-        elif isinstance(e, ev.ValidationEnded):
-            main = next(iter(e.metrics.items()), None)
-            if main:
-                self.last_valid = f"valid {main[0]} {main[1]:.4f}{' *' if e.is_best else ''}"
+            self.ended = (e.epoch, e.losses)
+            if self.tty:
+                self._bar(e.epoch + 1, e.losses)  # redrawn with the validation when it comes
         elif isinstance(e, ev.Message):
             self._line(e.text, end="\n")
         elif isinstance(e, ev.RunFinished):
             self._line(f"{e.status} after {e.epochs_run} epoch(s) in {e.seconds:.1f}s; "
                        f"best epoch {ev.shown_epoch(e.best_epoch)}", end="\n")
 
-    def _bar(self, progress: float, losses: dict[str, float], end: str = "") -> None:
+    def _validated(self, e: ev.ValidationEnded) -> None:
+        if self.ended is None or self.ended[0] != e.epoch:
+            return  # a closed-form model's validation: the finished line reports the run
+        main = next(iter(e.metrics.items()), None)
+        valid = f"valid {main[0]} {main[1]:.4f}{' *' if e.is_best else ''}" if main else ""
+        epoch, losses = self.ended
+        self.ended = None
+        self._bar(epoch + 1, losses, valid)
+
+    def _flush_ended(self) -> None:
+        """A log's line for an ended epoch that had no validation (the terminal already shows it)."""
+        if self.ended is not None and not self.tty:
+            self._bar(self.ended[0] + 1, self.ended[1])
+        self.ended = None
+
+    def _bar(self, progress: float, losses: dict[str, float], valid: str = "", end: str = "") -> None:
         done = progress / max(self.epochs, 1)
         width = 24
         filled = int(width * min(done, 1.0))
         elapsed = time.perf_counter() - self.t0
         eta = elapsed / done - elapsed if done > 0 else 0.0
         loss = losses.get("loss", next(iter(losses.values()), float("nan")))
-        text = (f"epoch {min(int(progress) + (0 if progress == int(progress) else 1), self.epochs)}/{self.epochs} "
-                f"[{'=' * filled}{' ' * (width - filled)}] loss {loss:.4f} {self.last_valid} "
-                f"ETA {int(eta // 60)}:{int(eta % 60):02d}")
-        self._line(text, end=end)
+        epoch = min(int(progress) + (0 if progress == int(progress) else 1), self.epochs)
+        parts = [f"epoch {epoch}/{self.epochs}", f"[{'=' * filled}{' ' * (width - filled)}]",
+                 f"loss {loss:.4f}", valid, f"ETA {int(eta // 60)}:{int(eta % 60):02d}"]
+        self._line(" ".join(p for p in parts if p), end=end)
 
     def _line(self, text: str, end: str = "") -> None:
         # A terminal redraws one line in place; a log file gets one line per update.
