@@ -258,3 +258,87 @@ def test_raw_ids_round_trip_for_any_text(pairs):
             for u, i in zip(data.user_ids.take(data.users), data.item_ids.take(data.items), strict=True)
         }
         assert got == expected
+
+
+# ------------------------------------------------------------------ settings, workspaces, --sampled
+
+TINY = REPO / "sample_data" / "tiny.csv"
+
+
+def one_error_line(capsys) -> str:
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err, err
+    return err
+
+
+@pytest.mark.parametrize("flags, key", [
+    (["--lr", "nan"], "lr"), (["--set", "grad_clip=inf"], "grad_clip"),
+    (["--set", "weight_decay=nan"], "weight_decay"), (["--set", "weight_decay=-nan"], "weight_decay"),
+    (["--set", "reg=nan"], "reg"), (["--set", "grad_clip=nan"], "grad_clip"),
+    (["--set", "epochs=inf"], "epochs"), (["--set", "embedding_dim=1e400"], "embedding_dim"),
+])
+def test_non_finite_settings_exit_2_before_any_run_exists(tmp_path, capsys, flags, key):
+    """NaN passed every range check: Adam raised a traceback, or training failed on a NaN loss later
+    ("lower the learning rate") with a failed run left in the store."""
+    ws = tmp_path / "ws"
+    assert cli_main(["train", "--data", str(TINY), "--model", "mf", "--set", "epochs=1", "--quiet",
+                     "--workspace", str(ws), *flags]) == 2
+    assert f"'{key}'" in one_error_line(capsys)
+    assert not list(ws.glob("runs/*")), "a refused setting left a run behind"
+
+
+@pytest.mark.parametrize("metric_flags", [["--metrics", "ndcg@10", "--early-stop", "nope@10"],
+                                          ["--early-stop", "ndcg@0"]])
+def test_bad_early_stop_metric_leaves_no_run_behind(tmp_path, capsys, metric_flags):
+    ws = tmp_path / "ws"
+    assert cli_main(["train", "--data", str(TINY), "--model", "pop", "--quiet", "--workspace", str(ws),
+                     *metric_flags]) == 2
+    one_error_line(capsys)
+    assert not list(ws.glob("runs/*")), "a refused metric left a run behind"
+
+
+@pytest.fixture(scope="module")
+def pop_run(tmp_path_factory):
+    ws = tmp_path_factory.mktemp("ws")
+    assert cli_main(["train", "--data", str(TINY), "--model", "pop", "--quiet", "--workspace", str(ws),
+                     "--run-id", "pop-tiny"]) == 0
+    return ws
+
+
+@pytest.mark.parametrize("n", ["-1", "0", "40", "1000000000"])
+def test_sampled_negatives_out_of_range_exit_2(pop_run, capsys, n):
+    """-1 and 10^9 were torch tracebacks; 0 ranked against 99 negatives and reported full ranking."""
+    capsys.readouterr()
+    assert cli_main(["evaluate", "pop-tiny", f"--sampled={n}", "--workspace", str(pop_run)]) == 2
+    err = one_error_line(capsys)
+    assert "sampled negatives must be at least 1 and below the run's 40 items" in err and f"got {n}" in err
+
+
+def test_sampled_negatives_in_range_still_evaluate(pop_run, capsys):
+    """The control: the range check keeps the protocol usable up to items - 1."""
+    assert cli_main(["evaluate", "pop-tiny", "--sampled", "39", "--workspace", str(pop_run), "--json"]) == 0
+    assert "1 + 39 sampled negatives" in capsys.readouterr().out
+
+
+def hostile_workspaces(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    return {
+        "regular file": (a_file, "is a file, not a folder"),
+        "under a file": (a_file / "ws", "cannot create its folders"),
+        "/proc/x": (Path("/proc/x"), "/proc is a view of the running system"),
+        "/proc": (Path("/proc"), "/proc is a view of the running system"),
+        "/sys/x": (Path("/sys/x"), "/sys is a view of the running system"),
+        "300-char name": (tmp_path / ("w" * 300), "cannot create its folders"),
+    }
+
+
+@pytest.mark.parametrize("case", ["regular file", "under a file", "/proc/x", "/proc", "/sys/x",
+                                  "300-char name"])
+@pytest.mark.parametrize("command", [["runs", "list"], ["evaluate", "r1"],
+                                     ["train", "--data", str(TINY), "--model", "pop", "--quiet"]])
+def test_unusable_workspace_is_one_line_naming_it(tmp_path, capsys, case, command):
+    path, needle = hostile_workspaces(tmp_path)[case]
+    assert cli_main([*command, "--workspace", str(path)]) == 2
+    err = one_error_line(capsys)
+    assert f"Workspace {path}" in err and needle in err
