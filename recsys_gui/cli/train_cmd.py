@@ -40,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--lr", type=float)
     p.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps")
     p.add_argument("--seed", type=int)
-    p.add_argument("--threads", type=int, help="CPU threads for torch.")
+    p.add_argument("--threads", type=_thread_count, help="CPU threads for torch (1 to 1024).")
     p.add_argument("--metrics", help="Comma-separated, e.g. ndcg@10,recall@20,mrr@10.")
     p.add_argument("--early-stop", metavar="METRIC",
                    help="Validation metric for model selection ('none' to keep the last epoch).")
@@ -54,6 +54,18 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--quiet", action="store_true", help="No progress bar.")
     add_workspace(p)
     p.set_defaults(func=run)
+
+
+def _thread_count(text: str) -> int:
+    """--threads as argparse reads it: main applies the count before the command runs, so a count
+    torch refuses (0 or less, past a C int) must be a usage error here, not its RuntimeError."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of threads, got {text!r}") from None
+    if not 1 <= n <= 1024:
+        raise argparse.ArgumentTypeError(f"expected 1 to 1024 threads, got {text}")
+    return n
 
 
 def build_spec(args: argparse.Namespace):
@@ -72,10 +84,8 @@ def build_spec(args: argparse.Namespace):
         if args.train and not args.test:
             raise ConfigError("A predefined split needs --test as well as --train.")
         for f in (args.data, args.train, args.valid, args.test, args.items_meta):
-            if f and not Path(f).exists():
-                from recsys_gui.core.errors import DataError
-
-                raise DataError("file not found", path=f)
+            if f:
+                _check_readable_path(f)
         data = DataSpec(path=_abs(args.data), train=_abs(args.train), valid=_abs(args.valid),
                         test=_abs(args.test), item_metadata=_abs(args.items_meta),
                         options=load_options_from_args(args))
@@ -161,6 +171,18 @@ def read_spec_file(path: str):
     except RecsysError as exc:
         raise ConfigError(f"{path}: not a usable run spec: {exc}") from None
     return spec
+
+
+def _check_readable_path(path: str) -> None:
+    """A missing input file, or a name the system refuses (too long), before anything else is done."""
+    from recsys_gui.core.errors import DataError
+
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        raise DataError("file not found", path=path) from None
+    except OSError as exc:  # Path.exists() raised ENAMETOOLONG and ELOOP instead of answering
+        raise DataError(f"cannot be read ({exc.strerror or exc})", path=path) from None
 
 
 def _abs(p: str | None) -> str | None:

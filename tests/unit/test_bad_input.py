@@ -342,3 +342,14 @@ def test_unusable_workspace_is_one_line_naming_it(tmp_path, capsys, case, comman
     assert cli_main([*command, "--workspace", str(path)]) == 2
     err = one_error_line(capsys)
     assert f"Workspace {path}" in err and needle in err
+
+
+@pytest.mark.parametrize("threads", ["-1", "0", str(2**63), "abc"])
+def test_thread_count_torch_refuses_is_a_usage_error(tmp_path, capsys, threads):
+    """main applies --threads before the command runs: torch's RuntimeError was a traceback."""
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(["train", f"--threads={threads}", "--data", str(TINY), "--model", "pop",
+                  "--workspace", str(tmp_path)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --threads: expected" in err and "Traceback" not in err
