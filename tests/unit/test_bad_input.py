@@ -353,3 +353,11 @@ def test_thread_count_torch_refuses_is_a_usage_error(tmp_path, capsys, threads):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert "argument --threads: expected" in err and "Traceback" not in err
+
+
+def test_input_name_too_long_for_the_system_is_one_line(tmp_path, capsys):
+    """Path.exists() raised OSError (ENAMETOOLONG) before the loader could say anything."""
+    long_name = tmp_path / ("n" * 300)
+    assert cli_main(["train", "--data", str(long_name), "--model", "pop", "--workspace", str(tmp_path)]) == 2
+    err = one_error_line(capsys)
+    assert str(long_name) in err and "cannot be read (File name too long)" in err
