@@ -17,8 +17,8 @@ SAMPLE = ROOT / "sample_data" / "interactions.csv"
 
 
 def cli(*args, **kw):
-    return subprocess.run([sys.executable, "-m", "recsys_gui", *map(str, args)], capture_output=True, text=True,
-                          timeout=kw.pop("timeout", 600), **kw)
+    return subprocess.run([sys.executable, "-m", "recsys_gui", *map(str, args)], capture_output=True,
+                          text=True, timeout=kw.pop("timeout", 600), **kw)
 
 
 def last_json(stdout: str) -> dict:
@@ -45,6 +45,8 @@ def test_train_json_then_evaluate_and_runs(tmp_path):
     (["train", "--data", str(SAMPLE), "--model", "nosuchmodel"], "Unknown model"),
     (["train", "--data", str(SAMPLE), "--model", "mf", "--set", "embedding_dim=0"], "at least"),
     (["train", "--data", str(SAMPLE), "--model", "mf", "--set", "nosuch=1"], "Unknown setting"),
+    (["train", "--data", str(SAMPLE), "--model", "mf", "--lr", "nan"], "'lr' setting of the trainer must be"),
+    (["train", "--data", str(SAMPLE), "--model", "mf", "--set", "reg=nan"], "'reg' setting of MF"),
     (["evaluate", "no-such-run"], "No run"),
 ])
 def test_bad_requests_exit_2_without_traceback(args, needle, tmp_path):
@@ -63,8 +65,9 @@ def test_cuda_without_cuda_exits_2(tmp_path):
 
 
 def test_sigkill_mid_run_leaves_a_readable_store(tmp_path):
-    proc = subprocess.Popen([sys.executable, "-m", "recsys_gui", "train", "--data", str(SAMPLE), "--model", "mf",
-                             "--epochs", "500", "--early-stop", "none", "--workspace", str(tmp_path), "--quiet"],
+    proc = subprocess.Popen([sys.executable, "-m", "recsys_gui", "train", "--data", str(SAMPLE), "--model",
+                             "mf", "--epochs", "500", "--early-stop", "none", "--workspace", str(tmp_path),
+                             "--quiet"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 120
     events = None
