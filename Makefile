@@ -24,8 +24,8 @@ run: install
 test: install
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
 
-lint:
-	$(BIN)/python -m pip install -q ruff import-linter && $(BIN)/ruff check . && $(BIN)/lint-imports
+lint: install
+	$(BIN)/ruff check . && $(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) .pytest_cache build dist *.egg-info

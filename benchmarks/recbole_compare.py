@@ -58,8 +58,22 @@ SETUP = SHARED / "peers" / "setup.sh"
 MODELS: dict[str, tuple[str, str, list[str]]] = {
     "bpr": ("BPR", "mf", ["--set", "negatives=1", "--set", "reg=0", "--batch-size", "2048", "--lr", "0.001"]),
     # RecBole NeuMF: GMF and MLP embeddings 64, MLP 128-64, dropout 0.1, one negative, BCE.
-    "neumf": ("NeuMF", "nmf", ["--set", "negatives=1", "--set", "mlp_embedding_dim=64", "--set", "layers=128,64",
-                               "--batch-size", "2048", "--lr", "0.001"]),
+    "neumf": (
+        "NeuMF",
+        "nmf",
+        [
+            "--set",
+            "negatives=1",
+            "--set",
+            "mlp_embedding_dim=64",
+            "--set",
+            "layers=128,64",
+            "--batch-size",
+            "2048",
+            "--lr",
+            "0.001",
+        ],
+    ),
     # RecBole MultiVAE: 600 hidden, dropout 0.5, anneal cap 0.2; its latent_dimension 128 is the
     # encoder's output, split into mean and log-variance: a 64-dimensional latent, our latent=64.
     "multivae": ("MultiVAE", "vae", ["--set", "latent=64", "--batch-size", "2048", "--lr", "0.001"]),
@@ -111,7 +125,7 @@ def thread_env(threads: int) -> dict[str, str]:
 class Launched:
     def __init__(self, label: str, cmd: list[str], cwd: Path, env: dict[str, str], log: Path) -> None:
         self.label, self.log = label, log
-        self.fh = open(log, "w")
+        self.fh = open(log, "w")  # noqa: SIM115 -- closed when the process ends (wait)
         self.t0 = time.perf_counter()
         self.p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=self.fh, stderr=subprocess.STDOUT)
 
@@ -120,8 +134,14 @@ class Launched:
         wall = time.perf_counter() - self.t0
         self.p.returncode = os.waitstatus_to_exitcode(status)
         self.fh.close()
-        return Proc(self.label, self.p.returncode, wall, ru.ru_utime + ru.ru_stime, self.log,
-                    self.log.read_text(errors="replace"))
+        return Proc(
+            self.label,
+            self.p.returncode,
+            wall,
+            ru.ru_utime + ru.ru_stime,
+            self.log,
+            self.log.read_text(errors="replace"),
+        )
 
 
 def recbole_layout(rdir: Path) -> Path:
@@ -140,8 +160,17 @@ def recbole_layout(rdir: Path) -> Path:
 
 
 def launch_recbole(rdir: Path, runner: Path, model: str, args, tag: str, logdir: Path) -> Launched:
-    cmd = [str(rdir / "venv" / "bin" / "python"), str(runner), model, "--threads", str(args.threads),
-           "--budget", str(args.budget), "--tag", tag]
+    cmd = [
+        str(rdir / "venv" / "bin" / "python"),
+        str(runner),
+        model,
+        "--threads",
+        str(args.threads),
+        "--budget",
+        str(args.budget),
+        "--tag",
+        tag,
+    ]
     if args.epochs is not None:
         cmd += ["--epochs", str(args.epochs)]
     return Launched("recbole", cmd, rdir / "work", thread_env(args.threads), logdir / f"recbole-{model}.log")
@@ -150,9 +179,27 @@ def launch_recbole(rdir: Path, runner: Path, model: str, args, tag: str, logdir:
 def launch_ours(label: str, model: str, extra: list[str], args, ws: Path, logdir: Path) -> Launched:
     exe = Path(sys.executable).with_name("recsys-gui")
     base = [str(exe)] if exe.exists() else [sys.executable, "-m", "recsys_gui"]
-    cmd = [*base, "train", "--train", str(P1 / "train.tsv"), "--valid", str(P1 / "valid.tsv"),
-                  "--test", str(P1 / "test.tsv"), "--model", model, "--seed", "2020",
-                  "--threads", str(args.threads), "--json", "--quiet", "--workspace", str(ws), *extra]
+    cmd = [
+        *base,
+        "train",
+        "--train",
+        str(P1 / "train.tsv"),
+        "--valid",
+        str(P1 / "valid.tsv"),
+        "--test",
+        str(P1 / "test.tsv"),
+        "--model",
+        model,
+        "--seed",
+        "2020",
+        "--threads",
+        str(args.threads),
+        "--json",
+        "--quiet",
+        "--workspace",
+        str(ws),
+        *extra,
+    ]
     if args.epochs is not None:
         cmd += ["--epochs", str(args.epochs)]
     ws.mkdir(parents=True, exist_ok=True)
@@ -187,12 +234,24 @@ def recbole_stats(proc: Proc, rdir: Path, model: str, tag: str) -> RunStats:
         to_best = (best + 1) * ((rec["train_epoch_s_mean"] or 0) + (rec["valid_epoch_s_mean"] or 0))
         note = "to-best from mean epoch times"
     if rec.get("stopped_by_budget"):
-        note += (f"; STOPPED BY BUDGET ({rec['budget_s']:.0f} s) after {rec['epochs_run']} epochs: "
-                 "best epoch so far, not RecBole's full run")
+        note += (
+            f"; STOPPED BY BUDGET ({rec['budget_s']:.0f} s) after {rec['epochs_run']} epochs: "
+            "best epoch so far, not RecBole's full run"
+        )
     train_epoch = median(list(tr.values())) if tr else rec["train_epoch_s_mean"]
-    return RunStats("RecBole " + model, train_epoch, rec["valid_epoch_s_mean"],
-                    rec["epochs_run"], best, to_best, rec["time_fit_s"], rec["test_result"].get("ndcg@10"),
-                    proc.wall_s, proc.cpu_s, note)
+    return RunStats(
+        "RecBole " + model,
+        train_epoch,
+        rec["valid_epoch_s_mean"],
+        rec["epochs_run"],
+        best,
+        to_best,
+        rec["time_fit_s"],
+        rec["test_result"].get("ndcg@10"),
+        proc.wall_s,
+        proc.cpu_s,
+        note,
+    )
 
 
 def our_stats(proc: Proc, ws: Path, name: str) -> RunStats:
@@ -218,9 +277,19 @@ def our_stats(proc: Proc, ws: Path, name: str) -> RunStats:
     if best is not None and tr:
         to_best = sum(tr.get(e, 0.0) + va.get(e, 0.0) for e in range(int(best) + 1))
     train_epoch = median(list(tr.values())) if tr else res.get("seconds_per_epoch")
-    return RunStats(name, train_epoch, mean(list(va.values())), res.get("epochs_run"), best, to_best,
-                    res.get("total_seconds"), (res.get("test") or {}).get("ndcg@10"), proc.wall_s, proc.cpu_s,
-                    f"status {res.get('status')}")
+    return RunStats(
+        name,
+        train_epoch,
+        mean(list(va.values())),
+        res.get("epochs_run"),
+        best,
+        to_best,
+        res.get("total_seconds"),
+        (res.get("test") or {}).get("ndcg@10"),
+        proc.wall_s,
+        proc.cpu_s,
+        f"status {res.get('status')}",
+    )
 
 
 # --- table ---------------------------------------------------------------------------------------
@@ -244,8 +313,7 @@ def table(rb: RunStats, same: RunStats, dflt: RunStats) -> str:
         ("process CPU s", "proc_cpu_s", 2),
         ("test NDCG@10", "test_ndcg10", 4),
     ]
-    head = ["", rb.name, "ours, RecBole settings", "ours, defaults",
-            "ratio same/RB", "ratio default/RB"]
+    head = ["", rb.name, "ours, RecBole settings", "ours, defaults", "ratio same/RB", "ratio default/RB"]
     out = [head]
     for label, attr, nd in rows:
         a, b, c = getattr(rb, attr), getattr(same, attr), getattr(dflt, attr)
@@ -261,12 +329,16 @@ def verdict(rb: RunStats, same: RunStats, dflt: RunStats) -> list[str]:
     out = []
     if same.train_epoch_s and rb.train_epoch_s:
         r = same.train_epoch_s / rb.train_epoch_s
-        out.append(f"per-epoch train, same batch size/threads: ours/RecBole = {r:.2f} -> "
-                   f"{'MEETS' if r <= 0.5 else 'MISSES'} the <= 0.5 bar")
+        out.append(
+            f"per-epoch train, same batch size/threads: ours/RecBole = {r:.2f} -> "
+            f"{'MEETS' if r <= 0.5 else 'MISSES'} the <= 0.5 bar"
+        )
     if dflt.to_best_s and rb.to_best_s:
         r = dflt.to_best_s / rb.to_best_s
-        out.append(f"time to best validation epoch, ours (defaults)/RecBole = {r:.2f} -> "
-                   f"{'MEETS' if r <= 0.5 else 'MISSES'} the <= 0.5 bar")
+        out.append(
+            f"time to best validation epoch, ours (defaults)/RecBole = {r:.2f} -> "
+            f"{'MEETS' if r <= 0.5 else 'MISSES'} the <= 0.5 bar"
+        )
     return out
 
 
@@ -276,10 +348,12 @@ def repeat_pair(model: str, k: int, args, rdir: Path, runner: Path, tmp: Path) -
     rb_name, ours, same_flags = MODELS[model]
     tag = f"repeat{k}-t{args.threads}-{int(time.time())}"
     ws = tmp / f"ws-repeat{k}"
-    starts = [partial(launch_recbole, rdir, runner, rb_name, args, tag, tmp),
-              partial(launch_ours, "ours-same", ours, same_flags, args, ws, tmp)]
+    starts = [
+        partial(launch_recbole, rdir, runner, rb_name, args, tag, tmp),
+        partial(launch_ours, "ours-same", ours, same_flags, args, ws, tmp),
+    ]
     procs = {}
-    for start in (starts if k % 2 == 0 else starts[::-1]):
+    for start in starts if k % 2 == 0 else starts[::-1]:
         p = start()
         procs[p.label] = p.wait()
     rb = recbole_stats(procs["recbole"], rdir, rb_name, tag)
@@ -290,17 +364,28 @@ def repeat_pair(model: str, k: int, args, rdir: Path, runner: Path, tmp: Path) -
 # --- main ----------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--recbole-dir", default=os.environ.get("RECBOLE_DIR", "/tmp/recbole"),
-                    help="folder made by shared/peers/setup.sh (holds venv/)")
+    ap.add_argument(
+        "--recbole-dir",
+        default=os.environ.get("RECBOLE_DIR", "/tmp/recbole"),
+        help="folder made by shared/peers/setup.sh (holds venv/)",
+    )
     ap.add_argument("--threads", type=int, default=1, help="CPU threads for every run")
     ap.add_argument("--models", default="bpr", help=f"comma-separated RecBole models ({', '.join(MODELS)})")
-    ap.add_argument("--epochs", type=int, default=None,
-                    help="cap epochs for all runs (default: each library's own, 300 for both)")
+    ap.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help="cap epochs for all runs (default: each library's own, 300 for both)",
+    )
     ap.add_argument("--budget", type=float, default=540.0, help="RecBole's wall budget for fit, seconds")
     ap.add_argument("--concurrent", action="store_true", help="start all runs at once (same background load)")
-    ap.add_argument("--repeat", type=int, default=0,
-                    help="run RecBole and ours (RecBole settings) this many more times, in alternating "
-                         "order, and report the per-epoch ratio of each pair and their median")
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        default=0,
+        help="run RecBole and ours (RecBole settings) this many more times, in alternating "
+        "order, and report the per-epoch ratio of each pair and their median",
+    )
     ap.add_argument("--json-out", default=None, help="also write the figures to this JSON file")
     ap.add_argument("--keep", action="store_true", help="keep the temporary workspace and logs")
     args = ap.parse_args(argv)
@@ -308,18 +393,23 @@ def main(argv: list[str] | None = None) -> int:
     rdir = Path(args.recbole_dir).resolve()
     py = rdir / "venv" / "bin" / "python"
     if not py.exists():
-        print(f"RecBole not installed: run `bash {SETUP} {rdir}` (creates {rdir}/venv with RecBole 1.2.1), "
-              "then run this again. Skipping the comparison.")
+        print(
+            f"RecBole not installed: run `bash {SETUP} {rdir}` (creates {rdir}/venv with RecBole 1.2.1), "
+            "then run this again. Skipping the comparison."
+        )
         return 0
-    probe = subprocess.run([str(py), "-c", "import recbole; print(recbole.__version__)"],
-                           capture_output=True, text=True)
+    probe = subprocess.run(
+        [str(py), "-c", "import recbole; print(recbole.__version__)"], capture_output=True, text=True
+    )
     if probe.returncode != 0:
         print(f"RecBole not installed in {rdir}/venv: run `bash {SETUP} {rdir}`. Skipping the comparison.")
         return 0
     for f in (RUNNER, P1 / "train.tsv", ATOMIC / "ml-100k.inter"):
         if not f.exists():
-            print(f"missing {f}: the shared peers/datasets folder is needed (set RECSYS_SHARED).",
-                  file=sys.stderr)
+            print(
+                f"missing {f}: the shared peers/datasets folder is needed (set RECSYS_SHARED).",
+                file=sys.stderr,
+            )
             return 2
     runner = recbole_layout(rdir)
 
@@ -330,9 +420,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     tmp = Path(tempfile.mkdtemp(prefix="recbole-compare-"))
-    print(f"RecBole {probe.stdout.strip()} in {rdir}; threads {args.threads}; "
-          f"{'concurrent' if args.concurrent else 'sequential'}; epochs "
-          f"{args.epochs or 'default'}; RecBole budget {args.budget:.0f} s; logs in {tmp}", flush=True)
+    print(
+        f"RecBole {probe.stdout.strip()} in {rdir}; threads {args.threads}; "
+        f"{'concurrent' if args.concurrent else 'sequential'}; epochs "
+        f"{args.epochs or 'default'}; RecBole budget {args.budget:.0f} s; logs in {tmp}",
+        flush=True,
+    )
     results: dict[str, Any] = {"threads": args.threads, "concurrent": args.concurrent, "models": {}}
     try:
         for m in models:
@@ -366,19 +459,25 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"  {n.name}: {n.note}")
             for v in verdict(rb, same, dflt):
                 print("  " + v)
-            results["models"][m] = {k: vars(v) for k, v in (("recbole", rb), ("ours_same", same),
-                                                              ("ours_default", dflt))}
+            results["models"][m] = {
+                k: vars(v) for k, v in (("recbole", rb), ("ours_same", same), ("ours_default", dflt))
+            }
             if args.repeat > 0:
                 ratios = [same.train_epoch_s / rb.train_epoch_s]
                 for k in range(args.repeat):
                     pair = repeat_pair(m, k, args, rdir, runner, tmp)
                     ratios.append(pair[1] / pair[0])
-                    print(f"  repeat {k + 1}: RecBole {pair[0]:.3f} s, ours {pair[1]:.3f} s per epoch "
-                          f"-> {ratios[-1]:.2f}", flush=True)
+                    print(
+                        f"  repeat {k + 1}: RecBole {pair[0]:.3f} s, ours {pair[1]:.3f} s per epoch "
+                        f"-> {ratios[-1]:.2f}",
+                        flush=True,
+                    )
                 r = statistics.median(ratios)
-                print(f"  per-epoch train ratio over {len(ratios)} pairs: "
-                      f"{', '.join(f'{x:.2f}' for x in ratios)}; median {r:.2f} -> "
-                      f"{'MEETS' if r <= 0.5 else 'MISSES'} the <= 0.5 bar")
+                print(
+                    f"  per-epoch train ratio over {len(ratios)} pairs: "
+                    f"{', '.join(f'{x:.2f}' for x in ratios)}; median {r:.2f} -> "
+                    f"{'MEETS' if r <= 0.5 else 'MISSES'} the <= 0.5 bar"
+                )
                 results["models"][m]["per_epoch_ratios"] = ratios
     finally:
         if not args.keep:

@@ -16,7 +16,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    for name, path in write_sample_data(args.out, seed=args.seed).items():
+    for name, path in write_sample_data(args.out, seed=args.seed, overwrite=True).items():
         print(f"{name:13s} {path}")
 
 

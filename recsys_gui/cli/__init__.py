@@ -26,6 +26,8 @@ _COMMAND_MODULES = (
     "recommend_cmd",
     "embeddings_cmd",
     "runs_cmd",
+    "report_cmd",
+    "bundle_cmd",
     "models_cmd",
     "sample_cmd",
     "screenshots_cmd",

@@ -17,16 +17,19 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                         "(NCF-era numbers; not comparable with full ranking).")
     p.add_argument("--device", default="auto")
     p.add_argument("--compare", metavar="RUN_ID", help="Paired t-test and Wilcoxon against another run.")
+    p.add_argument("--allow-changed-data", action="store_true",
+                   help="Go on when the run's data file changed since training (its split will differ).")
     p.add_argument("--json", action="store_true")
     add_workspace(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from recsys_gui.core.evaluation.service import evaluate_run
+    from recsys_gui.core.run_evaluation import evaluate_run
 
     result = evaluate_run(args.workspace, args.run_id, metrics=args.metrics, part=args.part,
-                          sampled_negatives=args.sampled, device=args.device, compare_with=args.compare)
+                          sampled_negatives=args.sampled, device=args.device, compare_with=args.compare,
+                          allow_changed_data=args.allow_changed_data)
     if args.json:
         print_json(result)
         return 0

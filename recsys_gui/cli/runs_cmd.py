@@ -11,31 +11,39 @@ import argparse
 import sys
 import time
 
+from recsys_gui.cli import mlflow_cmd
 from recsys_gui.cli.common import add_workspace, print_json
 from recsys_gui.core.errors import ConfigError
 from recsys_gui.core.store.run_store import ACTIVE, RunStore
 
-ACTIONS = ("list", "show", "rename", "tag", "note", "delete", "clean")
+ACTIONS = ("list", "show", "rename", "tag", "note", "delete", "clean", "export-mlflow")
 CLEANABLE = ("interrupted", "failed", "cancelled")
 MISSING = "files-missing"  # shown for a run whose folder is gone
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("runs", help="List, show, rename, tag, note, delete or clean up stored runs.",
-                       description="Every RUN may be a run's id, its unique name or a unique start of its id. "
-                                   "`clean` removes interrupted runs (their process died) and what killed "
-                                   "processes left in the workspace; --failed/--cancelled add those runs.",
-                       epilog="examples: runs rename RUN baseline-mf | runs tag RUN keep paper [--remove old] | "
-                              "runs note RUN 'tuned on P3' | runs list --tag keep --model mf")
+    p = sub.add_parser(
+        "runs",
+        help="List, show, rename, tag, note, delete or clean up stored runs.",
+        description="Every RUN may be a run's id, its unique name or a unique start of its id. "
+        "`clean` removes interrupted runs (their process died) and what killed "
+        "processes left in the workspace; --failed/--cancelled add those runs.",
+        epilog="examples: runs rename RUN baseline-mf | runs tag RUN keep paper [--remove old] | "
+        "runs note RUN 'tuned on P3' | runs list --tag keep --model mf",
+    )
     p.add_argument("action", choices=ACTIONS)
     p.add_argument("run_id", nargs="?", metavar="RUN")
-    p.add_argument("values", nargs="*", metavar="VALUE", help="rename: the new name; tag: tags; note: the text.")
+    p.add_argument(
+        "values", nargs="*", metavar="VALUE", help="rename: the new name; tag: tags; note: the text."
+    )
     p.add_argument("--json", action="store_true")
     p.add_argument("--yes", action="store_true", help="Delete without asking.")
     p.add_argument("--interrupted", action="store_true", help="clean: interrupted runs (the default).")
     p.add_argument("--failed", action="store_true", help="clean: failed runs too.")
     p.add_argument("--cancelled", action="store_true", help="clean: cancelled (stopped) runs too.")
     p.add_argument("--remove", action="append", default=[], metavar="TAG", help="tag: remove this tag.")
+    p.add_argument("--to", metavar="DIR", help="export-mlflow: the MLflow file store to write (mlruns).")
+    p.add_argument("--experiment", help="export-mlflow: the MLflow experiment name.")
     f = p.add_argument_group("list: filters")
     f.add_argument("--search", metavar="TEXT", help="text in the id, name or note")
     f.add_argument("--tag", help="runs with this tag")
@@ -56,6 +64,16 @@ def run(args: argparse.Namespace) -> int:
             return _clean(store, args)
         if not args.run_id:
             raise ConfigError(f"`runs {args.action}` needs a run id.")
+        if args.action == "export-mlflow":
+            if not args.to:
+                raise ConfigError("`runs export-mlflow RUN… --to DIR` needs the folder of the MLflow store.")
+            return mlflow_cmd.export_and_print(
+                args.workspace,
+                [args.run_id, *args.values],
+                args.to,
+                experiment=args.experiment,
+                as_json=args.json,
+            )
         row = store.get_run(args.run_id)
         if args.action == "show":
             row = {k: v for k, v in row.items() if not k.endswith("_json")}
@@ -96,8 +114,14 @@ def _annotate(store: RunStore, run_id: str, args: argparse.Namespace) -> int:
 
 
 def _list(store: RunStore, args: argparse.Namespace) -> int:
-    rows = store.list_runs(text=args.search, tag=args.tag, model=args.model, dataset=args.dataset,
-                           since=args.since, until=args.until + 86400 if args.until is not None else None)
+    rows = store.list_runs(
+        text=args.search,
+        tag=args.tag,
+        model=args.model,
+        dataset=args.dataset,
+        since=args.since,
+        until=args.until + 86400 if args.until is not None else None,
+    )
     for r in rows:  # a finished run whose folder was removed by hand can no longer be opened or exported
         if r["status"] not in ACTIVE and not store.workspace.run_dir(r["id"]).is_dir():
             r["status"] = MISSING
@@ -117,8 +141,10 @@ def _list(store: RunStore, args: argparse.Namespace) -> int:
         resumable = [r["id"] for r in interrupted if r["resumable"]]
         print(f"\n{len(interrupted)} run(s) were interrupted (their process ended mid-run).")
         if resumable:
-            print(f"  resume one:  recsys-gui train --resume {resumable[0]}"
-                  + (f"   ({len(resumable)} have a checkpoint to resume from)" if len(resumable) > 1 else ""))
+            print(
+                f"  resume one:  recsys-gui train --resume {resumable[0]}"
+                + (f"   ({len(resumable)} have a checkpoint to resume from)" if len(resumable) > 1 else "")
+            )
         print("  clean up:    recsys-gui runs clean --interrupted --yes")
     return 0
 
@@ -134,10 +160,14 @@ def _clean(store: RunStore, args: argparse.Namespace) -> int:
         print_json(removed)
         return 0
     if removed.get("adopted"):
-        print(f"The run store did not know {len(removed['adopted'])} run folder(s); their runs were read back "
-              f"from the folders: {', '.join(removed['adopted'])}.")
-    print(f"Removed {len(removed['runs'])} run(s) ({', '.join(statuses)}), {len(removed['orphans'])} "
-          f"folder(s) without a run and {len(removed['partials'])} partial file(s) of killed writes.")
+        print(
+            f"The run store did not know {len(removed['adopted'])} run folder(s); their runs were read back "
+            f"from the folders: {', '.join(removed['adopted'])}."
+        )
+    print(
+        f"Removed {len(removed['runs'])} run(s) ({', '.join(statuses)}), {len(removed['orphans'])} "
+        f"folder(s) without a run and {len(removed['partials'])} partial file(s) of killed writes."
+    )
     return 0
 
 
@@ -155,7 +185,14 @@ def _confirm(args: argparse.Namespace, question: str) -> bool:
 
 
 def _brief(r: dict) -> dict:
-    return {"id": r["id"], "name": r.get("name") or r["id"], "model": r["model"], "status": r["status"],
-            "tags": r.get("tags") or [], "note": r.get("note") or "",
-            "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(r["created_at"] or 0)),
-            "best_epoch": r.get("best_epoch"), "test": r.get("test") or {}}
+    return {
+        "id": r["id"],
+        "name": r.get("name") or r["id"],
+        "model": r["model"],
+        "status": r["status"],
+        "tags": r.get("tags") or [],
+        "note": r.get("note") or "",
+        "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(r["created_at"] or 0)),
+        "best_epoch": r.get("best_epoch"),
+        "test": r.get("test") or {},
+    }

@@ -34,7 +34,7 @@ from recsys_gui.core.store.writer import JsonlEventSink, RunStoreWriter
 from recsys_gui.core.training import events as ev
 from recsys_gui.core.training.control import StopToken
 from recsys_gui.core.training.distributed import DistContext
-from recsys_gui.core.training.trainer import Callback, FitResult, Trainer, read_checkpoint, set_context
+from recsys_gui.core.training.trainer import Callback, FitResult, Trainer, read_checkpoint
 from recsys_gui.core.utils.devices import describe_device, resolve_device
 from recsys_gui.core.utils.seeding import seed_everything
 
@@ -108,12 +108,20 @@ class RunOutcome:
     test_result: EvalResult | None = None
 
     def summary(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, "model": self.model, "status": self.status,
-                "best_epoch": self.fit.best_epoch, "epochs_run": self.fit.epochs_run,
-                "train_seconds": round(self.fit.train_seconds, 4),
-                "seconds_per_epoch": round(self.fit.seconds_per_epoch, 4),
-                "total_seconds": round(self.fit.seconds, 3), "device": self.device,
-                "valid": self.valid, "test": self.test, "split": self.split_summary}
+        return {
+            "run_id": self.run_id,
+            "model": self.model,
+            "status": self.status,
+            "best_epoch": self.fit.best_epoch,
+            "epochs_run": self.fit.epochs_run,
+            "train_seconds": round(self.fit.train_seconds, 4),
+            "seconds_per_epoch": round(self.fit.seconds_per_epoch, 4),
+            "total_seconds": round(self.fit.seconds, 3),
+            "device": self.device,
+            "valid": self.valid,
+            "test": self.test,
+            "split": self.split_summary,
+        }
 
 
 def load_split(spec: RunSpec, *, seed: int) -> tuple[Split, dict[str, Any]]:
@@ -126,8 +134,12 @@ def load_split(spec: RunSpec, *, seed: int) -> tuple[Split, dict[str, Any]]:
         if spec.data.test is None:
             raise RecsysError("A predefined split needs at least --train and --test files.")
         split, report = loaders.load_predefined_split(
-            Path(spec.data.train), Path(spec.data.valid) if spec.data.valid else None, Path(spec.data.test), opts,
-            item_metadata=meta)
+            Path(spec.data.train),
+            Path(spec.data.valid) if spec.data.valid else None,
+            Path(spec.data.test),
+            opts,
+            item_metadata=meta,
+        )
         return split, report.to_dict()
     if spec.data.path is None:
         raise RecsysError("No data given: pass --data FILE, or --train/--test files.")
@@ -138,8 +150,13 @@ def load_split(spec: RunSpec, *, seed: int) -> tuple[Split, dict[str, Any]]:
 def library_versions() -> dict[str, str]:
     import pandas
 
-    return {"recsys_gui": __version__, "torch": torch.__version__, "numpy": np.__version__,
-            "pandas": pandas.__version__, "python": platform.python_version()}
+    return {
+        "recsys_gui": __version__,
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "pandas": pandas.__version__,
+        "python": platform.python_version(),
+    }
 
 
 def make_evaluator(metrics: Sequence[str], early_stop_metric: str | None, *, seed: int) -> Evaluator:
@@ -149,10 +166,17 @@ def make_evaluator(metrics: Sequence[str], early_stop_metric: str | None, *, see
     return Evaluator(keys, seed=seed)
 
 
-def run_training(spec: RunSpec, *, workspace: Workspace | Path | str | None = None,
-                 callbacks: Sequence[Callback] = (), stop: StopToken | None = None,
-                 dist: DistContext | None = None, split: Split | None = None,
-                 resume_run_id: str | None = None, run_id: str | None = None) -> RunOutcome:
+def run_training(
+    spec: RunSpec,
+    *,
+    workspace: Workspace | Path | str | None = None,
+    callbacks: Sequence[Callback] = (),
+    stop: StopToken | None = None,
+    dist: DistContext | None = None,
+    split: Split | None = None,
+    resume_run_id: str | None = None,
+    run_id: str | None = None,
+) -> RunOutcome:
     """Train one model as ``spec`` says and keep everything in the workspace's run store.
 
     ``run_id`` lets a launcher in another process (the GUI) know where ``events.jsonl`` will appear.
@@ -182,6 +206,7 @@ def run_training(spec: RunSpec, *, workspace: Workspace | Path | str | None = No
         check_new_run_id(ws, run_id)
     run_id = resume_run_id or run_id or new_run_id(model_name)
     run_id = str(dist.broadcast_object(run_id))
+    evaluator = make_evaluator(spec.metrics, tcfg.early_stop_metric, seed=tcfg.seed)  # refused before a row
     store = RunStore(ws) if dist.is_main else None
     resumed_from: dict[str, Any] | None = None
     sinks: list[Callback] = []
@@ -194,16 +219,32 @@ def run_training(spec: RunSpec, *, workspace: Workspace | Path | str | None = No
             store.update_run(run_id, status="running", error=None, pid=os.getpid())
         else:
             (run_dir / "spec.json").write_text(json.dumps(spec.to_dict(), indent=2))
-            store.create_run(run_id=run_id, model=model_name, family=cls.family, spec=spec.to_dict(),
-                             data_path=spec.data.describe(), data_fingerprint=split.train.fingerprint(),
-                             split=split.protocol or spec.split, seed=tcfg.seed, device=describe_device(device),
-                             world_size=dist.world_size, versions=library_versions(), name=spec.name)
+            store.create_run(
+                run_id=run_id,
+                model=model_name,
+                family=cls.family,
+                spec=spec.to_dict(),
+                data_path=spec.data.describe(),
+                data_fingerprint=split.train.fingerprint(),
+                split=split.protocol or spec.split,
+                seed=tcfg.seed,
+                device=describe_device(device),
+                world_size=dist.world_size,
+                versions=library_versions(),
+                name=spec.name,
+            )
         sinks = [RunStoreWriter(store, run_id), JsonlEventSink(run_dir / "events.jsonl")]
     all_callbacks = [*sinks, *callbacks]
-    evaluator = make_evaluator(spec.metrics, tcfg.early_stop_metric, seed=tcfg.seed)
-    trainer = Trainer(tcfg, callbacks=all_callbacks, stop=stop, dist=dist, run_id=run_id,
-                      checkpoint_dir=ws.checkpoint_dir(run_id) if dist.is_main else None, evaluator=evaluator,
-                      resume=resume_run_id is not None)
+    trainer = Trainer(
+        tcfg,
+        callbacks=all_callbacks,
+        stop=stop,
+        dist=dist,
+        run_id=run_id,
+        checkpoint_dir=ws.checkpoint_dir(run_id) if dist.is_main else None,
+        evaluator=evaluator,
+        resume=resume_run_id is not None,
+    )
     if order_warning:
         trainer.emit(ev.Message(order_warning, level="warning"))
     t0 = time.perf_counter()
@@ -213,25 +254,52 @@ def run_training(spec: RunSpec, *, workspace: Workspace | Path | str | None = No
         try:
             fit = trainer.fit(model, split, device)
         except torch.cuda.OutOfMemoryError:
-            raise RecsysError("The GPU ran out of memory. Lower the batch size or the embedding size, "
-                              "or train on the CPU.") from None
-        set_context(model, split.known_for_test())
+            raise RecsysError(
+                "The GPU ran out of memory. Lower the batch size or the embedding size, or train on the CPU."
+            ) from None
+        model.set_context(split.known_for_test())
         test_eval = Evaluator([*spec.metrics, *_beyond(spec.metrics)], seed=tcfg.seed)
-        test_res = test_eval.evaluate(model, history=split.known_for_valid(), exclude=split.known_for_test(),
-                                      target=split.test, device=device, keep_per_user=not dist.enabled,
-                                      rank=dist.rank, world_size=dist.world_size, all_reduce=dist.all_reduce_sum)
-        outcome = RunOutcome(run_id, model_name, fit.status, fit, fit.best_metrics, test_res.metrics,
-                             describe_device(device), split.describe(), test_res)
+        test_res = test_eval.evaluate(
+            model,
+            history=split.known_for_valid(),
+            exclude=split.known_for_test(),
+            target=split.test,
+            device=device,
+            keep_per_user=not dist.enabled,
+            rank=dist.rank,
+            world_size=dist.world_size,
+            all_reduce=dist.all_reduce_sum,
+        )
+        outcome = RunOutcome(
+            run_id,
+            model_name,
+            fit.status,
+            fit,
+            fit.best_metrics,
+            test_res.metrics,
+            describe_device(device),
+            split.describe(),
+            test_res,
+        )
         if store is not None:
             _persist_outcome(store, ws, outcome, report)
-        trainer.emit(ev.RunFinished(fit.status, fit.best_epoch, fit.best_metrics, time.perf_counter() - t0,
-                                    fit.epochs_run, test_res.metrics))
+        trainer.emit(
+            ev.RunFinished(
+                fit.status,
+                fit.best_epoch,
+                fit.best_metrics,
+                time.perf_counter() - t0,
+                fit.epochs_run,
+                test_res.metrics,
+            )
+        )
         return outcome
     except BaseException as exc:
         status = "cancelled" if isinstance(exc, (TrainingCancelled, KeyboardInterrupt)) else "failed"
         if store is not None:
-            store.finish_run(run_id, status_after_failure(status, resumed_from),
-                             error=str(exc) or type(exc).__name__)
+            store.finish_run(
+                run_id, status_after_failure(status, resumed_from), error=str(exc) or type(exc).__name__
+            )
         trainer.emit(ev.RunFailed(type(exc).__name__, str(exc), traceback.format_exc()))
         raise
     finally:
@@ -257,10 +325,12 @@ def check_scores_held_out_users(cls: type[models.Recommender], split: Split) -> 
     """
     if split.fold_in is None or scores_unseen_users(cls):
         return
-    raise ConfigError(f"{cls.label} cannot score users it was not trained on, so the held-out-users split "
-                      f"({split.protocol}) would report meaningless numbers for it. Use a split that keeps "
-                      "every user in training (ratio, random, loo, temporal), or a model that scores from a "
-                      "user's history: pop, itemknn, ease, vae, gan, gru4rec, sasrec.")
+    raise ConfigError(
+        f"{cls.label} cannot score users it was not trained on, so the held-out-users split "
+        f"({split.protocol}) would report meaningless numbers for it. Use a split that keeps "
+        "every user in training (ratio, random, loo, temporal), or a model that scores from a "
+        "user's history: pop, itemknn, ease, vae, gan, gru4rec, sasrec."
+    )
 
 
 def scores_unseen_users(cls: type[models.Recommender]) -> bool:
@@ -274,9 +344,11 @@ def check_data_unchanged(row: dict[str, Any], split: Split, *, allow_changed: bo
     recorded = row.get("data_fingerprint") or ""
     if allow_changed or not recorded or recorded == split.train.fingerprint():
         return
-    raise DataChangedError(f"The data of run {row['id']} ({row.get('data_path') or 'its files'}) has changed since "
-                           "the run was trained, so its split and its numbers would differ. Restore the file, "
-                           "or add --allow-changed-data to go on with the data as it is now.")
+    raise DataChangedError(
+        f"The data of run {row['id']} ({row.get('data_path') or 'its files'}) has changed since "
+        "the run was trained, so its split and its numbers would differ. Restore the file, "
+        "or add --allow-changed-data to go on with the data as it is now."
+    )
 
 
 def status_after_failure(status: str, resumed_from: dict[str, Any] | None) -> str:
@@ -306,21 +378,35 @@ def _persist_outcome(store: RunStore, ws: Workspace, out: RunOutcome, report: di
         p = ws.checkpoint_dir(out.run_id) / name
         if p.exists():
             store.add_artifact(out.run_id, f"checkpoint_{name[:-3]}", p)
-    store.log_metrics(out.run_id, [{"epoch": out.fit.best_epoch, "step": None, "split": "test", "name": k,
-                                    "value": v} for k, v in out.test.items()])
-    store.finish_run(out.run_id, out.status, best_epoch=out.fit.best_epoch, epochs_run=out.fit.epochs_run,
-                     train_seconds=out.fit.train_seconds, seconds_per_epoch=out.fit.seconds_per_epoch,
-                     valid_json=out.valid, test_json=out.test,
-                     notes=json.dumps({"split": out.split_summary, "load_report": report}))
+    store.log_metrics(
+        out.run_id,
+        [
+            {"epoch": out.fit.best_epoch, "step": None, "split": "test", "name": k, "value": v}
+            for k, v in out.test.items()
+        ],
+    )
+    store.finish_run(
+        out.run_id,
+        out.status,
+        best_epoch=out.fit.best_epoch,
+        epochs_run=out.fit.epochs_run,
+        train_seconds=out.fit.train_seconds,
+        seconds_per_epoch=out.fit.seconds_per_epoch,
+        valid_json=out.valid,
+        test_json=out.test,
+        notes=json.dumps({"split": out.split_summary, "load_report": report}),
+    )
 
 
 def stored_spec(row: dict[str, Any]) -> RunSpec:
     """The run's spec from the store; a damaged or crafted one is a plain message, not a KeyError."""
     try:
-        return RunSpec.from_dict(row["spec"])
+        return RunSpec.from_dict(row["spec"], source=f"Run {row.get('id')}")
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise RecsysError(f"Run {row.get('id')}: its stored settings are damaged or not this app's "
-                          f"({type(exc).__name__}); it cannot be opened.") from None
+        raise RecsysError(
+            f"Run {row.get('id')}: its stored settings are damaged or not this app's "
+            f"({type(exc).__name__}); it cannot be opened."
+        ) from None
 
 
 def load_run_split(spec: RunSpec, row: dict[str, Any], *, allow_changed_data: bool = False) -> Split:
@@ -330,16 +416,18 @@ def load_run_split(spec: RunSpec, row: dict[str, Any], *, allow_changed_data: bo
     return split
 
 
-def load_run_model(ws: Workspace | Path | str | None, run_id: str, *, which: str = "best",
-                   device: torch.device | None = None) -> tuple[models.Recommender, RunSpec, dict[str, Any]]:
+def load_run_model(
+    ws: Workspace | Path | str | None, run_id: str, *, which: str = "best", device: torch.device | None = None
+) -> tuple[models.Recommender, RunSpec, dict[str, Any]]:
     """The trained model of a stored run (checkpoints load with ``weights_only=True``)."""
     store = RunStore(ws)
     row = store.get_run(run_id)
     spec = stored_spec(row)
     path = store.workspace.checkpoint_dir(row["id"]) / f"{which}.pt"
     if not path.exists():
-        raise RecsysError(f"Run {row['id']} has no {which} checkpoint ({path}); it may have failed before "
-                          "its first epoch.")
+        raise RecsysError(
+            f"Run {row['id']} has no {which} checkpoint ({path}); it may have failed before its first epoch."
+        )
     model = models.Recommender.from_checkpoint(read_checkpoint(path))
     if device is not None:
         model.to(device)

@@ -24,7 +24,6 @@ from recsys_gui.core.export.ids import Labels, match_ids
 from recsys_gui.core.export.projection import project_embeddings, projection_methods, projection_sample
 from recsys_gui.core.export.top_k import recommend_frames
 from recsys_gui.core.models.base import Recommender
-from recsys_gui.core.training.trainer import set_context
 
 __all__ = [
     "ColourCoding",
@@ -164,7 +163,7 @@ class UserInspection:
 def inspect_user(model: Recommender, split: Split, raw_user: object, k: int = 20) -> UserInspection:
     """History and top-``k`` (seen items excluded) of the user with raw id ``raw_user``."""
     u = find_user(split.train.user_ids, raw_user)
-    set_context(model, split.known_for_test())  # sequence models: rank after everything known
+    model.set_context(split.known_for_test())  # sequence models: rank after everything known
     return UserInspection(
         user=str(raw_user).strip(),
         history=user_history(split, u),

@@ -65,7 +65,7 @@ def evaluate(
     compare_with: str | None = None,
     device: str = "auto",
 ) -> dict[str, Any]:
-    from recsys_gui.core.evaluation.service import evaluate_run
+    from recsys_gui.core.run_evaluation import evaluate_run
 
     return evaluate_run(workspace, run_id, metrics=metrics, compare_with=compare_with, device=device)
 

@@ -25,22 +25,6 @@ def _tracking_start(self, *args, **kwargs):
 QThread.start = _tracking_start  # type: ignore[method-assign]
 
 
-# Until pyproject.toml registers the marker and deselects it by default (the lead's file; the lines
-# are in the issue-20 report), the GUI suite does both itself: `-m perf` runs the measurements.
-def pytest_configure(config):
-    config.addinivalue_line("markers", "perf: timing measurements for a quiet machine; not in the default "
-                                       "run")
-
-
-def pytest_collection_modifyitems(config, items):
-    if "perf" in (config.getoption("markexpr") or ""):
-        return
-    perf = [item for item in items if item.get_closest_marker("perf")]
-    if perf:
-        config.hook.pytest_deselected(items=perf)
-        items[:] = [item for item in items if not item.get_closest_marker("perf")]
-
-
 @pytest.fixture(autouse=True)
 def _dangling_qthreads(qapp):
     """Fail a test that leaves a QThread running (napari's rule) or short jobs unfinished."""

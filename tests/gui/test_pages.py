@@ -243,17 +243,18 @@ def test_compare_filter_sort_plots_and_significance(qtbot, state, trained):
     page.select_runs([ids["pop"], ids["mf"]])
     assert set(page.selected_ids()) == {ids["pop"], ids["mf"]}
     assert page.compare()
-    bars = [i for i in page.bar_plot.getPlotItem().items if type(i).__name__ == "BarGraphItem"]
-    assert len(bars) == 2 and page.side_model.columnCount() == 3
-    qtbot.waitUntil(lambda: set(page.curves) == {ids["pop"], ids["mf"]}, timeout=10000)
-    assert len(page.valid_plot.getPlotItem().listDataItems()) == 2
-    assert len(page.trade_plot.getPlotItem().items) >= 2
+    bars = [i for i in page.metrics_tab.bar_plot.getPlotItem().items if type(i).__name__ == "BarGraphItem"]
+    assert len(bars) == 2 and page.metrics_tab.side_model.columnCount() == 3
+    qtbot.waitUntil(lambda: set(page.curves_tab.curves) == {ids["pop"], ids["mf"]}, timeout=10000)
+    assert len(page.curves_tab.valid_plot.getPlotItem().listDataItems()) == 2
+    assert len(page.tradeoff_tab.plot.getPlotItem().items) >= 2
 
     page.significance()
-    qtbot.waitUntil(lambda: page.significance_result is not None, timeout=30000)
-    assert "ndcg@10" in page.tests and page.sig_model.rowCount() == len(page.tests)
-    assert page.sig_metric.currentText() == "ndcg@10"
-    words = page.verdict_label.text()
+    sig = page.significance_tab
+    qtbot.waitUntil(lambda: sig.result is not None, timeout=30000)
+    assert "ndcg@10" in sig.tests and sig.table_model.rowCount() == len(sig.tests)
+    assert sig.metric_combo.currentText() == "ndcg@10"
+    words = sig.verdict_label.text()
     assert "ndcg@10" in words and ("better" in words or "No reliable difference" in words)
 
 
@@ -267,7 +268,7 @@ def test_significance_refuses_runs_on_different_splits(qtbot, state):
     page.select_runs([a["id"], b["id"]])
     page.significance()
     assert page.message.property("role") == "error" and "same split" in page.message.text()
-    assert page.signif_btn.isEnabled() and page.significance_result is None
+    assert page.significance_tab.run_button.isEnabled() and page.significance_tab.result is None
 
 
 def test_verdict_reads_like_a_sentence():

@@ -50,7 +50,7 @@ def test_names_stay_unique_and_an_ambiguous_name_is_refused(ws):
     with pytest.raises(ConfigError, match="already used"):
         store.rename_run("20261201-ease-bbb", "20261201-mf-aaa")  # a name may not hide another run's id
     store.update_run("20261201-ease-bbb", name="same")  # made elsewhere, e.g. two `train --name same`
-    with pytest.raises(RunNotFound, match="ambiguous.*name"):
+    with pytest.raises(RunNotFound, match=r"ambiguous.*name"):
         store.get_run("same")
 
 

@@ -24,8 +24,20 @@ SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "interactions.csv
 def trained_ws(tmp_path_factory) -> Path:
     """A workspace with one real, completed popularity run named like a user would."""
     ws = tmp_path_factory.mktemp("ws")
-    code = main(["train", "--data", str(SAMPLE), "--model", "pop", "--run-id", "keep-2024.final",
-                 "--workspace", str(ws), "--quiet"])
+    code = main(
+        [
+            "train",
+            "--data",
+            str(SAMPLE),
+            "--model",
+            "pop",
+            "--run-id",
+            "keep-2024.final",
+            "--workspace",
+            str(ws),
+            "--quiet",
+        ]
+    )
     assert code == 0
     return ws
 
@@ -37,8 +49,19 @@ def _copy(ws: Path, tmp_path: Path) -> Path:
 
 
 def _add_row(store: RunStore, run_id: str) -> None:
-    store.create_run(run_id=run_id, model="pop", family="baseline", spec={}, data_path="x", data_fingerprint="",
-                     split="ratio:8,1,1", seed=1, device="cpu", world_size=1, versions={})
+    store.create_run(
+        run_id=run_id,
+        model="pop",
+        family="baseline",
+        spec={},
+        data_path="x",
+        data_fingerprint="",
+        split="ratio:8,1,1",
+        seed=1,
+        device="cpu",
+        world_size=1,
+        versions={},
+    )
     store.finish_run(run_id, "completed")
 
 
@@ -57,7 +80,7 @@ def test_a_unique_literal_prefix_finds_the_run_and_an_ambiguous_one_lists_candid
         _add_row(store, rid)
     assert store.get_run("abd")["id"] == "abd_x"
     assert store.get_run("abc-1")["id"] == "abc-1"
-    with pytest.raises(RunNotFound, match="ambiguous.*abc-1.*abc-2|ambiguous.*abc-2.*abc-1"):
+    with pytest.raises(RunNotFound, match=r"ambiguous.*abc-1.*abc-2|ambiguous.*abc-2.*abc-1"):
         store.get_run("abc")
     with pytest.raises(RunNotFound):
         store.get_run("ab_")  # '_' is a character, not "any one character"

@@ -36,8 +36,14 @@ class EvalResult:
 class Evaluator:
     """Ranks every evaluated user against the whole catalogue (or the labelled 1 + N sampled protocol)."""
 
-    def __init__(self, metrics: Sequence[str] | str = ("ndcg@10", "recall@10"), *, batch_users: int = 2048,
-                 sampled_negatives: int | None = None, seed: int = 0) -> None:
+    def __init__(
+        self,
+        metrics: Sequence[str] | str = ("ndcg@10", "recall@10"),
+        *,
+        batch_users: int = 2048,
+        sampled_negatives: int | None = None,
+        seed: int = 0,
+    ) -> None:
         self.specs = M.parse_metrics(metrics)
         self.batch_users = int(batch_users)
         self.sampled_negatives = sampled_negatives
@@ -48,21 +54,55 @@ class Evaluator:
         return [s.key for s in self.specs]
 
     @torch.no_grad()
-    def evaluate(self, model: Recommender, *, history: InteractionData, exclude: InteractionData,
-                 target: InteractionData, device: torch.device, keep_per_user: bool = False,
-                 rank: int = 0, world_size: int = 1, all_reduce: Callable[[Tensor], Tensor] | None = None,
-                 should_stop: Callable[[], bool] | None = None) -> EvalResult:
-        """Evaluate ``model`` on ``target``; ``history`` feeds history-based scoring, ``exclude`` is masked."""
+    def evaluate(
+        self,
+        model: Recommender,
+        *,
+        history: InteractionData,
+        exclude: InteractionData,
+        target: InteractionData,
+        device: torch.device,
+        keep_per_user: bool = False,
+        rank: int = 0,
+        world_size: int = 1,
+        all_reduce: Callable[[Tensor], Tensor] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> EvalResult:
+        """Evaluate ``model`` on ``target``.
+
+        ``history`` feeds history-based scoring and ``exclude`` is masked.
+        """
         was_training = model.training
         model.eval()
         try:
-            return self._evaluate(model, history, exclude, target, device, keep_per_user, rank, world_size,
-                                  all_reduce, should_stop)
+            return self._evaluate(
+                model,
+                history,
+                exclude,
+                target,
+                device,
+                keep_per_user,
+                rank,
+                world_size,
+                all_reduce,
+                should_stop,
+            )
         finally:
             model.train(was_training)
 
-    def _evaluate(self, model, history, exclude, target, device, keep_per_user, rank, world_size,
-                  all_reduce, should_stop) -> EvalResult:
+    def _evaluate(
+        self,
+        model,
+        history,
+        exclude,
+        target,
+        device,
+        keep_per_user,
+        rank,
+        world_size,
+        all_reduce,
+        should_stop,
+    ) -> EvalResult:
         users_all = np.unique(target.users)
         shard = np.array_split(users_all, world_size)[rank] if world_size > 1 else users_all
         users_t = torch.as_tensor(shard, dtype=torch.long, device=device)
@@ -73,8 +113,9 @@ class Evaluator:
         lists = [s for s in self.specs if s.name in M.LIST_METRICS]
         kmax = max([s.k or 0 for s in ranking + lists] or [0])
         want_auc = any(s.name == "auc" for s in self.specs)
-        item_pop = torch.as_tensor(np.bincount(history.items, minlength=history.n_items), dtype=torch.float64,
-                                   device=device)
+        item_pop = torch.as_tensor(
+            np.bincount(history.items, minlength=history.n_items), dtype=torch.float64, device=device
+        )
         n_hist_users = max(int(np.unique(history.users).size), 1)
         # one basis for the whole pass: looking it up hashes the history (its fingerprint)
         want_ild = self.sampled_negatives is None and any(s.name == "ild" for s in lists)
@@ -84,11 +125,19 @@ class Evaluator:
         if want_auc:
             per_user["auc"] = []
         exposure = {s.k: torch.zeros(model.n_items, dtype=torch.float64, device=device) for s in lists}
-        list_sums: dict[str, Tensor] = {s.key: torch.zeros((), dtype=torch.float64, device=device) for s in lists}
+        list_sums: dict[str, Tensor] = {
+            s.key: torch.zeros((), dtype=torch.float64, device=device) for s in lists
+        }
         sampled = self.sampled_negatives is not None
-        neg_index = PositiveIndex(torch.as_tensor(np.concatenate([exclude.users, target.users]), device=device),
-                                  torch.as_tensor(np.concatenate([exclude.items, target.items]), device=device),
-                                  model.n_items) if sampled else None
+        neg_index = (
+            PositiveIndex(
+                torch.as_tensor(np.concatenate([exclude.users, target.users]), device=device),
+                torch.as_tensor(np.concatenate([exclude.items, target.items]), device=device),
+                model.n_items,
+            )
+            if sampled
+            else None
+        )
         gen = torch.Generator(device=device)
         gen.manual_seed(self.seed)
 
@@ -113,8 +162,10 @@ class Evaluator:
                 per_user["auc"].append(self._auc(model, ub, hist, excl, tgt))
 
         n_eval = torch.tensor(float(users_t.numel()), dtype=torch.float64, device=device)
-        sums = {k: (torch.cat(v).sum() if v else torch.zeros((), dtype=torch.float64, device=device))
-                for k, v in per_user.items()}
+        sums = {
+            k: (torch.cat(v).sum() if v else torch.zeros((), dtype=torch.float64, device=device))
+            for k, v in per_user.items()
+        }
         if all_reduce is not None and world_size > 1:
             n_eval = all_reduce(n_eval)
             sums = {k: all_reduce(v) for k, v in sums.items()}
@@ -170,7 +221,7 @@ class Evaluator:
         return torch.where((p > 0) & (n_neg > 0), correct / (p * n_neg).clamp(min=1), torch.zeros_like(p))
 
     def _sampled_batch(self, model, ub, hist, tgt, neg_index, gen, ranking) -> dict[str, Tensor]:
-        """"1 positive + N sampled negatives" (compatibility only): per-user mean over its positives."""
+        """ "1 positive + N sampled negatives" (compatibility only): per-user mean over its positives."""
         from recsys_gui.core.data.batching import sample_negatives
 
         n = int(self.sampled_negatives or 99)
@@ -192,26 +243,41 @@ class Evaluator:
                 v = inside / (rank.double() + 1)
             else:  # precision
                 v = inside / s.k
-            out[s.key] = torch.zeros(ub.numel(), dtype=torch.float64, device=ub.device).index_add_(0, r, v) / counts
+            out[s.key] = (
+                torch.zeros(ub.numel(), dtype=torch.float64, device=ub.device).index_add_(0, r, v) / counts
+            )
         return out
 
-    def _rating_errors(self, model: Recommender, target: InteractionData, device: torch.device) -> dict[str, float]:
+    def _rating_errors(
+        self, model: Recommender, target: InteractionData, device: torch.device
+    ) -> dict[str, float]:
         if not getattr(model, "uses_ratings", False):
             return {}
         u = torch.as_tensor(target.users, device=device)
         i = torch.as_tensor(target.items, device=device)
         y = torch.as_tensor(target.values, dtype=torch.float32, device=device)
-        preds = torch.cat([model.predict_pairs(u[s:s + 65536], i[s:s + 65536]) for s in range(0, u.numel(), 65536)])
+        preds = torch.cat(
+            [model.predict_pairs(u[s : s + 65536], i[s : s + 65536]) for s in range(0, u.numel(), 65536)]
+        )
         err = preds.float() - y
         return {"rmse": float(err.pow(2).mean().sqrt()), "mae": float(err.abs().mean())}
 
 
-def breakdown_by_activity(users: np.ndarray, values: np.ndarray, train_counts: np.ndarray,
-                          cold_max: int = 5, heavy_quantile: float = 0.9) -> dict[str, dict[str, float]]:
+def breakdown_by_activity(
+    users: np.ndarray,
+    values: np.ndarray,
+    train_counts: np.ndarray,
+    cold_max: int = 5,
+    heavy_quantile: float = 0.9,
+) -> dict[str, dict[str, float]]:
     """Mean of a per-user metric for cold (≤ cold_max train rows), warm and heavy (top decile) users."""
     act = train_counts[users]
-    heavy_min = float(np.quantile(train_counts[train_counts > 0], heavy_quantile)) if (train_counts > 0).any() else 0
+    heavy_min = (
+        float(np.quantile(train_counts[train_counts > 0], heavy_quantile)) if (train_counts > 0).any() else 0
+    )
     groups = {"cold": act <= cold_max, "heavy": (act > cold_max) & (act >= heavy_min)}
     groups["warm"] = ~groups["cold"] & ~groups["heavy"]
-    return {g: {"users": int(m.sum()), "mean": float(values[m].mean()) if m.any() else float("nan")}
-            for g, m in groups.items()}
+    return {
+        g: {"users": int(m.sum()), "mean": float(values[m].mean()) if m.any() else float("nan")}
+        for g, m in groups.items()
+    }

@@ -45,23 +45,37 @@ class DeviceCSR:
         return out
 
 
-def user_batches(users: Tensor, batch: int, *, n_items: int | None = None,
-                 bytes_per_cell: int = memory.RANK_BYTES_PER_CELL) -> Iterator[Tensor]:
+def user_batches(
+    users: Tensor, batch: int, *, n_items: int | None = None, bytes_per_cell: int = memory.RANK_BYTES_PER_CELL
+) -> Iterator[Tensor]:
     """Slices of ``users`` of at most ``batch``; given ``n_items``, fewer when a batch's score rows
     would not fit in the device's free memory (a ``MemoryLimitError`` only if one row does not)."""
     if n_items is not None and users.numel():
         batch = memory.batch_that_fits(
-            batch, n_items * bytes_per_cell, f"Scoring one user against {n_items:,} items", users.device,
-            remedies=(memory.KCORE, memory.USE_CPU) if users.device.type == "cuda" else (memory.KCORE,))
+            batch,
+            n_items * bytes_per_cell,
+            f"Scoring one user against {n_items:,} items",
+            users.device,
+            remedies=(memory.KCORE, memory.USE_CPU) if users.device.type == "cuda" else (memory.KCORE,),
+        )
     for s in range(0, users.numel(), batch):
-        yield users[s:s + batch]
+        yield users[s : s + batch]
 
 
 @torch.no_grad()
-def topk_for_users(model: Recommender, users: Tensor, *, k: int, history: DeviceCSR | None,
-                   exclude: DeviceCSR | None, allow_items: Tensor | None = None) -> tuple[Tensor, Tensor]:
+def topk_for_users(
+    model: Recommender,
+    users: Tensor,
+    *,
+    k: int,
+    history: DeviceCSR | None,
+    exclude: DeviceCSR | None,
+    allow_items: Tensor | None = None,
+) -> tuple[Tensor, Tensor]:
     """Top-k item indices and scores [B, k] for one batch of users (k is clipped to the catalogue)."""
-    hist = history.dense(users) if (history is not None and model.capabilities.scoring_needs_history) else None
+    hist = (
+        history.dense(users) if (history is not None and model.capabilities.scoring_needs_history) else None
+    )
     scores = model.score(users, hist).float()
     if exclude is not None:
         r, c = exclude.coords(users)
@@ -76,10 +90,13 @@ def topk_for_users(model: Recommender, users: Tensor, *, k: int, history: Device
 
 
 @torch.no_grad()
-def full_scores(model: Recommender, users: Tensor, *, history: DeviceCSR | None,
-                exclude: DeviceCSR | None) -> Tensor:
+def full_scores(
+    model: Recommender, users: Tensor, *, history: DeviceCSR | None, exclude: DeviceCSR | None
+) -> Tensor:
     """Masked score rows (for AUC and the sampled protocol, which need more than the top-k)."""
-    hist = history.dense(users) if (history is not None and model.capabilities.scoring_needs_history) else None
+    hist = (
+        history.dense(users) if (history is not None and model.capabilities.scoring_needs_history) else None
+    )
     scores = model.score(users, hist).float()
     if exclude is not None:
         r, c = exclude.coords(users)

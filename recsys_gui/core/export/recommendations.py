@@ -48,7 +48,6 @@ from recsys_gui.core.export.top_k import (
 )
 from recsys_gui.core.session import load_run_model, load_split
 from recsys_gui.core.store.workspace import Workspace
-from recsys_gui.core.training.trainer import set_context
 from recsys_gui.core.utils.atomic import check_target, resolved_target
 from recsys_gui.core.utils.devices import resolve_device
 
@@ -155,7 +154,7 @@ def export_recommendations(
             f"{fingerprint}, run has {row['data_fingerprint']}); ids would not match the model. "
             "Restore the files or train again."
         )
-    set_context(model, split.known_for_test())  # sequence models: recommend after everything known
+    model.set_context(split.known_for_test())  # sequence models: recommend after everything known
     user_idx, unknown_users = resolve_ids(users, split.train.user_ids, "user")
     item_idx, unknown_items = resolve_ids(items, split.train.item_ids, "item")
     n_users = split.n_users if user_idx is None else int(user_idx.size)

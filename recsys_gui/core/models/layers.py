@@ -92,7 +92,11 @@ class Tower(nn.Module):
         """
         w_u, w_i = self.first.weight[:, : self.user_dim], self.first.weight[:, self.user_dim :]
         h = torch.addmm(self.first.bias, self.dropout(u), w_u.T)
-        h.addmm_(self.dropout(i), w_i.T)  # in place: an out-of-place addmm first copies h
+        x_i = self.dropout(i)
+        if torch.is_autocast_enabled(h.device.type):  # in-place addmm is outside autocast's casting rules
+            h = torch.addmm(h, x_i, w_i.T)
+        else:
+            h.addmm_(x_i, w_i.T)  # in place: an out-of-place addmm first copies h
         return self.rest(torch.relu(h))
 
     def grid(self, u: Tensor, i: Tensor) -> Tensor:

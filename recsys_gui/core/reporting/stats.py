@@ -79,7 +79,7 @@ def paired_matrix(per_user: Mapping[str, Any], groups: Mapping[str, str], metric
     None); ``groups`` maps a run to what makes users comparable (its data fingerprint and split):
     runs of different groups rank different users and are not paired.
     """
-    from recsys_gui.core.evaluation.service import paired_tests
+    from recsys_gui.core.run_evaluation import paired_tests
 
     runs = list(per_user)
     tests: list[PairTest] = []

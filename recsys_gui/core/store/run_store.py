@@ -65,29 +65,59 @@ class RunStore:
             from recsys_gui.core.utils.atomic import disk_full_message, is_disk_full
 
             if is_disk_full(exc):
-                raise RecsysError(disk_full_message(self.workspace.db_path) + " The run store was not "
-                                  "changed by the failed write.") from None
+                raise RecsysError(
+                    disk_full_message(self.workspace.db_path) + " The run store was not "
+                    "changed by the failed write."
+                ) from None
             raise
 
     def _ensure_schema(self) -> None:
         db = self.db
         if "runs" not in db.table_names():
-            db["runs"].create({
-                "id": str, "name": str, "created_at": float, "finished_at": float, "status": str,
-                "model": str,
-                "family": str, "spec_json": str, "data_path": str, "data_fingerprint": str, "split": str,
-                "seed": int, "device": str, "world_size": int, "versions_json": str, "best_epoch": int,
-                "epochs_run": int, "train_seconds": float, "seconds_per_epoch": float, "valid_json": str,
-                "test_json": str, "error": str, "pid": int, "pid_start": float, "host": str, "notes": str,
-            }, pk="id", not_null={"status", "model"})
+            db["runs"].create(
+                {
+                    "id": str,
+                    "name": str,
+                    "created_at": float,
+                    "finished_at": float,
+                    "status": str,
+                    "model": str,
+                    "family": str,
+                    "spec_json": str,
+                    "data_path": str,
+                    "data_fingerprint": str,
+                    "split": str,
+                    "seed": int,
+                    "device": str,
+                    "world_size": int,
+                    "versions_json": str,
+                    "best_epoch": int,
+                    "epochs_run": int,
+                    "train_seconds": float,
+                    "seconds_per_epoch": float,
+                    "valid_json": str,
+                    "test_json": str,
+                    "error": str,
+                    "pid": int,
+                    "pid_start": float,
+                    "host": str,
+                    "notes": str,
+                },
+                pk="id",
+                not_null={"status", "model"},
+            )
             db["runs"].create_index(["created_at"])
         if "metrics" not in db.table_names():
-            db["metrics"].create({"run_id": str, "epoch": int, "step": int, "split": str, "name": str,
-                                  "value": float}, foreign_keys=[("run_id", "runs", "id")])
+            db["metrics"].create(
+                {"run_id": str, "epoch": int, "step": int, "split": str, "name": str, "value": float},
+                foreign_keys=[("run_id", "runs", "id")],
+            )
             db["metrics"].create_index(["run_id", "name"])
         if "artifacts" not in db.table_names():
-            db["artifacts"].create({"run_id": str, "kind": str, "path": str, "meta_json": str},
-                                   foreign_keys=[("run_id", "runs", "id")])
+            db["artifacts"].create(
+                {"run_id": str, "kind": str, "path": str, "meta_json": str},
+                foreign_keys=[("run_id", "runs", "id")],
+            )
             db["artifacts"].create_index(["run_id"])
         if "pid_start" not in db["runs"].columns_dict:
             db["runs"].add_column("pid_start", float)  # process start time: tells a reused pid apart
@@ -99,23 +129,53 @@ class RunStore:
             db["meta"].insert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
 
     # --- writing --------------------------------------------------------------------------------
-    def create_run(self, *, run_id: str, model: str, family: str, spec: Mapping[str, Any], data_path: str,
-                   data_fingerprint: str, split: str, seed: int, device: str, world_size: int,
-                   versions: Mapping[str, str], name: str | None = None) -> str:
+    def create_run(
+        self,
+        *,
+        run_id: str,
+        model: str,
+        family: str,
+        spec: Mapping[str, Any],
+        data_path: str,
+        data_fingerprint: str,
+        split: str,
+        seed: int,
+        device: str,
+        world_size: int,
+        versions: Mapping[str, str],
+        name: str | None = None,
+    ) -> str:
         with self._writing():
             # replace: a rebuild in another process may have read this run's folder a moment ago
-            self.db["runs"].insert({
-                "id": run_id, "name": name or run_id, "created_at": time.time(), "status": "running",
-                "model": model, "family": family, "spec_json": json.dumps(spec), "data_path": data_path,
-                "data_fingerprint": data_fingerprint, "split": split, "seed": seed, "device": device,
-                "world_size": world_size, "versions_json": json.dumps(dict(versions)), "pid": os.getpid(),
-                "pid_start": process_start_time(os.getpid()), "host": socket.gethostname(),
-            }, replace=True)
+            self.db["runs"].insert(
+                {
+                    "id": run_id,
+                    "name": name or run_id,
+                    "created_at": time.time(),
+                    "status": "running",
+                    "model": model,
+                    "family": family,
+                    "spec_json": json.dumps(spec),
+                    "data_path": data_path,
+                    "data_fingerprint": data_fingerprint,
+                    "split": split,
+                    "seed": seed,
+                    "device": device,
+                    "world_size": world_size,
+                    "versions_json": json.dumps(dict(versions)),
+                    "pid": os.getpid(),
+                    "pid_start": process_start_time(os.getpid()),
+                    "host": socket.gethostname(),
+                },
+                replace=True,
+            )
         return run_id
 
     def update_run(self, run_id: str, **fields: Any) -> None:
-        row = {k: (json.dumps(v) if k.endswith("_json") and not isinstance(v, str) else v)
-               for k, v in fields.items()}
+        row = {
+            k: (json.dumps(v) if k.endswith("_json") and not isinstance(v, str) else v)
+            for k, v in fields.items()
+        }
         if row.get("pid") and "pid_start" not in row:  # a resumed run belongs to a new process
             row["pid_start"] = process_start_time(int(row["pid"]))
             row.setdefault("host", socket.gethostname())
@@ -134,11 +194,18 @@ class RunStore:
     def add_artifact(self, run_id: str, kind: str, path: Path, meta: Mapping[str, Any] | None = None) -> None:
         """Register a file of a run; registering it again (a resumed run) replaces the earlier row."""
         with self._writing(), self.db.atomic():
-            self.db.execute("delete from artifacts where run_id = ? and kind = ? and path = ?",
-                            [run_id, kind, self.workspace.relative(path)])
-            self.db["artifacts"].insert({"run_id": run_id, "kind": kind,
-                                         "path": self.workspace.relative(path),
-                                         "meta_json": json.dumps(dict(meta or {}))})
+            self.db.execute(
+                "delete from artifacts where run_id = ? and kind = ? and path = ?",
+                [run_id, kind, self.workspace.relative(path)],
+            )
+            self.db["artifacts"].insert(
+                {
+                    "run_id": run_id,
+                    "kind": kind,
+                    "path": self.workspace.relative(path),
+                    "meta_json": json.dumps(dict(meta or {})),
+                }
+            )
 
     def delete_run(self, run_id: str) -> None:
         """Rows first, in one transaction (a kill leaves the run whole or gone), then the folder."""
@@ -153,12 +220,15 @@ class RunStore:
         """Runs left 'running' by a process that no longer exists become 'interrupted'."""
         host = socket.gethostname()
         n = 0
-        for row in list(self.db.query("select id, pid, pid_start, host from runs "
-                                      "where status in ('running', 'created')")):
+        for row in list(
+            self.db.query("select id, pid, pid_start, host from runs where status in ('running', 'created')")
+        ):
             alive = row["pid"] and _run_process_alive(int(row["pid"]), row["pid_start"])
             if row["host"] == host and row["pid"] and not alive:
-                self.db["runs"].update(row["id"], {"status": "interrupted",
-                                                   "error": "The process ended before the run finished."})
+                self.db["runs"].update(
+                    row["id"],
+                    {"status": "interrupted", "error": "The process ended before the run finished."},
+                )
                 n += 1
         return n
 
@@ -178,8 +248,14 @@ class RunStore:
                 self.db["runs"].insert(row, replace=True)
                 self.db["metrics"].insert_all([{"run_id": folder.name, **m} for m in metric_rows])
                 for kind, path in rebuild.artifact_paths(folder):
-                    self.db["artifacts"].insert({"run_id": folder.name, "kind": kind,
-                                                 "path": self.workspace.relative(path), "meta_json": "{}"})
+                    self.db["artifacts"].insert(
+                        {
+                            "run_id": folder.name,
+                            "kind": kind,
+                            "path": self.workspace.relative(path),
+                            "meta_json": "{}",
+                        }
+                    )
             adopted.append(folder.name)
         return adopted
 
@@ -189,14 +265,21 @@ class RunStore:
 
     def interrupted_runs(self) -> list[dict[str, Any]]:
         """Runs whose process died mid-run, newest first; ``resumable`` when a last checkpoint exists."""
-        rows = [_decode(r) for r in self.db.query("select * from runs where status = 'interrupted' "
-                                                  "order by created_at desc")]
+        rows = [
+            _decode(r)
+            for r in self.db.query("select * from runs where status = 'interrupted' order by created_at desc")
+        ]
         for r in rows:
             r["resumable"] = (self.workspace.checkpoint_dir(r["id"]) / "last.pt").exists()
         return rows
 
-    def clean(self, statuses: Sequence[str] = ("interrupted",), *, orphans: bool = True,
-              orphan_min_age_s: float = ORPHAN_MIN_AGE_S) -> dict[str, list[str]]:
+    def clean(
+        self,
+        statuses: Sequence[str] = ("interrupted",),
+        *,
+        orphans: bool = True,
+        orphan_min_age_s: float = ORPHAN_MIN_AGE_S,
+    ) -> dict[str, list[str]]:
         """Delete the runs with ``statuses`` (rows and folders) and what killed processes left behind.
 
         A run folder no row owns gets its row back first (``adopt_run_folders``); a folder with
@@ -218,7 +301,11 @@ class RunStore:
             if d.name not in known:
                 # Only a folder that never got its settings (killed while starting) is left to remove.
                 with contextlib.suppress(OSError):
-                    if orphans and not rebuild.is_run_folder(d) and now - d.stat().st_mtime >= orphan_min_age_s:
+                    if (
+                        orphans
+                        and not rebuild.is_run_folder(d)
+                        and now - d.stat().st_mtime >= orphan_min_age_s
+                    ):
                         shutil.rmtree(d)
                         removed["orphans"].append(d.name)
                 continue
@@ -237,22 +324,37 @@ class RunStore:
         """
         rows = list(self.db.query("select * from runs where id = ?", [run_id]))
         if not rows and run_id:
-            rows = self._unique(run_id, "name", list(self.db.query(
-                "select * from runs where name = ? order by created_at desc", [run_id])))
+            rows = self._unique(
+                run_id,
+                "name",
+                list(self.db.query("select * from runs where name = ? order by created_at desc", [run_id])),
+            )
         if not rows and run_id:
-            rows = self._unique(run_id, "start of an id", list(self.db.query(
-                "select * from runs where substr(id, 1, ?) = ? order by created_at desc", [len(run_id), run_id])))
+            rows = self._unique(
+                run_id,
+                "start of an id",
+                list(
+                    self.db.query(
+                        "select * from runs where substr(id, 1, ?) = ? order by created_at desc",
+                        [len(run_id), run_id],
+                    )
+                ),
+            )
         if not rows:
-            raise RunNotFound(f"No run '{run_id}' in workspace {self.workspace.root}. "
-                              "`recsys-gui runs list` shows the runs there.")
+            raise RunNotFound(
+                f"No run '{run_id}' in workspace {self.workspace.root}. "
+                "`recsys-gui runs list` shows the runs there."
+            )
         return _decode(rows[0])
 
     @staticmethod
     def _unique(given: str, what: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if len(rows) > 1:
             shown = ", ".join(r["id"] for r in rows[:10]) + (", …" if len(rows) > 10 else "")
-            raise RunNotFound(f"Run '{given}' is ambiguous: it is the {what} of {len(rows)} runs ({shown}). "
-                              "Give the full id.")
+            raise RunNotFound(
+                f"Run '{given}' is ambiguous: it is the {what} of {len(rows)} runs ({shown}). "
+                "Give the full id."
+            )
         return rows
 
     def rename_run(self, run_id: str, name: str) -> str:
@@ -261,8 +363,11 @@ class RunStore:
         name = name.strip()
         if not name:
             raise ConfigError("A run name cannot be empty.")
-        clash = list(self.db.query("select id from runs where (name = ? or id = ?) and id != ?",
-                                   [name, name, row["id"]]))
+        clash = list(
+            self.db.query(
+                "select id from runs where (name = ? or id = ?) and id != ?", [name, name, row["id"]]
+            )
+        )
         if clash:
             raise ConfigError(f"The name '{name}' is already used by run {clash[0]['id']}; choose another.")
         self.update_run(row["id"], name=name)
@@ -279,31 +384,45 @@ class RunStore:
     def set_note(self, run_id: str, note: str) -> None:
         self.update_run(self.get_run(run_id)["id"], note=note)
 
-    def list_runs(self, *, text: str | None = None, tag: str | None = None, model: str | None = None,
-                  dataset: str | None = None, since: float | None = None,
-                  until: float | None = None) -> list[dict[str, Any]]:
+    def list_runs(
+        self,
+        *,
+        text: str | None = None,
+        tag: str | None = None,
+        model: str | None = None,
+        dataset: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> list[dict[str, Any]]:
         """Runs, newest first, optionally filtered (text: in the id, name or note; dataset: in the path)."""
         rows = [_decode(r) for r in self.db.query("select * from runs order by created_at desc")]
 
         def keep(r: dict[str, Any]) -> bool:
             haystack = " ".join(str(r.get(k) or "") for k in ("id", "name", "note")).lower()
-            return ((not text or text.lower() in haystack)
-                    and (not tag or tag in (r.get("tags") or []))
-                    and (not model or r["model"] == model)
-                    and (not dataset or dataset.lower() in str(r.get("data_path") or "").lower())
-                    and (since is None or (r["created_at"] or 0) >= since)
-                    and (until is None or (r["created_at"] or 0) <= until))
+            return (
+                (not text or text.lower() in haystack)
+                and (not tag or tag in (r.get("tags") or []))
+                and (not model or r["model"] == model)
+                and (not dataset or dataset.lower() in str(r.get("data_path") or "").lower())
+                and (since is None or (r["created_at"] or 0) >= since)
+                and (until is None or (r["created_at"] or 0) <= until)
+            )
 
         return [r for r in rows if keep(r)]
 
     def metrics(self, run_id: str) -> list[dict[str, Any]]:
-        return list(self.db.query("select epoch, step, split, name, value from metrics where run_id = ? "
-                                  "order by rowid", [run_id]))
+        return list(
+            self.db.query(
+                "select epoch, step, split, name, value from metrics where run_id = ? order by rowid",
+                [run_id],
+            )
+        )
 
     def artifacts(self, run_id: str) -> list[dict[str, Any]]:
-        return [{**r, "path": str(self.workspace.absolute(r["path"])),
-                 "meta": json.loads(r["meta_json"] or "{}")}
-                for r in self.db.query("select * from artifacts where run_id = ?", [run_id])]
+        return [
+            {**r, "path": str(self.workspace.absolute(r["path"])), "meta": json.loads(r["meta_json"] or "{}")}
+            for r in self.db.query("select * from artifacts where run_id = ?", [run_id])
+        ]
 
     def close(self) -> None:
         self.db.conn.close()
@@ -323,7 +442,7 @@ def _decode(row: Mapping[str, Any]) -> dict[str, Any]:
 
 def _partial_target(partial: Path) -> Path | None:
     """``.<name>.<pid>-<token>.partial`` → ``<name>`` beside it (None when the name is not ours)."""
-    stem = partial.name[1:-len(".partial")] if partial.name.endswith(".partial") else ""
+    stem = partial.name[1 : -len(".partial")] if partial.name.endswith(".partial") else ""
     name, _, tag = stem.rpartition(".")
     return partial.with_name(name) if name and tag.split("-", 1)[0].isdigit() else None
 
@@ -344,7 +463,7 @@ def _proc_stat(pid: int) -> list[str] | None:
         text = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return text[text.rfind(")") + 2:].split()
+    return text[text.rfind(")") + 2 :].split()
 
 
 def _run_process_alive(pid: int, started: float | None) -> bool:

@@ -65,10 +65,9 @@ def _file_store_allowed() -> Iterator[None]:
     old = os.environ.get("MLFLOW_ALLOW_FILE_STORE")
     os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter(
-                "ignore"
-            )  # the file store's deprecation notice; the CLI says how to open it
+        # record=True keeps the file store's deprecation notice off the terminal without changing
+        # the process's filters; the CLI says how to open the store
+        with warnings.catch_warnings(record=True):
             yield
     finally:
         if old is None:

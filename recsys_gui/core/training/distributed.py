@@ -75,7 +75,9 @@ class DistContext:
     def wrap(self, model: nn.Module, device: torch.device) -> nn.Module:
         if not self.enabled:
             return model
-        ids = [device.index if device.index is not None else self.local_rank] if device.type == "cuda" else None
+        ids = (
+            [device.index if device.index is not None else self.local_rank] if device.type == "cuda" else None
+        )
         return nn.parallel.DistributedDataParallel(model, device_ids=ids)
 
     def all_reduce_grads(self, params) -> None:

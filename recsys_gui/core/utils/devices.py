@@ -37,12 +37,16 @@ def resolve_device(name: str) -> torch.device:
         except Exception as exc:
             raise DeviceError(f"CUDA is installed but not usable ({exc}). Use --device cpu.") from None
         if not ok:
-            raise DeviceError("CUDA was requested but no CUDA GPU is available to PyTorch on this machine "
-                              f"(torch {torch.__version__}). Use --device cpu, or install a CUDA build of "
-                              "torch (see the README).")
+            raise DeviceError(
+                "CUDA was requested but no CUDA GPU is available to PyTorch on this machine "
+                f"(torch {torch.__version__}). Use --device cpu, or install a CUDA build of "
+                "torch (see the README)."
+            )
         dev = torch.device(name)
         if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise DeviceError(f"{name} was requested but only {torch.cuda.device_count()} GPU(s) are present.")
+            raise DeviceError(
+                f"{name} was requested but only {torch.cuda.device_count()} GPU(s) are present."
+            )
         return dev
     if name == "mps":
         mps = getattr(torch.backends, "mps", None)
