@@ -233,12 +233,16 @@ class RunStore:
         return n
 
     # --- recovery -------------------------------------------------------------------------------
-    def adopt_run_folders(self) -> list[str]:
-        """Give every run folder the store does not know its row back (from spec.json and events)."""
+    def adopt_run_folders(self, *, min_age_s: float = 0.0) -> list[str]:
+        """Give every run folder the store does not know its row back (from spec.json and events).
+
+        ``min_age_s`` leaves younger folders alone (a run that is starting has its folder first).
+        """
         known = {r["id"] for r in self.db.query("select id from runs")}
         adopted = []
+        now = time.time()
         for folder in self._run_folders():
-            if folder.name in known:
+            if folder.name in known or now - folder.stat().st_mtime < min_age_s:
                 continue
             rebuilt = rebuild.row_from_folder(folder)
             if rebuilt is None:
@@ -289,12 +293,14 @@ class RunStore:
         """
         from recsys_gui.core.utils.atomic import PARTIAL_SUFFIX, clean_stale_partials
 
+        # A run's folder is never rubbish, row or not: it gets its row back first (and is then cleaned
+        # as what it is). A young one may be a run that is starting: it is left alone.
+        adopted = self.adopt_run_folders(min_age_s=orphan_min_age_s)
         wanted = [s for s in statuses if s not in ACTIVE]  # a live run is never cleaned
         runs = [r["id"] for r in self.list_runs() if r["status"] in wanted]
         for run_id in runs:
             self.delete_run(run_id)
-        removed: dict[str, list[str]] = {"runs": runs, "orphans": [], "partials": []}
-        removed["adopted"] = self.adopt_run_folders()  # a run's folder is never rubbish, row or not
+        removed: dict[str, list[str]] = {"runs": runs, "orphans": [], "partials": [], "adopted": adopted}
         known = {r["id"] for r in self.db.query("select id from runs")}
         now = time.time()
         for d in self._run_folders():
