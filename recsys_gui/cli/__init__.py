@@ -56,6 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not argv or argv[0].startswith("--data=") or (argv[0] in ("--data", "--workspace")):
         return _open_gui(argv)
     parser = build_parser()
+    dashes = next((a for a in argv if a.startswith("--") and a.endswith("=--")), None)
+    if dashes:  # argparse before Python 3.12 passes "--opt=--" on as an empty list
+        parser.error(f"{dashes}: '--' is not a value for {dashes[:-3]}")
     args = parser.parse_args(argv)
     if args.command is None:
         return _open_gui([])

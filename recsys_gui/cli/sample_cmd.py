@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         metavar="DIR",
         help="folder to write into (default: ./sample_data)",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0, help="a whole number from 0 (the default)")
     p.add_argument(
         "--overwrite",
         action="store_true",
@@ -42,3 +42,11 @@ def run(args: argparse.Namespace) -> int:
     for name, path in paths.items():
         print(f"{name:13s} {path}")
     return 0
+
+
+def _seed(text: str) -> int:
+    """argparse shows this ValueError as a one-line usage error (numpy refuses negative seeds)."""
+    value = int(text)
+    if value < 0:
+        raise ValueError(text)
+    return value

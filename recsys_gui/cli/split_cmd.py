@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 from recsys_gui.cli.common import add_load_options, load_options_from_args
@@ -87,10 +88,10 @@ def write_split(split: Split, out: Path, *, force: bool = False) -> dict[str, Pa
     if split.fold_in is not None:
         parts["fold_in"] = split.fold_in
     targets = {name: out / f"{name}.tsv" for name in parts}
-    clash = [str(p) for p in targets.values() if p.exists()]
-    if clash and not force:
-        raise ExportError(f"{', '.join(clash)} already exist; use --force to overwrite")
     try:
+        clash = [str(p) for p in targets.values() if os.path.lexists(p)]  # a dangling link is there too
+        if clash and not force:
+            raise ExportError(f"{', '.join(clash)} already exist; use --force to overwrite")
         out.mkdir(parents=True, exist_ok=True)
         for name, part in parts.items():
             frame = part.to_frame().rename(columns={"user": "user_id", "item": "item_id", "value": "rating"})

@@ -36,7 +36,7 @@ FUZZ = settings(deadline=None, derandomize=True, database=None, print_blob=False
 LONG_NAME = "n" * 300
 
 # Found by this test in code other engineers own, reported, and kept out of the generator until fixed;
-# each has a strict xfail below, which starts failing (XPASS) once the fix lands: then delete both.
+# each has a regression test below (fixed since); the generator still leaves them out.
 #  - argparse of Python < 3.12 turns "--opt=--" into an empty list, which reaches the commands.
 #  - `sample-data --seed -1`: numpy's ValueError (negative seed) escapes as a traceback.
 #  - `split --out <300-character name>`: write_split's Path.exists() raises ENAMETOOLONG (OSError).
@@ -423,7 +423,6 @@ def test_the_fixture_runs_survived_the_fuzzing(env):
 
 # ------------------------------------------------------------ found here, owned elsewhere (see top)
 
-@pytest.mark.xfail(strict=True, reason="argparse < 3.12 gives [] for --opt=--; reported to the CLI's owner")
 @pytest.mark.parametrize("argv", [["import", "{data}", "--timestamp=--"],
                                   ["export-embeddings", "mf1", "--format=--", "--out", "{out}"],
                                   ["train", "--data", "{data}", "--model", "pop", "--early-stop=--"]])
@@ -432,11 +431,9 @@ def test_an_option_given_dashes_as_its_value(env, argv):
     check(env, [*argv, "--workspace", str(env.ws)] if argv[0] != "import" else argv)
 
 
-@pytest.mark.xfail(strict=True, reason="numpy refuses a negative seed with a ValueError; reported")
 def test_sample_data_with_a_negative_seed(env):
     check(env, ["sample-data", "--seed=-1", f"--out={env.fresh('-dir')}"])
 
 
-@pytest.mark.xfail(strict=True, reason="write_split's Path.exists() raises ENAMETOOLONG; reported")
 def test_split_into_a_folder_whose_name_is_too_long(env):
     check(env, ["split", str(env.data), "--out", str(env.root / LONG_NAME)])
