@@ -20,7 +20,7 @@ import pytest
 pytest.importorskip("pytestqt")
 
 # the GUI suite's fixtures: one offscreen MainWindow with its own workspace, and the QThread leak check
-from tests.gui.conftest import _started
+from tests.gui.conftest import _dangling_qthreads, _started, settings, window, workspace  # noqa: F401 -- fixtures
 
 pytestmark = [pytest.mark.gui, pytest.mark.slow]
 
@@ -99,7 +99,7 @@ def _cycle(win, qtbot, i: int, out: Path) -> str:
     return run_id
 
 
-def test_cycles_leak_nothing(window, qtbot, tmp_path, monkeypatch):
+def test_cycles_leak_nothing(window, qtbot, tmp_path, monkeypatch):  # noqa: F811 -- the imported fixture
     from PySide6.QtCore import QThreadPool
 
     monkeypatch.setattr(window.export_page, "confirm_overwrite", lambda _path: True)  # "Replace file?" → Yes
