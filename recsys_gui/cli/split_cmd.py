@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 from recsys_gui.cli.common import add_load_options, load_options_from_args
@@ -16,6 +15,7 @@ from recsys_gui.core.data.interactions import InteractionData, Split
 from recsys_gui.core.data.loaders import LoadOptions, load_interactions, load_predefined_split
 from recsys_gui.core.data.splits import DEFAULT_SPLIT, SPLIT_HELP, describe_split, make_split
 from recsys_gui.core.errors import ConfigError, ExportError
+from recsys_gui.core.utils.atomic import atomic_target, refusal
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -36,7 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--valid-file", type=Path, help="ready-made validation part (predefined split)")
     p.add_argument("--test-file", type=Path, help="ready-made test part (predefined split)")
     p.add_argument("--out", type=Path, metavar="DIR", help="write train/valid/test TSVs with raw ids here")
-    p.add_argument("--force", action="store_true", help="overwrite existing files in --out")
+    p.add_argument("--overwrite", "--force", dest="force", action="store_true",
+                   help="replace existing part files in --out")
     add_load_options(p)
     p.add_argument("--items-meta", type=Path, metavar="FILE", help="item metadata (titles, genres)")
     p.add_argument("--json", action="store_true", help="end with one line of JSON (the split summary)")
@@ -88,14 +89,17 @@ def write_split(split: Split, out: Path, *, force: bool = False) -> dict[str, Pa
     if split.fold_in is not None:
         parts["fold_in"] = split.fold_in
     targets = {name: out / f"{name}.tsv" for name in parts}
+    # Every part is checked before any is written (no half-replaced split), then each is written
+    # through a temporary file and renamed: the export rule of core.utils.atomic.
+    reasons = [r for r in (refusal(t, overwrite=force) for t in targets.values()) if r]
+    if reasons:
+        raise ExportError(" ".join(reasons))
     try:
-        clash = [str(p) for p in targets.values() if os.path.lexists(p)]  # a dangling link is there too
-        if clash and not force:
-            raise ExportError(f"{', '.join(clash)} already exist; use --force to overwrite")
         out.mkdir(parents=True, exist_ok=True)
-        for name, part in parts.items():
-            frame = part.to_frame().rename(columns={"user": "user_id", "item": "item_id", "value": "rating"})
-            frame.to_csv(targets[name], sep="\t", index=False, lineterminator="\n")
     except OSError as exc:
-        raise ExportError(f"cannot write the split to {out}: {exc}") from exc
+        raise ExportError(f"cannot write the split to {out}: {exc.strerror or exc}") from None
+    for name, part in parts.items():
+        frame = part.to_frame().rename(columns={"user": "user_id", "item": "item_id", "value": "rating"})
+        with atomic_target(targets[name], overwrite=force) as tmp:
+            frame.to_csv(tmp, sep="\t", index=False, lineterminator="\n")
     return targets

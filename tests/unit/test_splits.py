@@ -259,3 +259,28 @@ def test_split_cli_writes_raw_ids_that_reimport(tmp_path, capsys):
     data, _ = load_interactions(out / "train.tsv")
     assert {"007", "7"} <= set(data.user_ids) and "0B" in set(data.item_ids)
     assert cli_main(["split", str(src), "--out", str(out)]) == 2  # exists: refuses without --force
+
+
+def test_split_out_replaces_links_not_what_they_point_to_and_checks_every_part_first(tmp_path, capsys):
+    """`split --out --overwrite` follows the export rule: a part file that is a symbolic link is
+    replaced as a link (the file it points to is left alone), and a part that may not be replaced
+    stops the command before any part is written."""
+    rows = [f"u{u},i{i},1" for u in range(6) for i in range(5)]
+    src = tmp_path / "in.csv"
+    src.write_text("user,item,rating\n" + "\n".join(rows) + "\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    precious = tmp_path / "precious.txt"
+    precious.write_text("keep me")
+    (out / "train.tsv").symlink_to(precious)
+    assert cli_main(["split", str(src), "--out", str(out), "--overwrite"]) == 0
+    assert precious.read_text() == "keep me"
+    assert not (out / "train.tsv").is_symlink() and "user_id" in (out / "train.tsv").read_text()
+
+    (out / "test.tsv").unlink()
+    (out / "test.tsv").mkdir()  # a folder is never replaced, even with --overwrite
+    before = (out / "train.tsv").read_text()
+    (out / "train.tsv").write_text("edited")
+    assert cli_main(["split", str(src), "--out", str(out), "--overwrite"]) == 2
+    assert "is a folder" in capsys.readouterr().err
+    assert (out / "train.tsv").read_text() == "edited" != before
