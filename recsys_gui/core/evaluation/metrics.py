@@ -34,6 +34,13 @@ def recall(hits: Tensor, n_rel: Tensor) -> Tensor:
     return hits.sum(1) / n_rel.clamp(min=1)
 
 
+def f1(hits: Tensor, n_rel: Tensor) -> Tensor:
+    """Per-user harmonic mean of precision and recall at k: 2PR/(P+R), 0 for a user with no hit."""
+    p, r = precision(hits, n_rel), recall(hits, n_rel)
+    total = p + r
+    return torch.where(total > 0, 2 * p * r / total, torch.zeros_like(total))
+
+
 def hit(hits: Tensor, n_rel: Tensor) -> Tensor:
     return (hits.sum(1) > 0).to(hits.dtype)
 
@@ -89,6 +96,7 @@ FAMILIES: dict[str, MetricFamily] = {
         MetricFamily("ndcg", "nDCG", "ranking", per_user=ndcg),
         MetricFamily("recall", "Recall", "ranking", per_user=recall),
         MetricFamily("precision", "Precision", "ranking", per_user=precision),
+        MetricFamily("f1", "F1", "ranking", per_user=f1),
         MetricFamily("hit", "Hit rate", "ranking", per_user=hit),
         MetricFamily("mrr", "MRR", "ranking", per_user=mrr),
         MetricFamily("map", "MAP", "ranking", per_user=average_precision),
@@ -110,7 +118,7 @@ def _names(group: str) -> tuple[str, ...]:
 
 
 def ranking_metric_names() -> tuple[str, ...]:
-    """Accuracy metrics computed per user from the top-k hits: ndcg, recall, precision, hit, mrr, map."""
+    """Accuracy metrics computed per user from the top-k hits: ndcg, recall, precision, f1, hit, mrr, map."""
     return _names("ranking")
 
 
@@ -126,7 +134,7 @@ def rating_metric_names() -> tuple[str, ...]:
 
 # What a run is evaluated on when nobody asks for more. ILD is left out of the beyond-accuracy
 # defaults: it needs an item basis and a k x k similarity per list; ask for it by name.
-DEFAULT_METRICS = ("ndcg@10", "recall@10", "mrr@10", "hit@10", "precision@10", "map@10")
+DEFAULT_METRICS = ("ndcg@10", "recall@10", "mrr@10", "hit@10", "precision@10", "f1@10", "map@10")
 DEFAULT_BEYOND_ACCURACY = ("coverage", "gini", "novelty", "arp")
 
 # The evaluator's lookup tables, derived from FAMILIES.
