@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from recsys_gui.cli.common import add_workspace, print_json
+from recsys_gui.cli.privacy_args import add_privacy_arguments, privacy_from_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -35,6 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
     p.add_argument("--json", action="store_true", help="Print the report as one JSON line at the end.")
+    add_privacy_arguments(p)
     add_workspace(p)
     p.set_defaults(func=run)
 
@@ -51,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
         sides=sides,
         overwrite=args.overwrite,
         device=args.device,
+        privacy=privacy_from_args(args),
     )
     for note in report.notes:
         print(f"note: {note}", file=sys.stderr)

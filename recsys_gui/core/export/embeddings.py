@@ -9,6 +9,7 @@ Files, for ``--out emb.csv`` / ``emb.parquet`` / ``emb.npy``: ``emb.users.<ext>`
 known), then ``e0 … e{d-1}``. ``.npy`` holds the bare float32 matrix, with the ids (row order) in
 ``emb.users.ids.csv``. ``--out DIR`` (no suffix) writes ``DIR/users.<fmt>`` and ``DIR/items.<fmt>``.
 Every file is written atomically and CSV text is spreadsheet-safe, as for recommendations.
+``privacy`` (``ExportPrivacy``) swaps user ids for keyed pseudonyms and leaves titles out, as there.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from recsys_gui.core.evaluation.ranking import DeviceCSR
 from recsys_gui.core.export.csv_safety import frame_quoting, neutralise_frame
 from recsys_gui.core.export.ids import Labels
 from recsys_gui.core.models.base import Recommender
+from recsys_gui.core.privacy.options import ExportPrivacy
 from recsys_gui.core.session import load_run_model, load_split
 from recsys_gui.core.store.workspace import Workspace
 from recsys_gui.core.utils.atomic import atomic_target, check_target, resolved_target
@@ -195,6 +197,7 @@ def export_embeddings(
     overwrite: bool = False,
     device: str = "auto",
     progress: ProgressFn | None = None,
+    privacy: ExportPrivacy | None = None,
 ) -> EmbeddingsReport:
     """Export the run's user and item embeddings with raw ids; sides the model lacks are noted, not written.
 
@@ -211,10 +214,16 @@ def export_embeddings(
     dev = resolve_device(device)
     model, spec, row = load_run_model(workspace, run_id, device=dev)
     split, _ = load_split(spec, seed=spec.train_config().seed)
-    labels = Labels.from_data(split.train)
+    privacy = privacy or ExportPrivacy()
+    labels = Labels.from_data(split.train, privacy=privacy, workspace=workspace)
     tick(0.3, "Computing embeddings")
     embs = model_embeddings(model, split, device=dev, sides=sides)
-    meta = {"run_id": row["id"], "model": row.get("model"), "data_fingerprint": row.get("data_fingerprint")}
+    meta = {
+        "run_id": row["id"],
+        "model": row.get("model"),
+        "data_fingerprint": row.get("data_fingerprint"),
+        **privacy.run_info(workspace),
+    }
     files: dict[str, list[Path]] = {}
     shapes: dict[str, tuple[int, int]] = {}
     notes: list[str] = []

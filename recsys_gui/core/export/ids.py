@@ -4,7 +4,8 @@ Models work on dense indices 0..n-1; every exported file and every allow-list sp
 raw ids. The mapping both ways lives here and nowhere else: ``Labels`` turns a chunk's dense
 indices into raw ids (and titles), ``resolve_ids`` turns allow-lists of raw ids into dense
 indices. Raw ids are compared by their text form, so an id read from a file matches the loaded
-one whatever type the loader gave it.
+one whatever type the loader gave it. An export asked to be private (``ExportPrivacy``) gets keyed
+pseudonyms in place of raw user ids and no titles or item metadata, here too.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import pandas as pd
 
 from recsys_gui.core.data.interactions import InteractionData
 from recsys_gui.core.errors import DataError, ExportError
+from recsys_gui.core.privacy.options import ExportPrivacy
+from recsys_gui.core.privacy.pseudonyms import WorkspaceLike, pseudonymise, workspace_key
 
 
 @dataclass(frozen=True)
@@ -41,12 +44,25 @@ class Labels:
         return self.items.dtype.kind in "iu"
 
     @classmethod
-    def from_data(cls, data: InteractionData, *, titles: bool = True) -> Labels:
-        t = data.item_titles() if titles else None
+    def from_data(
+        cls,
+        data: InteractionData,
+        *,
+        titles: bool = True,
+        privacy: ExportPrivacy | None = None,
+        workspace: WorkspaceLike = None,
+    ) -> Labels:
+        """Labels of ``data``; with ``privacy``, user ids are pseudonymised under ``workspace``'s key
+        and/or titles are left out."""
+        privacy = privacy or ExportPrivacy()
+        t = data.item_titles() if titles and not privacy.drop_titles else None
         tarr = None
         if t is not None:
             tarr = t.reindex(range(data.n_items)).astype(object).where(t.notna(), None).to_numpy()
-        return cls(raw_id_array(data.user_ids), raw_id_array(data.item_ids), tarr)
+        users = raw_id_array(data.user_ids)
+        if privacy.pseudonymise:
+            users = pseudonymise(users, workspace_key(workspace))
+        return cls(users, raw_id_array(data.item_ids), tarr)
 
 
 def raw_id_array(ids: pd.Index) -> np.ndarray:
@@ -106,9 +122,10 @@ def resolve_ids(
     return dense, unknown
 
 
-def items_table(data: InteractionData) -> pd.DataFrame | None:
-    """Item metadata with raw ``item_id`` first (for the SQLite ``items`` table), or None when unknown."""
-    if data.item_meta is None or data.item_meta.empty:
+def items_table(data: InteractionData, privacy: ExportPrivacy | None = None) -> pd.DataFrame | None:
+    """Item metadata with raw ``item_id`` first (for the SQLite ``items`` table), or None when unknown
+    or left out (``privacy.drop_titles``)."""
+    if data.item_meta is None or data.item_meta.empty or (privacy is not None and privacy.drop_titles):
         return None
     meta = data.item_meta.reindex(range(data.n_items))
     out = meta.reset_index(drop=True)
