@@ -2,7 +2,9 @@
 
 The recommendations come from ``core.export.recommendations.export_recommendations``, the function
 behind ``recsys-gui recommend``, so a file written here equals the CLI's. An existing file is
-replaced only after the user says so; the core writes atomically either way.
+replaced only after the user says so; the core writes atomically either way. The privacy boxes
+(pseudonymised user ids, no titles) become the same ``ExportPrivacy`` as the CLI's flags and apply
+to both exports.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from recsys_gui.core.privacy.options import ExportPrivacy
 from recsys_gui.gui import services
 from recsys_gui.gui.threading import Task, error_text, run_in_thread
 from recsys_gui.gui.widgets import Message, RunPicker, title
@@ -56,6 +59,7 @@ class ExportPanel(QWidget):
         self.state = state
         self.task: Task | None = None
         self.last_report: Any = None
+        self._last_privacy = ExportPrivacy()
         self.last_path: Path | None = None
         root = QVBoxLayout(self)
         root.addWidget(
@@ -67,6 +71,22 @@ class ExportPanel(QWidget):
         )
         self.picker = RunPicker(state)
         root.addWidget(self.picker)
+
+        priv = QGroupBox("Privacy (both exports)")
+        pl = QHBoxLayout(priv)
+        self.pseudonymise = QCheckBox("Pseudonymise user ids")
+        self.pseudonymise.setToolTip(
+            "Write each user id as a keyed pseudonym (HMAC-SHA256). The key stays in this workspace's "
+            "privacy folder and never goes into a file: you can map pseudonyms back "
+            "(recsys-gui pseudonyms map-back), a recipient cannot."
+        )
+        self.drop_titles = QCheckBox("Leave out titles")
+        self.drop_titles.setToolTip("Leave item titles and other item metadata out; item ids stay.")
+        pl.addWidget(self.pseudonymise)
+        pl.addSpacing(12)
+        pl.addWidget(self.drop_titles)
+        pl.addStretch(1)
+        root.addWidget(priv)
 
         rec = QGroupBox("Top-N recommendations")
         rf = QFormLayout(rec)
@@ -203,6 +223,18 @@ class ExportPanel(QWidget):
         )
         return ans == QMessageBox.StandardButton.Yes
 
+    def privacy(self) -> ExportPrivacy:
+        """What the privacy boxes ask of the next export."""
+        return ExportPrivacy(
+            pseudonymise=self.pseudonymise.isChecked(), drop_titles=self.drop_titles.isChecked()
+        )
+
+    def _privacy_arguments(self) -> dict[str, Any]:
+        """``privacy=`` for the export call when a box is ticked; nothing (the plain export) otherwise."""
+        privacy = self.privacy()
+        self._last_privacy = privacy
+        return {"privacy": privacy} if privacy.active else {}
+
     def users_file(self) -> str | None:
         """The users file to export for, or None for every user."""
         if not self.users_from_file.isChecked():
@@ -263,6 +295,7 @@ class ExportPanel(QWidget):
             on_progress=self._progress,
             on_finished=self._end,
             with_stop=True,
+            **self._privacy_arguments(),
         )
 
     def _may_write(self, out: Path, exists: bool, confirm: bool, refusal: str) -> bool:
@@ -295,6 +328,7 @@ class ExportPanel(QWidget):
             on_error=self._failed,
             on_progress=self._progress,
             on_finished=self._end,
+            **self._privacy_arguments(),
         )
 
     def cancel(self) -> None:
@@ -326,6 +360,7 @@ class ExportPanel(QWidget):
             )
             if d.get("short_users"):
                 text += f" {d['short_users']:,} users had fewer than {d['top']} unseen items."
+            text += self._privacy_note()
             if d.get("unknown_users"):
                 sample = ", ".join(map(str, d["unknown_users"][:5]))
                 self.message.warning(
@@ -341,8 +376,16 @@ class ExportPanel(QWidget):
             self.message.ok(
                 f"Wrote {shapes or 'nothing'} to {self.last_path.parent if self.last_path else '—'}."
                 + (" " + " ".join(d["notes"]) if d.get("notes") else "")
+                + self._privacy_note()
             )
         self.reveal_btn.setEnabled(self.last_path is not None)
+
+    def _privacy_note(self) -> str:
+        p = self._last_privacy
+        parts = (["user ids are pseudonyms (the key stays in the workspace)"] if p.pseudonymise else []) + (
+            ["titles were left out"] if p.drop_titles else []
+        )
+        return f" {'; '.join(parts).capitalize()}." if parts else ""
 
     def _failed(self, exc: BaseException, tb: str) -> None:
         self.message.error(error_text(exc))
