@@ -22,6 +22,7 @@ _COMMAND_MODULES = (
     "import_cmd",
     "split_cmd",
     "train_cmd",
+    "tune_cmd",
     "evaluate_cmd",
     "recommend_cmd",
     "embeddings_cmd",

@@ -40,6 +40,57 @@ def add_load_options(parser: argparse.ArgumentParser) -> None:
                    help="how to merge repeated user-item rows (default: keep the last in the file)")
 
 
+def add_data_arguments(p: argparse.ArgumentParser) -> None:
+    """Where a run's data comes from and how it is split, shared by train and tune (with
+    ``add_load_options`` for reading and cleaning, and ``add_model_arguments``)."""
+    src = p.add_argument_group("data")
+    src.add_argument("--data", metavar="FILE", help="Interaction file to split with --split.")
+    src.add_argument("--train", metavar="FILE", help="Predefined split: training file.")
+    src.add_argument("--valid", metavar="FILE", help="Predefined split: validation file (optional).")
+    src.add_argument("--test", metavar="FILE", help="Predefined split: test file.")
+    src.add_argument("--items-meta", metavar="FILE",
+                     help="Item metadata (titles, genres), joined by item id.")
+    src.add_argument("--split", default=None, metavar="SPEC",
+                     help="ratio:8,1,1 (default, per user) | random:8,1,1 | loo | temporal:0.8,0.9 | "
+                          "users:0.1,0.1,foldin=0.8")
+
+
+def add_model_arguments(p: argparse.ArgumentParser) -> None:
+    """The model and its model, trainer and metric settings, shared by train and tune."""
+    p.add_argument("--model", help="Model name (see `recsys-gui models`).")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="A model or trainer setting, e.g. --set embedding_dim=128 (repeatable).")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--threads", type=thread_count, help="CPU threads for torch (1 to 1024).")
+    p.add_argument("--metrics", help="Comma-separated, e.g. ndcg@10,recall@20,mrr@10.")
+    p.add_argument("--early-stop", metavar="METRIC",
+                   help="Validation metric for model selection ('none' to keep the last epoch).")
+    p.add_argument("--patience", type=int)
+    p.add_argument("--spec", metavar="FILE", help="Re-run exactly: a spec.json written by an earlier run.")
+
+
+def add_seeds(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--seeds", type=int, default=1, metavar="N",
+                   help=f"{what} with N seeds (--seed, --seed+1, …): the JSON gains mean, std and ci95 "
+                        "of every metric and the runs' ids.")
+
+
+def thread_count(text: str) -> int:
+    """--threads as argparse reads it: main applies the count before the command runs, so a count
+    torch refuses (0 or less, past a C int) must be a usage error here, not its RuntimeError."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of threads, got {text!r}") from None
+    if not 1 <= n <= 1024:
+        raise argparse.ArgumentTypeError(f"expected 1 to 1024 threads, got {text}")
+    return n
+
+
 LOAD_OPTION_NAMES = ("user", "item", "rating", "timestamp", "sep", "header", "min_rating", "min_user_count",
                      "min_item_count", "dedupe", "date_format")
 

@@ -10,7 +10,10 @@ from pathlib import Path
 
 from recsys_gui.cli.common import (
     ConsoleProgress,
+    add_data_arguments,
     add_load_options,
+    add_model_arguments,
+    add_seeds,
     add_workspace,
     load_options_from_args,
     print_json,
@@ -21,32 +24,15 @@ from recsys_gui.core.training.events import shown_epoch
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("train", help="Train a model and evaluate it (headless).",
                        description="Train a model on one file split by --split, or on predefined files.")
-    src = p.add_argument_group("data")
-    src.add_argument("--data", metavar="FILE", help="Interaction file to split with --split.")
-    src.add_argument("--train", metavar="FILE", help="Predefined split: training file.")
-    src.add_argument("--valid", metavar="FILE", help="Predefined split: validation file (optional).")
-    src.add_argument("--test", metavar="FILE", help="Predefined split: test file.")
-    src.add_argument("--items-meta", metavar="FILE",
-                     help="Item metadata (titles, genres), joined by item id.")
-    src.add_argument("--split", default=None, metavar="SPEC",
-                     help="ratio:8,1,1 (default, per user) | random:8,1,1 | loo | temporal:0.8,0.9 | "
-                          "users:0.1,0.1,foldin=0.8")
+    add_data_arguments(p)
     add_load_options(p)
-    p.add_argument("--model", help="Model name (see `recsys-gui models`).")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="A model or trainer setting, e.g. --set embedding_dim=128 (repeatable).")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--threads", type=_thread_count, help="CPU threads for torch (1 to 1024).")
-    p.add_argument("--metrics", help="Comma-separated, e.g. ndcg@10,recall@20,mrr@10.")
-    p.add_argument("--early-stop", metavar="METRIC",
-                   help="Validation metric for model selection ('none' to keep the last epoch).")
-    p.add_argument("--patience", type=int)
+    add_model_arguments(p)
+    p.add_argument("--dp-epsilon", type=float, metavar="E",
+                   help="Differentially private training: the privacy budget ε (the dp_epsilon setting).")
+    p.add_argument("--dp-delta", type=float, metavar="D",
+                   help="Differentially private training: δ (the dp_delta setting).")
+    add_seeds(p, "Train")
     p.add_argument("--name", help="A name for the run.")
-    p.add_argument("--spec", metavar="FILE", help="Re-run exactly: a spec.json written by an earlier run.")
     p.add_argument("--resume", metavar="RUN_ID", help="Continue a stopped run from its last checkpoint.")
     p.add_argument("--run-id", metavar="ID", help="Id for the new run (default: made up); a launcher that "
                                                   "follows runs/<ID>/events.jsonl chooses it.")
@@ -54,18 +40,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--quiet", action="store_true", help="No progress bar.")
     add_workspace(p)
     p.set_defaults(func=run)
-
-
-def _thread_count(text: str) -> int:
-    """--threads as argparse reads it: main applies the count before the command runs, so a count
-    torch refuses (0 or less, past a C int) must be a usage error here, not its RuntimeError."""
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of threads, got {text!r}") from None
-    if not 1 <= n <= 1024:
-        raise argparse.ArgumentTypeError(f"expected 1 to 1024 threads, got {text}")
-    return n
 
 
 def build_spec(args: argparse.Namespace):
@@ -94,7 +68,7 @@ def build_spec(args: argparse.Namespace):
     model_fields = {f.name for f in dataclasses.fields(cls.config_cls)}
     train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
     model_cfg, train_cfg = dict(spec.model_config), dict(spec.train)
-    for item in args.set:
+    for item in [*args.set, *_dp_settings(args)]:
         key, eq, value = item.partition("=")
         key = key.strip().replace("-", "_")
         if not eq:
@@ -123,9 +97,15 @@ def build_spec(args: argparse.Namespace):
             if ranking:
                 train_cfg["early_stop_metric"] = ranking[0]
     spec = dataclasses.replace(spec, model_config=model_cfg, train=train_cfg, metrics=metrics,
-                               name=args.name or spec.name)
+                               name=getattr(args, "name", None) or spec.name)
     check_settings(spec)
     return spec
+
+
+def _dp_settings(args: argparse.Namespace) -> list[str]:
+    """--dp-epsilon/--dp-delta as the --set items they stand for (TrainConfig's dp_epsilon, dp_delta)."""
+    flags = (("dp_epsilon", getattr(args, "dp_epsilon", None)), ("dp_delta", getattr(args, "dp_delta", None)))
+    return [f"{key}={value!r}" for key, value in flags if value is not None]
 
 
 def check_settings(spec) -> None:
@@ -223,6 +203,8 @@ def run(args: argparse.Namespace) -> int:
         stop.stop_file = control.stop_file(ws.run_dir(known_id))  # a stop may come before the run has started
     install_signal_handlers(stop)
     progress = ConsoleProgress(quiet=args.quiet or not dist.is_main)
+    if args.seeds != 1:
+        return _run_seeds(args, spec, ws, stop, progress, dist)
     try:
         outcome = run_training(spec, workspace=ws, callbacks=[_StopFileWatcher(ws, stop), progress],
                                stop=stop, dist=dist, resume_run_id=args.resume,
@@ -242,6 +224,29 @@ def run(args: argparse.Namespace) -> int:
     else:
         print_json(summary)
     return code
+
+
+def _run_seeds(args: argparse.Namespace, spec, ws, stop, progress, dist) -> int:
+    """--seeds N: N runs with seeds --seed, --seed+1, …; one JSON line with the spread of each metric."""
+    from recsys_gui.core.errors import ConfigError
+    from recsys_gui.core.tuning.seeds import run_seeds, seed_list
+
+    if args.resume or args.run_id or dist.enabled:
+        raise ConfigError("--seeds makes several runs: it cannot be combined with --resume, --run-id "
+                          "or torchrun.")
+    seed_list(0, args.seeds)  # refuses 0 or fewer before any run
+    outcomes, spread = run_seeds(spec, args.seeds, workspace=ws, callbacks=[progress], stop=stop)
+    status = "cancelled" if any(o.status == "cancelled" for o in outcomes) else "completed"
+    if args.json:
+        print_json({"model": spec.model, "status": status, **spread,
+                    "results": [o.summary() for o in outcomes]})
+    else:
+        print(f"{spec.model}: {spread['n']} seed(s) {spread['seeds']}, runs {', '.join(spread['runs'])}")
+        for part in ("valid", "test"):
+            mean, std = spread["mean"][part], spread["std"][part]
+            if mean:
+                print(f"  {part}: " + "  ".join(f"{k} {mean[k]:.4f} ± {std[k]:.4f}" for k in mean))
+    return 3 if status == "cancelled" else 0
 
 
 class _StopFileWatcher:

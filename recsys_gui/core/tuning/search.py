@@ -90,7 +90,7 @@ def tune(
     name = study_name or f"{spec.model}-{time.strftime('%Y%m%d-%H%M%S')}"
     identity = {"model": spec.model, "data": spec.data.describe(), "fingerprint": split.train.fingerprint(),
                 "metric": metric, "direction": "maximize" if maximize else "minimize",
-                "space": space.to_dict()}
+                "space": space.to_dict(), "fixed": _fixed_settings(spec, space)}
     known = studies.study_names(ws)
     done_before = 0
     if name in known:
@@ -153,6 +153,15 @@ def tune(
                            callbacks=[after_trial])
     return _result(study, store, name, ws, metric, ran, time.monotonic() - t0,
                    stopped=stop is not None and stop.stop_requested)
+
+
+def _fixed_settings(spec: RunSpec, space: SearchSpace) -> dict[str, Any]:
+    """The settings every trial shares (--set, --epochs, …): trials made under others are not comparable.
+    Where the work runs (device, threads) changes no result and may differ between sessions."""
+    searched = set(space.names())
+    train = {k: v for k, v in spec.train.items() if k not in searched and k not in ("device", "threads")}
+    model = {k: v for k, v in spec.model_config.items() if k not in searched}
+    return {"model": model, "train": train, "split": spec.split, "options": spec.data.options}
 
 
 class SearchStopped(Exception):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from recsys_gui.core.errors import ConfigError
@@ -36,40 +36,46 @@ def run_seeds(
     workspace: Workspace | str | None = None,
     callbacks: Sequence[Callback] = (),
     stop: StopToken | None = None,
-    done: Sequence[RunOutcome] = (),
+    done: Sequence[Mapping[str, Any]] = (),
 ) -> tuple[list[RunOutcome], dict[str, Any]]:
-    """Train ``spec`` with ``n`` seeds from its own; returns the outcomes and ``summarise``'s dict.
+    """Train ``spec`` with ``n`` seeds from its own; returns the new outcomes and ``summarise``'s dict.
 
-    ``done`` are outcomes already run for the first seeds (a search's best trial is its first seed).
-    A stop request ends the series after the current run; the summary covers the runs that finished.
+    ``done`` are records (``run_id``, ``valid``, ``test``) of runs already made for the first seeds
+    (a search's best trial is its first seed). A stop request ends the series after the current
+    run; the summary covers the runs that finished.
     """
     base = spec.train_config().seed
     seeds = seed_list(base, n)
-    outcomes = list(done)[:n]
+    records = [dict(r) for r in done][:n]
+    outcomes: list[RunOutcome] = []
     predefined_split = load_split(spec, seed=base)[0] if spec.data.predefined else None
-    for seed in seeds[len(outcomes):]:
+    for seed in seeds[len(records):]:
         if stop is not None and stop.stop_requested:
             break
         name = f"{spec.name} (seed {seed})" if spec.name else None
         seeded = dataclasses.replace(spec, train={**spec.train, "seed": seed}, name=name)
-        outcomes.append(run_training(seeded, workspace=workspace, callbacks=callbacks, stop=stop,
-                                     split=predefined_split))
-        if outcomes[-1].status == "cancelled":
+        out = run_training(seeded, workspace=workspace, callbacks=callbacks, stop=stop,
+                           split=predefined_split)
+        outcomes.append(out)
+        if out.status == "cancelled":
             break
-    finished = [o for o in outcomes if o.status != "cancelled"]
-    return outcomes, summarise(finished, [o.run_id for o in outcomes], seeds[: len(outcomes)])
+        records.append({"run_id": out.run_id, "valid": out.valid, "test": out.test})
+    run_ids = [r["run_id"] for r in records] + [o.run_id for o in outcomes if o.status == "cancelled"]
+    return outcomes, summarise(records, run_ids, seeds[: len(records)])
 
 
-def summarise(outcomes: Sequence[RunOutcome], run_ids: Sequence[str], seeds: Sequence[int]) -> dict[str, Any]:
+def summarise(records: Sequence[Mapping[str, Any]], run_ids: Sequence[str],
+              seeds: Sequence[int]) -> dict[str, Any]:
     """``{"runs", "seeds", "n", "mean", "std", "ci95"}``; each of the last three ``{part: {metric: …}}``.
 
-    ``std`` is the sample standard deviation (n − 1); ``ci95`` the interval [low, high] of the mean.
-    Only metrics every run reports are summarised.
+    ``records`` hold each finished run's ``valid`` and ``test`` dicts. ``std`` is the sample
+    standard deviation (n − 1); ``ci95`` the interval [low, high] of the mean. Only metrics every
+    run reports are summarised.
     """
-    out: dict[str, Any] = {"runs": list(run_ids), "seeds": list(seeds), "n": len(outcomes),
+    out: dict[str, Any] = {"runs": list(run_ids), "seeds": list(seeds), "n": len(records),
                            "mean": {}, "std": {}, "ci95": {}}
     for part in PARTS:
-        per_run = [getattr(o, part) or {} for o in outcomes]
+        per_run = [r.get(part) or {} for r in records]
         keys = [k for k in (per_run[0] if per_run else {}) if all(k in r for r in per_run)]
         mean, std, ci = {}, {}, {}
         for k in keys:

@@ -86,17 +86,21 @@ class SearchSpace:
 
     def suggest(self, trial) -> tuple[dict[str, Any], dict[str, Any]]:
         """Ask an Optuna trial for every setting; returns (model settings, trainer settings)."""
-        model_cfg: dict[str, Any] = {}
-        train_cfg: dict[str, Any] = {}
+        values: dict[str, Any] = {}
         for p in self.params:
             if p.kind == "choice":
-                value = trial.suggest_categorical(p.name, list(p.choices or ()))
+                values[p.name] = trial.suggest_categorical(p.name, list(p.choices or ()))
             elif p.kind == "int":
-                value = trial.suggest_int(p.name, int(p.low), int(p.high), log=p.log)
+                values[p.name] = trial.suggest_int(p.name, int(p.low), int(p.high), log=p.log)
             else:
-                value = trial.suggest_float(p.name, float(p.low), float(p.high), log=p.log)
-            (model_cfg if p.target == "model" else train_cfg)[p.name] = value
-        return model_cfg, train_cfg
+                values[p.name] = trial.suggest_float(p.name, float(p.low), float(p.high), log=p.log)
+        return self.split_params(values)
+
+    def split_params(self, params: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """A trial's settings as (model settings, trainer settings)."""
+        target = {p.name: p.target for p in self.params}
+        model_cfg = {k: v for k, v in params.items() if target.get(k) == "model"}
+        return model_cfg, {k: v for k, v in params.items() if target.get(k) == "train"}
 
     def defaults(self) -> dict[str, Any]:
         """The defaults that lie inside the space: the first trial, so tuned is never worse on valid."""

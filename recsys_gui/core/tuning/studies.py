@@ -16,7 +16,7 @@ from recsys_gui.core.store.workspace import Workspace
 
 STUDY_FILE = "tuning.db"
 SAMPLERS = ("tpe", "random", "grid")
-IDENTITY_KEYS = ("model", "data", "fingerprint", "metric", "direction", "space")
+IDENTITY_KEYS = ("model", "data", "fingerprint", "metric", "direction", "space", "fixed")
 
 
 def storage_for(ws: Workspace):
@@ -65,7 +65,7 @@ def open_study(ws: Workspace, name: str, identity: dict[str, Any], *, sampler, p
 def check_same_search(name: str, kept: dict[str, Any], identity: dict[str, Any]) -> None:
     what = {"model": "the model", "data": "the data file", "fingerprint": "the data",
             "metric": "the validation metric", "direction": "the metric's direction",
-            "space": "the search space (--search)"}
+            "space": "the search space (--search)", "fixed": "the fixed settings (--set, --epochs, …)"}
     for key in IDENTITY_KEYS:
         if key in kept and _canonical(kept[key]) != _canonical(identity[key]):
             shown = _shown(kept[key]) if key != "fingerprint" else "other contents"
