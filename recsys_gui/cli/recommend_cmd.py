@@ -1,4 +1,5 @@
-"""`recsys-gui recommend RUN_ID`: the headless twin of the Export page (same `export_recommendations`)."""
+"""`recsys-gui recommend RUN_ID`: every user's top-K to a file (the Export page's `export_recommendations`),
+or one list printed for a known user (`--user ID`) or a basket (`--items A,B,C`) through `core.serving`."""
 
 from __future__ import annotations
 
@@ -6,15 +7,19 @@ import argparse
 import sys
 
 from recsys_gui.cli.common import add_workspace, print_json
+from recsys_gui.core.errors import ConfigError
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "recommend",
-        help="Export each user's top-K recommendations (SQLite, CSV or Parquet).",
-        description="Rank items for every user (or those in --users) with a stored run's model and "
-        "write user_id, rank, item_id, score (and title when known). Items the user "
-        "already has in train or valid are excluded unless --include-seen.",
+        help="Export each user's top-K (SQLite, CSV or Parquet), or print one user's or a basket's.",
+        description="With --out: rank items for every user (or those in --users) with a stored run's "
+        "model and write user_id, rank, item_id, score (and title when known). Without --out: print the "
+        "list of one known user (--user ID) or of a basket of items (--items A,B,C, optionally "
+        "--ratings 5,4,3) as a table or --json. Items the user already has in train or valid (or the "
+        "basket's items) are excluded unless --include-seen. --explain N names the N history items "
+        "behind each recommendation (a 'because' column in exports).",
     )
     p.add_argument("run_id", metavar="RUN_ID")
     p.add_argument(
@@ -23,9 +28,21 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument(
         "--out",
         "-o",
-        required=True,
         metavar="PATH",
-        help="Output file: .sqlite/.db, .csv or .parquet (or give --format).",
+        help="Export every user's list to this file: .sqlite/.db, .csv or .parquet (or give --format).",
+    )
+    p.add_argument("--user", metavar="ID", help="Print this known user's list (raw id; no --out).")
+    p.add_argument(
+        "--ratings",
+        metavar="R1,R2,...",
+        help="With a basket: one rating per item of --items (default 1 each).",
+    )
+    p.add_argument(
+        "--explain",
+        type=int,
+        default=0,
+        metavar="N",
+        help="Name the N history items that contributed most to each recommendation (default 0: none).",
     )
     p.add_argument(
         "--format",
@@ -36,7 +53,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument(
         "--users", metavar="FILE", help="Only these users: raw ids, one per line. Unknown ids are reported."
     )
-    p.add_argument("--items", metavar="FILE", help="Recommend only from these items: raw ids, one per line.")
+    p.add_argument(
+        "--items",
+        metavar="A,B,C|FILE",
+        help="Without --out: a basket of raw item ids to recommend for (comma-separated). With --out: "
+        "a file of raw item ids, one per line, to recommend only from.",
+    )
     p.add_argument(
         "--include-seen",
         action="store_true",
@@ -61,6 +83,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.out is None:
+        return print_one_list(args)
+    if args.user is not None or args.ratings is not None:
+        raise ConfigError(
+            "--user and --ratings print one list; leave out --out (or use --users FILE to export)."
+        )
     from recsys_gui.core.export.recommendations import export_recommendations
     from recsys_gui.core.training.control import StopToken, install_signal_handlers
 
@@ -80,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
         progress=None if args.quiet else console_progress(),
         should_stop=lambda: stop.stop_requested,
         chunk_users=args.chunk_users,
+        explain=args.explain,
     )
     d = report.to_dict()
     if args.json:
@@ -98,6 +127,76 @@ def run(args: argparse.Namespace) -> int:
             shown = ", ".join(ids[:10]) + (" …" if len(ids) > 10 else "")
             print(f"warning: {len(ids)} unknown {what} id(s) ignored: {shown}", file=sys.stderr)
     return 0
+
+
+def print_one_list(args: argparse.Namespace) -> int:
+    """``--user ID`` or ``--items A,B,C``: one list on stdout, as a table or one JSON line."""
+    if (args.user is None) == (args.items is None):
+        raise ConfigError(
+            "Give --out FILE to export every user's list, or one of --user ID / --items A,B,C to print one."
+        )
+    if args.users is not None:
+        raise ConfigError("--users FILE selects users for an export: add --out FILE.")
+    if args.ratings is not None and args.items is None:
+        raise ConfigError("--ratings goes with a basket (--items A,B,C).")
+    if args.top < 1 or args.explain < 0:
+        raise ConfigError(
+            f"--top must be at least 1 and --explain 0 or more (got {args.top}, {args.explain})."
+        )
+    from recsys_gui.core.serving import load_run
+
+    items = _split_list(args.items, "--items") if args.items is not None else None
+    ratings = None
+    if args.ratings is not None:
+        try:
+            ratings = [float(r) for r in _split_list(args.ratings, "--ratings")]
+        except ValueError:
+            raise ConfigError(
+                f"--ratings: expected numbers separated by commas, got '{args.ratings}'."
+            ) from None
+    run = load_run(args.run_id, args.workspace, device=args.device)
+    recs = run.recommend(
+        user=args.user,
+        items=items,
+        ratings=ratings,
+        top=args.top,
+        explain=args.explain,
+        exclude_known=not args.include_seen,
+    )
+    if args.json:
+        query = {"user": args.user} if args.user is not None else {"items": items, "ratings": ratings}
+        print_json(
+            {
+                "run_id": run.run_id,
+                "model": run.model_name,
+                **query,
+                "recommendations": [r.to_dict() for r in recs],
+            }
+        )
+        return 0
+    print(_table(recs, explain=args.explain > 0))
+    return 0
+
+
+def _split_list(text: str, flag: str) -> list[str]:
+    values = [v.strip() for v in text.split(",") if v.strip()]
+    if not values:
+        raise ConfigError(f"{flag}: give values separated by commas, e.g. 1,2,3.")
+    return values
+
+
+def _table(recs: list, *, explain: bool) -> str:
+    """A plain-text table: rank, item, score, title[, because]."""
+    if not recs:
+        return "(no recommendations: every item is already known)"
+    rows = [["rank", "item", "score", "title", *(["because"] if explain else [])]]
+    for r in recs:
+        because = "; ".join(f"{b.item}{' ' + b.title if b.title else ''} ({b.share:.0%})" for b in r.because)
+        rows.append(
+            [str(r.rank), str(r.item), f"{r.score:.4f}", r.title or "", *([because] if explain else [])]
+        )
+    widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]))]
+    return "\n".join("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in rows)
 
 
 def console_progress():

@@ -274,11 +274,13 @@ def fold_in_scores(model: Recommender, history: Tensor, order: Tensor | None = N
     their fresh user vector and switch them off again themselves (CONTRACTS.md, interface 1).
     """
     fold_in = getattr(model, "score_new_users", None)
-    if fold_in is None:  # until every model has fold-in: exact for models that score from history
+    if fold_in is None:  # until every model has fold-in: exact for the models that score from history
+        caps = model.capabilities
+        if not (caps.scoring_needs_history or (not caps.user_embeddings and caps.batch_kind != "sequences")):
+            raise RecsysError(f"{model.label} cannot score a user it was not trained on (no fold-in).")
         with torch.no_grad():
-            return model.score(
-                torch.zeros(history.shape[0], dtype=torch.long, device=history.device), history
-            )
+            users = torch.zeros(history.shape[0], dtype=torch.long, device=history.device)
+            return model.score(users, history).float()
     return fold_in(history, order).detach().float()
 
 

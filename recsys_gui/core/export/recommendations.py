@@ -129,18 +129,22 @@ def export_recommendations(
     progress: ProgressFn | None = None,
     should_stop: Callable[[], bool] | None = None,
     chunk_users: int | None = None,
+    explain: int = 0,
 ) -> ExportReport:
     """Export a stored run's top-``top`` list for every user (or the ``users`` given) to ``out``.
 
     ``users``/``items`` are a file of raw ids (one per line) or a list of raw ids. The format comes
     from ``fmt`` or the suffix. An existing ``out`` is refused unless ``overwrite``; the check runs
-    before the model is loaded, so a refused export costs nothing.
+    before the model is loaded, so a refused export costs nothing. ``explain`` > 0 adds a
+    ``because`` column naming that many history items behind each row (``explanations``).
     """
     t0 = time.perf_counter()
     target = resolved_target(out)
     kind = format_for(target, fmt)
     if top < 1:
         raise ExportError(f"--top must be at least 1 (got {top}).")
+    if explain < 0:
+        raise ExportError(f"--explain must be 0 or more (got {explain}).")
     check_target(target, overwrite=overwrite)
     tick = progress or (lambda _f, _t: None)
     tick(0.0, "Loading the model and its data")
@@ -187,6 +191,7 @@ def export_recommendations(
             labels=labels,
             should_stop=should_stop,
             on_chunk=on_chunk,
+            explain=explain,
         )
     )
     info = run_info(
@@ -197,11 +202,19 @@ def export_recommendations(
         users=users,
         items=items,
         fingerprint=fingerprint,
+        explain=explain,
     )
     meta = items_table(split.train) if kind == "sqlite" else None
     try:
         path, n_rows = write_recommendations(
-            counted(frames), target, labels=labels, fmt=kind, overwrite=overwrite, run_info=info, items=meta
+            counted(frames),
+            target,
+            labels=labels,
+            fmt=kind,
+            overwrite=overwrite,
+            run_info=info,
+            items=meta,
+            because=explain > 0,
         )
     except TrainingCancelled:
         raise TrainingCancelled(f"Export stopped; {target} was not changed.") from None
@@ -229,6 +242,7 @@ def run_info(
     users: object,
     items: object,
     fingerprint: str,
+    explain: int = 0,
 ) -> dict[str, Any]:
     """The ``run`` table row: which model, configuration, data and metrics produced the lists."""
     return {
@@ -252,5 +266,6 @@ def run_info(
         "include_seen": include_seen,
         "users_filter": None if users is None else (str(users) if isinstance(users, (str, Path)) else "list"),
         "items_filter": None if items is None else (str(items) if isinstance(items, (str, Path)) else "list"),
+        "explain": explain,
         "app_version": __version__,
     }

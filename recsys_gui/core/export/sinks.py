@@ -1,7 +1,7 @@
 """Recommendation files: SQLite, CSV and Parquet sinks that take ranked chunks as they come.
 
 ``write_recommendations(frames, out, ...)`` streams chunks of ``user_id, rank, item_id, score[,
-title]`` rows into one file atomically (``utils.atomic``): the target appears only when every
+title][, because]`` rows into one file atomically (``utils.atomic``): the target appears only when every
 row is written, and an existing file is replaced only when asked.
 
 SQLite is tuned for one bulk load into a private file nobody reads yet: no journal, no fsync, one
@@ -75,11 +75,13 @@ def open_sink(
     run_info: Mapping[str, Any] | None = None,
     items: pd.DataFrame | None = None,
     quoting: int = csv.QUOTE_MINIMAL,
+    with_because: bool = False,
 ) -> RecommendationSink:
     """A sink for ``fmt`` writing ``path``.
 
     ``run_info``/``items`` become SQLite tables (Parquet keeps ``run_info`` as file metadata);
-    ``quoting`` is the CSV quoting (``csv_safety.csv_quoting`` of the ids).
+    ``quoting`` is the CSV quoting (``csv_safety.csv_quoting`` of the ids); ``with_because`` adds
+    the text column of explained exports.
     """
     if fmt == "sqlite":
         return SqliteSink(
@@ -89,9 +91,10 @@ def open_sink(
             with_title=with_title,
             run_info=run_info,
             items=items,
+            with_because=with_because,
         )
     if fmt == "csv":
-        return CsvSink(path, with_title=with_title, quoting=quoting)
+        return CsvSink(path, with_title=with_title, quoting=quoting, with_because=with_because)
     if fmt == "parquet":
         return ParquetSink(
             path,
@@ -99,12 +102,13 @@ def open_sink(
             item_ids_are_int=item_ids_are_int,
             with_title=with_title,
             run_info=run_info,
+            with_because=with_because,
         )
     raise ExportError(f"Unknown export format '{fmt}'.")
 
 
-def _columns(with_title: bool) -> list[str]:
-    return [*COLUMNS, "title"] if with_title else list(COLUMNS)
+def _columns(with_title: bool, with_because: bool = False) -> list[str]:
+    return [*COLUMNS, *(["title"] if with_title else []), *(["because"] if with_because else [])]
 
 
 # --- SQLite -------------------------------------------------------------------------------------
@@ -120,9 +124,10 @@ class SqliteSink:
         with_title: bool,
         run_info: Mapping[str, Any] | None = None,
         items: pd.DataFrame | None = None,
+        with_because: bool = False,
     ) -> None:
         self.path = Path(path)
-        self.with_title = with_title
+        self.with_title, self.with_because = with_title, with_because
         self.run_info = dict(run_info or {})
         self.items = items
         self.conn = sqlite3.connect(self.path, isolation_level=None)
@@ -138,21 +143,21 @@ class SqliteSink:
             self.conn.execute(f"PRAGMA {pragma}")
         u = "INTEGER" if user_ids_are_int else "TEXT"
         i = "INTEGER" if item_ids_are_int else "TEXT"
-        title = ", title TEXT" if with_title else ""
+        title = (", title TEXT" if with_title else "") + (", because TEXT" if with_because else "")
         # sqlite-utils cannot declare WITHOUT ROWID; the clustered composite key is what makes
         # the bulk load an append and "all recommendations of a user" one range scan.
         self.conn.execute(
             f"CREATE TABLE recommendations (user_id {u} NOT NULL, rank INTEGER NOT NULL, "
             f"item_id {i} NOT NULL, score REAL{title}, PRIMARY KEY (user_id, rank)) WITHOUT ROWID"
         )
-        cols = _columns(with_title)
+        cols = _columns(with_title, with_because)
         self.insert = f"INSERT INTO recommendations ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
         self.conn.execute("BEGIN")
 
     def write(self, frame: pd.DataFrame) -> None:
         if frame.empty:
             return
-        cols = [frame[c].to_numpy() for c in _columns(self.with_title)]
+        cols = [frame[c].to_numpy() for c in _columns(self.with_title, self.with_because)]
         rows = zip(*(c.tolist() for c in cols), strict=True)
         try:
             self.conn.executemany(self.insert, rows)
@@ -201,16 +206,18 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 class CsvSink:
     """RFC 4180 CSV (UTF-8, header line, minimal quoting) with formula-like text neutralised."""
 
-    def __init__(self, path: Path, *, with_title: bool, quoting: int = csv.QUOTE_MINIMAL) -> None:
-        self.with_title = with_title
+    def __init__(
+        self, path: Path, *, with_title: bool, quoting: int = csv.QUOTE_MINIMAL, with_because: bool = False
+    ) -> None:
+        self.columns = _columns(with_title, with_because)
         self.quoting = quoting
         self.f = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115 (closed by close/abort)
-        csv.writer(self.f, lineterminator="\n").writerow(_columns(with_title))
+        csv.writer(self.f, lineterminator="\n").writerow(self.columns)
 
     def write(self, frame: pd.DataFrame) -> None:
         if frame.empty:
             return
-        safe = neutralise_frame(frame[_columns(self.with_title)])
+        safe = neutralise_frame(frame[self.columns])
         safe.to_csv(self.f, header=False, index=False, lineterminator="\n", quoting=self.quoting)
 
     def close(self) -> None:
@@ -234,13 +241,14 @@ class ParquetSink:
         item_ids_are_int: bool,
         with_title: bool,
         run_info: Mapping[str, Any] | None = None,
+        with_because: bool = False,
     ) -> None:
         # pyarrow takes a noticeable part of a second to import: only Parquet exports pay for it
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         self.pa = pa
-        self.with_title = with_title
+        self.columns = _columns(with_title, with_because)
         fields = [
             pa.field("user_id", pa.int64() if user_ids_are_int else pa.string(), nullable=False),
             pa.field("rank", pa.int32(), nullable=False),
@@ -249,6 +257,8 @@ class ParquetSink:
         ]
         if with_title:
             fields.append(pa.field("title", pa.string()))
+        if with_because:
+            fields.append(pa.field("because", pa.string()))
         meta = {b"recsys_gui": json.dumps(dict(run_info or {}), default=str).encode()}
         self.schema = pa.schema(fields, metadata=meta)
         self.writer = pq.ParquetWriter(str(path), self.schema, compression="zstd")
@@ -258,7 +268,7 @@ class ParquetSink:
     def write(self, frame: pd.DataFrame) -> None:
         if frame.empty:
             return
-        self.buffer.append(frame[_columns(self.with_title)])
+        self.buffer.append(frame[self.columns])
         self.buffered += len(frame)
         if self.buffered >= self.ROW_GROUP:
             self._flush()
@@ -291,12 +301,14 @@ def write_recommendations(
     run_info: Mapping[str, Any] | None = None,
     items: pd.DataFrame | None = None,
     flag: str = "--overwrite",
+    because: bool = False,
 ) -> tuple[Path, int]:
     """Stream ``frames`` into ``out`` atomically; returns (path, rows written).
 
     ``labels`` tells the column types (integer or text ids, whether titles exist) even when no
-    frame comes. The target appears only when every row is written; on any error or cancellation
-    it is left as it was and the temporary file is removed.
+    frame comes; ``because`` says the frames carry the ``because`` column. The target appears only
+    when every row is written; on any error or cancellation it is left as it was and the temporary
+    file is removed.
     """
     target = resolved_target(out)
     kind = format_for(target, fmt)
@@ -313,6 +325,7 @@ def write_recommendations(
             quoting=csv_quoting(labels.users, labels.items, labels.titles)
             if kind == "csv"
             else csv.QUOTE_MINIMAL,
+            with_because=because,
         )
         try:
             for frame in frames:

@@ -2,8 +2,10 @@
 
 ``recommend_frames(model, data, ...)`` ranks users in chunks (one ``score`` call, masking and
 ``torch.topk`` through ``evaluation.ranking.topk_for_users``, the one place that masks) and yields
-DataFrames ``user_id, rank, item_id, score[, title]``: memory is bounded by the chunk, not by the
-number of users. ``prefetched`` runs that ranking a few chunks ahead of the file writer.
+DataFrames ``user_id, rank, item_id, score[, title][, because]``: memory is bounded by the chunk,
+not by the number of users. ``because`` (asked with ``explain=N``) names the N history items behind
+each row, worked out for the whole chunk at once (``explanations.top_reasons``). ``prefetched``
+runs that ranking a few chunks ahead of the file writer.
 
 Seen items (train and valid) are excluded unless asked otherwise; the history a model scores
 from is the training part, exactly as ``Evaluator`` does it, so the exported lists are the lists
@@ -25,6 +27,7 @@ from recsys_gui.core import memory
 from recsys_gui.core.data.interactions import InteractionData, Split
 from recsys_gui.core.errors import ExportError, TrainingCancelled
 from recsys_gui.core.evaluation.ranking import DeviceCSR, topk_for_users
+from recsys_gui.core.explanations import top_reasons
 from recsys_gui.core.export.ids import Labels
 from recsys_gui.core.models.base import Recommender
 
@@ -70,6 +73,7 @@ def recommend_frames(
     labels: Labels | None = None,
     should_stop: Callable[[], bool] | None = None,
     on_chunk: Callable[[int], None] | None = None,
+    explain: int = 0,
 ) -> Iterator[pd.DataFrame]:
     """Top-``k`` rows per user, one DataFrame per chunk of users, with raw ids.
 
@@ -78,7 +82,8 @@ def recommend_frames(
     ``allow_items`` are dense indices (``resolve_ids`` turns raw ids into them); ``None`` = all.
     Rows whose score is -inf (fewer than ``k`` candidates left after masking) are dropped, so such
     a user gets fewer than ``k`` rows with ranks still 1, 2, ... ``on_chunk(n)`` is told how many
-    users each chunk held; ``should_stop()`` is polled between chunks.
+    users each chunk held; ``should_stop()`` is polled between chunks. ``explain`` > 0 adds a
+    ``because`` column: that many history items behind each row ("id title; id title").
     """
     if k < 1:
         raise ExportError(f"The number of recommendations per user must be at least 1 (got {k}).")
@@ -99,7 +104,8 @@ def recommend_frames(
     if user_idx.size and (user_idx.min() < 0 or user_idx.max() >= ref.n_users):
         raise ExportError("A user index is outside the model's id space.")
     needs_history = model.capabilities.scoring_needs_history
-    history = DeviceCSR(history_data, dev) if needs_history else None
+    history = DeviceCSR(history_data, dev) if (needs_history or explain > 0) else None
+    reason_labels = _reason_labels(labels) if explain > 0 else None
     exclude = DeviceCSR(seen_data, dev) if exclude_seen else None
     allow = None
     if allow_items is not None:
@@ -115,13 +121,44 @@ def recommend_frames(
         chunk = user_idx[start : start + step]
         ut = torch.as_tensor(chunk, device=dev)
         idx, vals = topk_for_users(model, ut, k=k, history=history, exclude=exclude, allow_items=allow)
-        yield _frame(chunk, idx.cpu().numpy(), vals.cpu().numpy(), ranks, labels)
+        because = None
+        if reason_labels is not None and history is not None:
+            found = top_reasons(model, history.dense(ut), idx, explain)
+            because = _because(found.items.cpu().numpy(), reason_labels)
+        yield _frame(chunk, idx.cpu().numpy(), vals.cpu().numpy(), ranks, labels, because)
         if on_chunk is not None:
             on_chunk(chunk.size)
 
 
+def _reason_labels(labels: Labels) -> np.ndarray:
+    """The text "id title" (or "id") per dense item, and "" at the end for the -1 of a missing reason."""
+    ids = labels.items.astype(str).astype(object)
+    if labels.titles is not None:
+        titles = np.array(["" if t is None else f" {t}" for t in labels.titles], dtype=object)
+        ids = ids + titles
+    return np.append(ids, "").astype(object)
+
+
+def _because(reasons: np.ndarray, reason_labels: np.ndarray) -> np.ndarray:
+    """[B, k, n] reason item indices (-1 = none) → [B, k] texts "id title; id title".
+
+    One elementwise string operation per reason column, not one per row.
+    """
+    names = reason_labels[reasons]  # -1 picks the trailing ""
+    out = names[..., 0]
+    for c in range(1, names.shape[-1]):
+        col = names[..., c]
+        out = np.where(col != "", out + "; " + col, out)
+    return out
+
+
 def _frame(
-    users: np.ndarray, idx: np.ndarray, vals: np.ndarray, ranks: np.ndarray, labels: Labels
+    users: np.ndarray,
+    idx: np.ndarray,
+    vals: np.ndarray,
+    ranks: np.ndarray,
+    labels: Labels,
+    because: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Flatten one chunk's [B, k] top-k into labelled rows, dropping masked (-inf) slots."""
     ok = vals > -np.inf  # also drops NaN scores, which are not recommendations
@@ -129,10 +166,12 @@ def _frame(
         u = np.repeat(users, idx.shape[1])
         r = np.tile(ranks[: idx.shape[1]], users.size)
         items, scores = idx.reshape(-1), vals.reshape(-1)
+        reasons = None if because is None else because.reshape(-1)
     else:
         u = np.repeat(users, ok.sum(1))
         r = np.cumsum(ok, axis=1, dtype=np.int32)[ok]
         items, scores = idx[ok], vals[ok]
+        reasons = None if because is None else because[ok]
     cols: dict[str, Any] = {
         "user_id": labels.users[u],
         "rank": r.astype(np.int32, copy=False),
@@ -141,6 +180,8 @@ def _frame(
     }
     if labels.titles is not None:
         cols["title"] = labels.titles[items]
+    if reasons is not None:
+        cols["because"] = reasons
     frame = pd.DataFrame(cols)
     frame.attrs["users"] = int(users.size)  # users ranked in this chunk, including any left with no rows
     return frame
