@@ -192,6 +192,28 @@ class TrainConfig:
                             min=1, max=10000)
     threads: int | None = setting(None, "CPU threads", "torch threads on CPU (none: library default).",
                                   min=1, max=1024, advanced=True)
+    # Private training (user-level differential privacy, core/training/privacy). Under it an epoch is
+    # one expected pass over the users (1/q steps) and batch_size is not used.
+    dp_epsilon: float | None = setting(
+        None, "Private training: target ε",
+        "Train with user-level differential privacy spending at most this ε (none: ordinary training). "
+        "Smaller is more private and less accurate; MF, NeuMF, MLP and Mult-VAE.", min=0.01, max=1000.0)
+    dp_delta: float | None = setting(
+        None, "Private training: δ",
+        "Chance the ε guarantee may fail; keep it below 1/number of users (none: 1/number of users).",
+        min=1e-12, max=0.1)
+    dp_clip_norm: float = setting(
+        0.5, "Private training: per-user clipping norm",
+        "Each user's gradient on the shared parameters is scaled down to at most this norm.",
+        min=1e-6, max=1e6, advanced=True)
+    dp_sample_rate: float = setting(
+        0.25, "Private training: user sampling rate q",
+        "Each step takes every user independently with this probability (Poisson sampling).",
+        min=1e-6, max=1.0, advanced=True)
+    dp_examples_per_user: int = setting(
+        32, "Private training: examples per user and step",
+        "Training examples drawn from each sampled user per step (Mult-VAE: the user's one row).",
+        min=1, max=100000, advanced=True)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -29,9 +29,11 @@ from recsys_gui.core.data.interactions import InteractionData, Split
 from recsys_gui.core.errors import RecsysError, TrainingDiverged
 from recsys_gui.core.evaluation.evaluator import Evaluator
 from recsys_gui.core.models.base import Recommender, StepContext
+from recsys_gui.core.models.kernels import reference_kernels
 from recsys_gui.core.training import events as ev
 from recsys_gui.core.training.control import StopToken
 from recsys_gui.core.training.distributed import DistContext
+from recsys_gui.core.training.privacy import PrivateTraining
 from recsys_gui.core.utils.atomic import write_atomically
 
 
@@ -49,6 +51,9 @@ class FitResult:
     train_seconds: float
     seconds_per_epoch: float
     history: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    # Private runs only: the ε the accountant reports for the steps taken, and how it was spent.
+    epsilon_spent: float | None = None
+    privacy: dict[str, Any] | None = None
 
 
 def _higher_is_better(metric: str) -> bool:
@@ -70,6 +75,7 @@ class Trainer:
         self.checkpoint_dir = checkpoint_dir
         self.evaluator = evaluator
         self.resume = resume
+        self.private: PrivateTraining | None = None
 
     def emit(self, event: ev.TrainingEvent) -> None:
         if self.dist.is_main:
@@ -83,7 +89,12 @@ class Trainer:
         model.to(device)
         model.prepare(split.train)
         model.to(device)  # prepare may create tensors on the CPU
-        batcher = make_batcher(model, split, cfg, device, self.dist) if caps.iterative else None
+        if cfg.dp_epsilon is not None:  # refused (ConfigError) before anything is trained
+            self.private = PrivateTraining.plan(model, split, cfg, device, distributed=self.dist.enabled,
+                                                resume=self.resume)
+            batcher = self.private.sampler
+        else:
+            batcher = make_batcher(model, split, cfg, device, self.dist) if caps.iterative else None
         # Ranks' shards may differ by a batch; all take the smallest count so collectives stay paired.
         n_batches = self.dist.min_int(len(batcher), device) if batcher is not None else 0
         self.emit(ev.RunStarted(self.run_id, model.name, model.n_users, model.n_items, len(split.train),
@@ -91,6 +102,10 @@ class Trainer:
                                 n_batches))
         if not caps.iterative:
             return self._fit_closed_form(model, split, device, t0)
+        if self.private is not None:
+            self.emit(ev.Message(self.private.describe()))
+            with reference_kernels():  # torch.func takes per-user gradients through plain torch ops only
+                return self._fit_iterative(model, split, device, batcher, n_batches, t0)
         if not self.resume and not self._pretrain(model, split, device):
             return FitResult("cancelled", None, {}, 0, time.perf_counter() - t0, 0.0, 0.0)
         return self._fit_iterative(model, split, device, batcher, n_batches, t0)
@@ -137,10 +152,13 @@ class Trainer:
 
     def _fit_iterative(self, model, split, device, batcher, n_batches: int, t0: float) -> FitResult:
         cfg = self.cfg
-        net = self.dist.wrap(model, device) if not model.capabilities.manual_optimization else model
+        manual = model.capabilities.manual_optimization or self.private is not None
+        net = self.dist.wrap(model, device) if not manual else model
         optimizers = model.configure_optimizers(cfg)
 
-        best_metric_name = cfg.early_stop_metric
+        # A private run keeps its last weights: choosing an epoch by validation would use the users'
+        # data outside the accounted steps.
+        best_metric_name = cfg.early_stop_metric if self.private is None else None
         higher = _higher_is_better(best_metric_name) if best_metric_name else True
         best_value, best_epoch, best_metrics, best_state = -math.inf, None, {}, None
         bad_rounds, start_epoch, global_step = 0, 0, 0
@@ -173,7 +191,9 @@ class Trainer:
                 record["valid"] = metrics
                 value = metrics.get(best_metric_name, math.nan) if best_metric_name else 0.0
                 score = value if higher else -value
-                is_best = best_epoch is None or (not math.isnan(score) and score > best_value)
+                # Without a metric the latest validated epoch is kept ("none: keep the last").
+                is_best = best_epoch is None or not best_metric_name or (
+                    not math.isnan(score) and score > best_value)
                 if is_best:
                     best_value, best_epoch, best_metrics, bad_rounds = score, epoch, metrics, 0
                     best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
@@ -199,8 +219,14 @@ class Trainer:
             self._save(model, None, max(epochs_run - 1, 0), best=True, extra={})
         total = time.perf_counter() - t0
         per_epoch = train_seconds / max(epochs_run - start_epoch, 1)
-        return FitResult(status, best_epoch, best_metrics, epochs_run, total, train_seconds, per_epoch,
-                         history)
+        result = FitResult(status, best_epoch, best_metrics, epochs_run, total, train_seconds, per_epoch,
+                           history)
+        if self.private is not None:
+            result.privacy = self.private.summary(global_step)
+            result.epsilon_spent = result.privacy["epsilon_spent"]
+            self.emit(ev.Message(f"Private training spent ε = {result.epsilon_spent:.4g} "
+                                 f"(δ = {self.private.delta:.3g}) in {global_step} steps."))
+        return result
 
     def _run_epoch(self, model: Recommender, net, batcher, n_batches: int, optimizers, cfg: TrainConfig,
                    epoch: int, global_step: int, device: torch.device, *,
@@ -230,7 +256,9 @@ class Trainer:
             if self._should_stop(global_step, device):
                 cancelled = True
                 break
-            if manual:
+            if self.private is not None:
+                losses = self.private.step(batch.users, optimizers)
+            elif manual:
                 ctx = StepContext(epoch=epoch, global_step=global_step, device=device, optimizers=optimizers,
                                   backward=backward, step=step)
                 with autocast():
