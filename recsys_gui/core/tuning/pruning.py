@@ -42,21 +42,27 @@ class TrialMonitor:
     """Feeds one trial's validations to Optuna and stops the run when the pruner or the clock says so."""
 
     def __init__(self, trial: Any, metric: str, *, maximize: bool, deadline: float | None = None,
-                 outer: StopToken | None = None) -> None:
+                 grace_s: float = 60.0, outer: StopToken | None = None) -> None:
         self.trial = trial
         self.metric = metric
         self.maximize = maximize
         self.deadline = deadline  # time.monotonic() after which the search takes no more time
+        self.grace_s = grace_s
         self.stop = TrialStop(outer)
         self.best: float | None = None
         self.pruned = False
         self.out_of_time = False
 
     def on_event(self, event: ev.TrainingEvent) -> None:
-        if self.deadline is not None and not self.stop.stop_requested and time.monotonic() > self.deadline:
-            self.out_of_time = True
-            self.stop.request_stop()
-        if not isinstance(event, ev.ValidationEnded) or self.stop.stop_requested:
+        validated = isinstance(event, ev.ValidationEnded)
+        if self.deadline is not None and not self.stop.stop_requested:
+            # Out of time: stop after a validation, so the run keeps its best epoch so far; only a
+            # trial far past the budget is stopped wherever it is (and then has no result).
+            late = time.monotonic() - self.deadline
+            if late > (0 if validated else self.grace_s):
+                self.out_of_time = True
+                self.stop.request_stop()
+        if not validated or self.stop.stop_requested:
             return
         value = event.metrics.get(self.metric)
         if value is None or not math.isfinite(value):

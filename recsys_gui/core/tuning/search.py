@@ -66,7 +66,8 @@ def tune(
     on_trial: Callable[[dict[str, Any]], None] | None = None,
 ) -> TuneResult:
     """Search ``space`` for ``spec``'s model until the study has ``trials`` finished trials or
-    ``timeout_s`` passes (a trial running then ends early and keeps its best epoch so far).
+    ``timeout_s`` of training passes (a trial running then ends after its next validation and keeps
+    its best epoch so far).
 
     ``pruner`` is a name (median, halving, none) or an Optuna pruner; ``on_trial`` gets one small
     JSON-ready dict per finished trial (the live table of a front end).
@@ -74,7 +75,6 @@ def tune(
     import optuna
 
     t0 = time.monotonic()
-    deadline = t0 + timeout_s if timeout_s else None
     if trials < 1:
         raise ConfigError("--trials must be at least 1.")
     ws = Workspace(workspace).ensure() if not isinstance(workspace, Workspace) else workspace.ensure()
@@ -84,6 +84,7 @@ def tune(
         raise ConfigError("A search chooses on a validation metric; give one with --early-stop (not 'none').")
     maximize = metric.split("@")[0].lower() not in LOWER_IS_BETTER
     split, _ = load_split(spec, seed=tcfg.seed)
+    deadline = time.monotonic() + timeout_s if timeout_s else None  # the trials' time, once the data is read
     if split.valid is None:
         raise ConfigError("A search chooses on validation, and this split has none: give --valid, or a "
                           "--split with a validation part (ratio:8,1,1, loo, temporal:0.8,0.9).")
@@ -117,13 +118,16 @@ def tune(
                                          name=f"{name} #{trial.number + 1}")
         run_id = new_run_id(spec.model)
         trial.set_user_attr("run_id", run_id)
-        monitor = TrialMonitor(trial, metric, maximize=maximize, deadline=deadline, outer=stop)
+        monitor = TrialMonitor(trial, metric, maximize=maximize, deadline=deadline, outer=stop,
+                               grace_s=max(60.0, 0.1 * (timeout_s or 0)))
         started = time.monotonic()
         try:
             out = run_training(trial_spec, workspace=ws, callbacks=[monitor, *callbacks], stop=monitor.stop,
                                split=split, run_id=run_id)
         except RecsysError as exc:  # settings that do not go together, a diverged loss: this trial only
             trial.set_user_attr("error", str(exc))
+            if monitor.user_stopped:
+                study.stop()
             raise
         finally:
             trial.set_user_attr("seconds", round(time.monotonic() - started, 3))
