@@ -281,7 +281,10 @@ def fold_in_scores(model: Recommender, history: Tensor, order: Tensor | None = N
         with torch.no_grad():
             users = torch.zeros(history.shape[0], dtype=torch.long, device=history.device)
             return model.score(users, history).float()
-    return fold_in(history, order).detach().float()
+    try:
+        return fold_in(history, order).detach().float()
+    except NotImplementedError as exc:  # a family without fold-in yet: say so, no traceback
+        raise RecsysError(f"{model.label} cannot score a user it was not trained on ({exc}).") from None
 
 
 class _UserRows:
