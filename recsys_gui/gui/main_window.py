@@ -1,4 +1,4 @@
-"""The main window: sidebar navigation over the seven pages, menus, status bar, drag and drop."""
+"""The main window: sidebar navigation over the eight pages, menus, status bar, drag and drop."""
 
 from __future__ import annotations
 
@@ -28,18 +28,19 @@ from recsys_gui.gui.panels.export_panel import ExportPanel
 from recsys_gui.gui.panels.model_panel import ModelPanel
 from recsys_gui.gui.panels.results_panel import ResultsPanel
 from recsys_gui.gui.panels.train_panel import TrainPanel
+from recsys_gui.gui.panels.whatif import WhatIfPanel
 from recsys_gui.gui.paths import absolute_or_none, absolute_path
 from recsys_gui.gui.settings_io import SettingsFile
 from recsys_gui.gui.state import AppState
 from recsys_gui.gui.threading import wait_for_tasks
 
-PAGES = ("Data", "Model", "Train", "Results", "Embeddings", "Compare", "Export")
+PAGES = ("Data", "Model", "Train", "Results", "Embeddings", "Compare", "What-if", "Export")
 MAX_RECENT = 8
 SHORTCUTS = """<table>
 <tr><td><b>Ctrl+O</b></td><td>Open a data file</td></tr>
 <tr><td><b>Ctrl+Shift+O</b></td><td>Open a workspace folder</td></tr>
-<tr><td><b>Ctrl+1 … Ctrl+7</b></td>
-<td>Go to Data, Model, Train, Results, Embeddings, Compare, Export</td></tr>
+<tr><td><b>Ctrl+1 … Ctrl+8</b></td>
+<td>Go to Data, Model, Train, Results, Embeddings, Compare, What-if, Export</td></tr>
 <tr><td><b>Ctrl+R</b></td><td>Start training</td></tr>
 <tr><td><b>Ctrl+.</b></td><td>Stop training</td></tr>
 <tr><td><b>Ctrl+E</b></td><td>Export page</td></tr>
@@ -91,10 +92,11 @@ class MainWindow(QMainWindow):
         self.results_page = ResultsPanel(self.state)
         self.embeddings_page = EmbeddingsPanel(self.state)
         self.compare_page = ComparePanel(self.state)
+        self.whatif_page = WhatIfPanel(self.state)
         self.export_page = ExportPanel(self.state)
         self.pages = {"Data": self.data_page, "Model": self.model_page, "Train": self.train_page,
                       "Results": self.results_page, "Embeddings": self.embeddings_page,
-                      "Compare": self.compare_page, "Export": self.export_page}
+                      "Compare": self.compare_page, "What-if": self.whatif_page, "Export": self.export_page}
         for name in PAGES:
             page = self.pages[name]
             page.setObjectName(f"page_{name.lower()}")

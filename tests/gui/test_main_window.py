@@ -11,8 +11,8 @@ pytestmark = pytest.mark.gui
 
 
 def test_window_opens_with_every_page_and_closes(window, qtbot):
-    assert window.nav.count() == len(PAGES) == 7
-    assert window.stack.count() == 7
+    assert window.nav.count() == len(PAGES) == 8
+    assert window.stack.count() == 8
     for i, name in enumerate(PAGES):
         assert window.nav.item(i).text() == name
         assert not window.nav.item(i).icon().isNull(), f"{name} has no icon"
