@@ -7,6 +7,7 @@ import argparse
 import sys
 
 from recsys_gui.cli.common import add_workspace, print_json
+from recsys_gui.cli.privacy_args import add_privacy_arguments, privacy_from_args
 from recsys_gui.core.errors import ConfigError
 
 
@@ -78,6 +79,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument("--json", action="store_true", help="Print the report as one JSON line at the end.")
     p.add_argument("--quiet", action="store_true", help="No progress line.")
+    add_privacy_arguments(p)
     add_workspace(p)
     p.set_defaults(func=run)
 
@@ -109,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
         should_stop=lambda: stop.stop_requested,
         chunk_users=args.chunk_users,
         explain=args.explain,
+        privacy=privacy_from_args(args),
     )
     d = report.to_dict()
     if args.json:

@@ -46,6 +46,7 @@ from recsys_gui.core.export.top_k import (
     prefetched,
     recommend_frames,
 )
+from recsys_gui.core.privacy.options import ExportPrivacy
 from recsys_gui.core.session import load_run_model, load_split
 from recsys_gui.core.store.workspace import Workspace
 from recsys_gui.core.utils.atomic import check_target, resolved_target
@@ -130,13 +131,15 @@ def export_recommendations(
     should_stop: Callable[[], bool] | None = None,
     chunk_users: int | None = None,
     explain: int = 0,
+    privacy: ExportPrivacy | None = None,
 ) -> ExportReport:
     """Export a stored run's top-``top`` list for every user (or the ``users`` given) to ``out``.
 
     ``users``/``items`` are a file of raw ids (one per line) or a list of raw ids. The format comes
     from ``fmt`` or the suffix. An existing ``out`` is refused unless ``overwrite``; the check runs
     before the model is loaded, so a refused export costs nothing. ``explain`` > 0 adds a
-    ``because`` column naming that many history items behind each row (``explanations``).
+    ``because`` column naming that many history items behind each row (``explanations``);
+    ``privacy`` writes user ids as keyed pseudonyms and/or leaves titles and item metadata out.
     """
     t0 = time.perf_counter()
     target = resolved_target(out)
@@ -162,7 +165,8 @@ def export_recommendations(
     user_idx, unknown_users = resolve_ids(users, split.train.user_ids, "user")
     item_idx, unknown_items = resolve_ids(items, split.train.item_ids, "item")
     n_users = split.n_users if user_idx is None else int(user_idx.size)
-    labels = Labels.from_data(split.train)
+    privacy = privacy or ExportPrivacy()
+    labels = Labels.from_data(split.train, privacy=privacy, workspace=workspace)
     k = min(top, split.n_items)
     done = 0
     short = 0
@@ -204,7 +208,8 @@ def export_recommendations(
         fingerprint=fingerprint,
         explain=explain,
     )
-    meta = items_table(split.train) if kind == "sqlite" else None
+    info.update(privacy.run_info(workspace))
+    meta = items_table(split.train, privacy) if kind == "sqlite" else None
     try:
         path, n_rows = write_recommendations(
             counted(frames),
