@@ -177,3 +177,12 @@ def test_tune_cli_refuses_bad_budgets_and_ranges(tmp_path, capsys):
         cli_main([*base, "--timeout", "soon"])
     assert "expected a duration" in capsys.readouterr().err
     assert RunStore(tmp_path).list_runs() == []
+
+
+def test_a_grid_search_tries_each_point_once_and_stops_when_the_grid_is_done(tmp_path):
+    space = search_space("mf", "reg=1e-3:1e-2:log,loss")
+    assert space.grid() == {"reg": [1e-3, 3e-3, 1e-2], "loss": ["bpr", "mse"]}  # ends and the default
+    res = tune(_spec(epochs=1), space, workspace=tmp_path, trials=10, sampler="grid", study_name="g")
+    seen = {(r["spec"]["model_config"]["reg"], r["spec"]["model_config"]["loss"])
+            for r in RunStore(tmp_path).list_runs(tag="g")}
+    assert res.trials == 6 and len(seen) == 6

@@ -103,7 +103,7 @@ def tune(
         ws, name, identity, pruner=chosen_pruner,
         sampler=studies.make_sampler(sampler, seed=tcfg.seed, space=space, trials_done=done_before,
                                      budget=trials))
-    if is_new:
+    if is_new and sampler != "grid":  # a grid holds every default already (its middle points)
         study.enqueue_trial(space.defaults())
     remaining = trials - sum(studies.trial_counts(study).values())
     store = RunStore(ws)
