@@ -189,3 +189,26 @@ def test_only_the_newest_request_is_answered(qtbot):
         channel.request(lambda n=n: n)
     qtbot.waitUntil(lambda: not channel.busy, timeout=WAIT)
     assert answers == [4]
+
+
+@pytest.fixture
+def workspace(trained):
+    """The window fixture opens the trained workspace."""
+    return trained[0]
+
+
+def test_the_window_opens_the_page_with_ctrl_7_and_loads_the_run_only_then(qtbot, window, trained):
+    from PySide6.QtGui import QKeySequence
+
+    _ws, ids = trained
+    page = window.pages["What-if"]
+    qtbot.waitUntil(lambda: page.picker.current() in ids.values(), timeout=WAIT)
+    chosen = page.picker.current()
+    assert page.runs.cached(chosen) is None  # nothing loaded while the page is hidden
+    (action,) = [a for a in window.menuBar().actions()[1].menu().actions() if a.text() == "What-if"]
+    assert action.shortcut() == QKeySequence("Ctrl+7")
+    action.trigger()
+    assert window.stack.currentWidget() is page
+    qtbot.waitUntil(lambda: page.runs.cached(chosen) is not None, timeout=WAIT)
+    page.add_items([(direct_item, None) for direct_item in page.runs.cached(chosen).item_ids.tolist()[:2]])
+    qtbot.waitUntil(lambda: len(page.columns()[0].rows()) == 10, timeout=WAIT)

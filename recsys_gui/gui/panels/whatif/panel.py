@@ -38,6 +38,7 @@ from recsys_gui.gui.widgets import Message, RunPicker, title
 DEBOUNCE_MS = 150
 EXPLAIN = 3  # reasons per recommended item
 EMPTY_BASKET = "Add items to the basket to see what this run recommends for them."
+COMPARE_HINT = "Tick two or more runs to compare their lists side by side."
 
 
 def _section(text: str) -> QLabel:
@@ -50,6 +51,7 @@ class WhatIfPanel(QWidget):
         self.state = state
         self.runs = loaded_runs.LoadedRuns(state.workspace)
         self._columns: dict[str, ResultColumn] = {}
+        self._load_when_shown: str | None = None
 
         root = QVBoxLayout(self)
         root.addWidget(
@@ -166,7 +168,6 @@ class WhatIfPanel(QWidget):
         box.setContentsMargins(0, 0, 0, 0)
         box.addWidget(QLabel("Runs to compare (tick two or more):"))
         self.checklist = RunChecklist()
-        self.checklist.setMaximumHeight(130)
         box.addWidget(self.checklist)
         self.compare_box.hide()
         lay.addWidget(self.compare_box)
@@ -192,9 +193,18 @@ class WhatIfPanel(QWidget):
         self._set_columns([])
 
     def _run_selected(self, run_id: str) -> None:
+        self.update_lists()
+        if not self.isVisible():  # the window's start-up picks a run: load it when the page is opened
+            self._load_when_shown = run_id
+            return
+        self._load_when_shown = None
         self.message.show_message("Loading the run…")
         self.loader.request(loaded_runs.load, self.runs, run_id)
-        self.update_lists()
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        if self._load_when_shown is not None and self._load_when_shown == self.picker.current():
+            self._run_selected(self._load_when_shown)
 
     def _run_loaded(self, loaded: Any) -> None:
         if loaded.run_id != self.picker.current():
@@ -281,7 +291,9 @@ class WhatIfPanel(QWidget):
         targets = self.target_runs()
         self._set_columns(targets)
         if self.compare_btn.isChecked() and len(targets) < 2:
-            self.message.show_message("Tick two or more runs to compare their lists side by side.")
+            self.message.show_message(COMPARE_HINT)
+        elif self.message.text() == COMPARE_HINT:
+            self.message.clear_message()
         items = self.basket.items()
         if not targets:
             self.recommender.cancel()
@@ -311,7 +323,7 @@ class WhatIfPanel(QWidget):
         self._columns = {}
         for run_id in run_ids:
             row = rows.get(run_id)
-            column = ResultColumn(run_id, run_label(row) if row else run_id)
+            column = ResultColumn(run_id, run_label(row) if row else run_id, compact=len(run_ids) > 1)
             column.show_hint(EMPTY_BASKET if not self.basket.rowCount() else "Computing…")
             self.columns_split.addWidget(column)
             self._columns[run_id] = column

@@ -22,11 +22,17 @@ NO_REASON = "—"
 
 
 class ResultColumn(QWidget):
-    """A header with the run's label, a one-line message, and the list (``rows()`` reads it back)."""
+    """A header with the run's label, a one-line message, and the list (``rows()`` reads it back).
 
-    def __init__(self, run_id: str, label: str, parent: QWidget | None = None) -> None:
+    ``compact`` (several runs side by side): the reason goes under the item's title in one cell,
+    since a third of the page leaves a separate "Why" column a few letters wide.
+    """
+
+    def __init__(
+        self, run_id: str, label: str, parent: QWidget | None = None, *, compact: bool = False
+    ) -> None:
         super().__init__(parent)
-        self.run_id = run_id
+        self.run_id, self.compact = run_id, compact
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         self.header = QLabel(f"<b>{label}</b>")
@@ -38,13 +44,18 @@ class ResultColumn(QWidget):
         self.table.setHorizontalHeaderLabels(["#", "Item", "Why"])
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setWordWrap(False)
+        self.table.setWordWrap(True)
         self.table.verticalHeader().setVisible(False)
         head = self.table.horizontalHeader()
         head.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        head.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
-        head.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
-        self.table.setColumnWidth(1, 240)
+        if compact:
+            head.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+            self.table.setColumnHidden(2, True)
+            self.table.setHorizontalHeaderLabels(["#", "Item and why", "Why"])
+        else:
+            head.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
+            head.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+            self.table.setColumnWidth(1, 240)
         lay.addWidget(self.table, 1)
         self._rows: list[tuple[Any, str | None, str]] = []
 
@@ -56,7 +67,10 @@ class ResultColumn(QWidget):
         for r, rec in enumerate(recommendations):
             why = reason_text(rec.because)
             self._rows.append((rec.item, rec.title, why))
-            cells = (str(rec.rank), item_label(rec.item, rec.title), why or NO_REASON)
+            label = item_label(rec.item, rec.title)
+            if self.compact:
+                label = f"{label}\n{why or NO_REASON}"
+            cells = (str(rec.rank), label, why or NO_REASON)
             for c, text in enumerate(cells):
                 cell = QTableWidgetItem(text)
                 if c == 0:
@@ -64,6 +78,7 @@ class ResultColumn(QWidget):
                 self.table.setItem(r, c, cell)
             self.table.item(r, 1).setToolTip(f"{rec.title or ''} (id {rec.item}) · score {rec.score:.4g}")
             self.table.item(r, 2).setToolTip(why or "This model gives no per-item reasons.")
+        self.table.resizeRowsToContents()  # a long reason wraps instead of being cut
         if not recommendations:
             self.message.show_message("No items left to recommend.")
 

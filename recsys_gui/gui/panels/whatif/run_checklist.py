@@ -33,6 +33,8 @@ class RunChecklist(QListWidget):
             it.setCheckState(Qt.CheckState.Checked if row["id"] in keep else Qt.CheckState.Unchecked)
             self.addItem(it)
         self.blockSignals(False)
+        rows_shown = max(2, min(self.count(), 5))  # as tall as its runs, up to five of them
+        self.setMaximumHeight(rows_shown * max(self.sizeHintForRow(0), 18) + 2 * self.frameWidth() + 4)
         if keep != set(self.checked()):
             self.checked_changed.emit()
 
