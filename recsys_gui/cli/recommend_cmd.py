@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from recsys_gui.cli.common import add_workspace, print_json
 from recsys_gui.cli.privacy_args import add_privacy_arguments, privacy_from_args
 from recsys_gui.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from recsys_gui.core.serving import Recommendation
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -188,16 +192,16 @@ def _split_list(text: str, flag: str) -> list[str]:
     return values
 
 
-def _table(recs: list, *, explain: bool) -> str:
-    """A plain-text table: rank, item, score, title[, because]."""
+def _table(recs: list[Recommendation], *, explain: bool) -> str:
+    """A plain-text table: rank, item, score[, title][, because] (title only when the run has titles)."""
     if not recs:
         return "(no recommendations: every item is already known)"
-    rows = [["rank", "item", "score", "title", *(["because"] if explain else [])]]
+    titled = any(r.title for r in recs)
+    rows = [["rank", "item", "score", *(["title"] if titled else []), *(["because"] if explain else [])]]
     for r in recs:
         because = "; ".join(f"{b.item}{' ' + b.title if b.title else ''} ({b.share:.0%})" for b in r.because)
-        rows.append(
-            [str(r.rank), str(r.item), f"{r.score:.4f}", r.title or "", *([because] if explain else [])]
-        )
+        title = [r.title or ""] if titled else []
+        rows.append([str(r.rank), str(r.item), f"{r.score:.4f}", *title, *([because] if explain else [])])
     widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]))]
     return "\n".join("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in rows)
 

@@ -114,3 +114,13 @@ def test_explain_adds_a_because_column_to_every_export_format(ease_run, tmp_path
     elif fmt == "sqlite":
         columns = pd.read_sql("select * from recommendations limit 1", sqlite3.connect(plain)).columns
     assert "because" not in columns  # only asked for
+
+
+def test_an_explained_export_can_be_pseudonymised_and_left_without_titles(ease_run, tmp_path):
+    out = tmp_path / "private.csv"
+    argv = ["recommend", "e1", "--top", "2", "--explain", "2", "--out", str(out), "--quiet"]
+    assert main([*argv, "--pseudonymise", "--drop-titles", "--workspace", str(ease_run)]) == 0
+    frame = pd.read_csv(out, dtype=str)
+    assert list(frame.columns) == ["user_id", "rank", "item_id", "score", "because"]
+    assert frame["user_id"].str.match(r"^u_[0-9a-f]{20}$").all()
+    assert not frame["because"].fillna("").str.contains("Film").any()  # reasons are ids only
