@@ -135,6 +135,11 @@ def test_basket_drives_the_list_with_reasons(qtbot, page, trained, direct):
     page.remove_btn.click()
     assert page.basket.items() == [first, by_id]
     _wait_for_list(qtbot, column, _expected(ease, page, 5))
+    page.basket.setFocus()
+    page.basket.selectRow(0)
+    qtbot.keyClick(page.basket, Qt.Key.Key_Delete)
+    assert page.basket.items() == [by_id]
+    _wait_for_list(qtbot, column, _expected(ease, page, 5))
 
     page.clear_btn.click()
     qtbot.waitUntil(lambda: column.rows() == [] and column.message.isVisible(), timeout=WAIT)
@@ -152,6 +157,25 @@ def test_start_from_user_fills_the_basket(qtbot, page, direct):
     (column,) = page.columns()
     _wait_for_list(qtbot, column, _expected(ease, page, 10))
     assert not {r[0] for r in column.rows()} & {item for item, _r in history}
+
+
+def test_start_from_user_asks_before_replacing_a_basket(qtbot, page, direct):
+    from PySide6.QtWidgets import QMessageBox
+
+    ease = direct["ease"]
+    mine = ease.item_ids.tolist()[-1]
+    page.add_items([(mine, None)])
+    user = ease.user_ids.tolist()[1]
+    qtbot.keyClicks(page.user_edit, str(user))
+    page.user_btn.click()
+    qtbot.waitUntil(lambda: page.findChild(QMessageBox) is not None, timeout=WAIT)
+    page.findChild(QMessageBox).button(QMessageBox.StandardButton.Cancel).click()
+    assert page.basket.items() == [mine]  # nothing the user had is lost without asking
+    page.user_btn.click()
+    qtbot.waitUntil(lambda: any(b.isVisible() for b in page.findChildren(QMessageBox)), timeout=WAIT)
+    box = next(b for b in page.findChildren(QMessageBox) if b.isVisible())
+    box.button(QMessageBox.StandardButton.Yes).click()
+    assert page.basket.items() == [item for item, _r in ease.history_of(user)]
 
 
 def test_compare_runs_side_by_side(qtbot, page, trained, direct):

@@ -112,6 +112,13 @@ class BasketTable(QTableWidget):
         if had:
             self.changed.emit()
 
+    def keyPressEvent(self, event: Any) -> None:
+        editing = self.state() == self.State.EditingState
+        if event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and not editing:
+            self.remove_selected()
+            return
+        super().keyPressEvent(event)
+
     def _rating_edited(self, cell: QTableWidgetItem) -> None:
         if cell.column() != RATING_COLUMN:
             return

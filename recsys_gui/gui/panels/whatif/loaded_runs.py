@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 KEEP_RUNS = 6  # loaded models kept in memory; the least recently used one goes first
+SEARCH_LIMIT = 200  # matches listed for one search: enough to scroll, few enough to draw at once
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,9 @@ def load(runs: LoadedRuns, run_id: str) -> Any:
     return runs.get(run_id)
 
 
-def search(runs: LoadedRuns, run_id: str, text: str, limit: int = 200) -> list[tuple[Any, str | None]]:
+def search(
+    runs: LoadedRuns, run_id: str, text: str, limit: int = SEARCH_LIMIT
+) -> list[tuple[Any, str | None]]:
     return runs.get(run_id).search_items(text, limit=limit)
 
 

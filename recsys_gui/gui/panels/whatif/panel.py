@@ -176,12 +176,6 @@ class WhatIfPanel(QWidget):
         lay.addWidget(self.columns_split, 1)
         return side
 
-    def keyPressEvent(self, event: Any) -> None:
-        if event.key() == Qt.Key.Key_Delete and self.basket.hasFocus():
-            self.basket.remove_selected()
-            return
-        super().keyPressEvent(event)
-
     # --- runs ------------------------------------------------------------------------------------
     def _runs_changed(self) -> None:
         self.checklist.set_runs(self.state.finished_runs())

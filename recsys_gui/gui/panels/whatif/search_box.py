@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from recsys_gui.gui.panels.whatif.loaded_runs import SEARCH_LIMIT
 from recsys_gui.gui.panels.whatif.reasons import item_label
 
 ItemRole = Qt.ItemDataRole.UserRole
@@ -62,11 +63,14 @@ class ItemSearch(QWidget):
             row.setToolTip(f"{title} (id {item})" if title else f"id {item}")
             row.setData(ItemRole, (item, title))
             self.list.addItem(row)
-        text = self.text()
-        self.count_label.setText(
-            "" if not text else f"{len(matches)} match{'es' if len(matches) != 1 else ''}" if matches
-            else "no item matches"
-        )
+        n = len(matches)
+        if not self.text():
+            shown = ""
+        elif n >= SEARCH_LIMIT:
+            shown = f"the first {n} matches: type more to narrow them"
+        else:
+            shown = f"{n} match{'es' if n != 1 else ''}" if n else "no item matches"
+        self.count_label.setText(shown)
 
     def matches(self) -> list[tuple[Any, str | None]]:
         return [self.list.item(i).data(ItemRole) for i in range(self.list.count())]
