@@ -25,8 +25,8 @@ from recsys_gui import __version__
 from recsys_gui.core import config as cfgmod
 from recsys_gui.core.config import TrainConfig
 from recsys_gui.core.data.interactions import Split
-from recsys_gui.core.errors import ConfigError, DataChangedError, RecsysError, TrainingCancelled
-from recsys_gui.core.evaluation.evaluator import EvalResult, Evaluator
+from recsys_gui.core.errors import DataChangedError, RecsysError, TrainingCancelled
+from recsys_gui.core.evaluation.evaluator import EvalResult, Evaluator, held_out_users
 from recsys_gui.core.models import base as models
 from recsys_gui.core.store.run_store import RunStore, new_run_id
 from recsys_gui.core.store.workspace import Workspace
@@ -159,11 +159,13 @@ def library_versions() -> dict[str, str]:
     }
 
 
-def make_evaluator(metrics: Sequence[str], early_stop_metric: str | None, *, seed: int) -> Evaluator:
+def make_evaluator(metrics: Sequence[str], early_stop_metric: str | None, *, seed: int,
+                   split: Split | None = None) -> Evaluator:
+    """The validation evaluator; on a held-out-users ``split`` it scores those users through fold-in."""
     keys = list(metrics)
     if early_stop_metric and early_stop_metric not in keys:
         keys.append(early_stop_metric)
-    return Evaluator(keys, seed=seed)
+    return Evaluator(keys, seed=seed, new_users=held_out_users(split) if split is not None else None)
 
 
 def run_training(
@@ -192,7 +194,6 @@ def run_training(
     report: dict[str, Any] = {}
     if split is None:
         split, report = load_split(spec, seed=tcfg.seed)
-    check_scores_held_out_users(models.get_model_class(model_name), split)
     seed_everything(tcfg.seed, 0)  # identical initial weights on every rank
     model = models.build_model(model_name, model_config, split.n_users, split.n_items)
     cls = type(model)
@@ -206,7 +207,8 @@ def run_training(
         check_new_run_id(ws, run_id)
     run_id = resume_run_id or run_id or new_run_id(model_name)
     run_id = str(dist.broadcast_object(run_id))
-    evaluator = make_evaluator(spec.metrics, tcfg.early_stop_metric, seed=tcfg.seed)  # refused before a row
+    evaluator = make_evaluator(spec.metrics, tcfg.early_stop_metric, seed=tcfg.seed,  # refused before a row
+                               split=split)
     store = RunStore(ws) if dist.is_main else None
     resumed_from: dict[str, Any] | None = None
     sinks: list[Callback] = []
@@ -258,7 +260,8 @@ def run_training(
                 "The GPU ran out of memory. Lower the batch size or the embedding size, or train on the CPU."
             ) from None
         model.set_context(split.known_for_test())
-        test_eval = Evaluator([*spec.metrics, *_beyond(spec.metrics)], seed=tcfg.seed)
+        test_eval = Evaluator([*spec.metrics, *_beyond(spec.metrics)], seed=tcfg.seed,
+                              new_users=held_out_users(split))
         test_res = test_eval.evaluate(
             model,
             history=split.known_for_valid(),
@@ -315,28 +318,6 @@ def check_new_run_id(ws: Workspace, run_id: str) -> None:
         raise RecsysError(f"Run id '{run_id}': use letters, digits, '.', '_' and '-' only (at most 128).")
     if (ws.run_dir(run_id) / "spec.json").exists():
         raise RecsysError(f"Run id '{run_id}' is already used in {ws.root}; choose another or resume it.")
-
-
-def check_scores_held_out_users(cls: type[models.Recommender], split: Split) -> None:
-    """Refuse a held-out-users split for a model that cannot score users it did not train on.
-
-    Models that keep one trained vector per user (MF, NeuMF, MLP, ConvNCF) would score the held-out
-    users with vectors that were never trained and report numbers below popularity's.
-    """
-    if split.fold_in is None or scores_unseen_users(cls):
-        return
-    raise ConfigError(
-        f"{cls.label} cannot score users it was not trained on, so the held-out-users split "
-        f"({split.protocol}) would report meaningless numbers for it. Use a split that keeps "
-        "every user in training (ratio, random, loo, temporal), or a model that scores from a "
-        "user's history: pop, itemknn, ease, vae, gan, gru4rec, sasrec."
-    )
-
-
-def scores_unseen_users(cls: type[models.Recommender]) -> bool:
-    """Whether a model ranks for a user from that user's history alone (no trained user vector)."""
-    caps = cls.capabilities
-    return caps.scoring_needs_history or caps.batch_kind == "sequences" or not caps.user_embeddings
 
 
 def check_data_unchanged(row: dict[str, Any], split: Split, *, allow_changed: bool = False) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from recsys_gui.core.errors import ConfigError, DataChangedError
+from recsys_gui.core.errors import DataChangedError
 from recsys_gui.core.session import DataSpec, RunSpec, load_run_split, run_training
 from recsys_gui.core.store.run_store import RunStore
 
@@ -20,10 +20,11 @@ def _spec(path: Path, model: str, split: str = "ratio:8,1,1", **train) -> RunSpe
 
 
 @pytest.mark.parametrize("model", ["mf", "nmf", "mlp", "cnn"])
-def test_held_out_users_split_refuses_models_with_trained_user_vectors(tmp_path, model):
-    with pytest.raises(ConfigError, match="cannot score users it was not trained on"):
-        run_training(_spec(SAMPLE, model, HELD_OUT), workspace=tmp_path)
-    assert RunStore(tmp_path).list_runs() == []  # refused before a run exists
+def test_held_out_users_split_scores_models_with_trained_user_vectors_through_fold_in(tmp_path, model):
+    """Refused before fold-in (issue 22): now the held-out users are scored from their fold-in rows."""
+    out = run_training(_spec(SAMPLE, model, HELD_OUT), workspace=tmp_path)
+    assert out.status == "completed"
+    assert 0.0 <= out.test["ndcg@10"] <= 1.0
 
 
 @pytest.mark.parametrize("model", ["pop", "ease"])

@@ -1,8 +1,8 @@
 """Full-ranking evaluation in user batches on the device, with per-user values kept.
 
-One ``score`` call per batch of users, known items masked, ``torch.topk`` with the largest k any
-metric needs, hits against the target rows. No per-user Python loops. Under torchrun users are
-sharded across ranks and sums are all-reduced.
+One ``score`` call per batch of users (through fold-in for users the model did not train on), known
+items masked, ``torch.topk`` with the largest k any metric needs, hits against the target rows. No
+per-user Python loops. Under torchrun users are sharded across ranks and sums are all-reduced.
 """
 
 from __future__ import annotations
@@ -15,11 +15,18 @@ import torch
 from torch import Tensor
 
 from recsys_gui.core.data.batching import PositiveIndex
-from recsys_gui.core.data.interactions import InteractionData
+from recsys_gui.core.data.interactions import InteractionData, Split
 from recsys_gui.core.errors import TrainingCancelled
 from recsys_gui.core.evaluation import metrics as M
 from recsys_gui.core.evaluation.ild_basis import item_basis
-from recsys_gui.core.evaluation.ranking import DeviceCSR, full_scores, topk_for_users, user_batches
+from recsys_gui.core.evaluation.ranking import (
+    DeviceCSR,
+    FoldInScorer,
+    fold_in_view,
+    full_scores,
+    topk_for_users,
+    user_batches,
+)
 from recsys_gui.core.models.base import Recommender
 
 
@@ -43,11 +50,15 @@ class Evaluator:
         batch_users: int = 2048,
         sampled_negatives: int | None = None,
         seed: int = 0,
+        new_users: np.ndarray | None = None,
     ) -> None:
+        """``new_users``: bool [n_users], the users no model trained on (``held_out_users(split)``);
+        a model with trained user vectors scores them through fold-in from their history rows."""
         self.specs = M.parse_metrics(metrics)
         self.batch_users = int(batch_users)
         self.sampled_negatives = sampled_negatives
         self.seed = seed
+        self.new_users = new_users
 
     @property
     def keys(self) -> list[str]:
@@ -106,7 +117,10 @@ class Evaluator:
         users_all = np.unique(target.users)
         shard = np.array_split(users_all, world_size)[rank] if world_size > 1 else users_all
         users_t = torch.as_tensor(shard, dtype=torch.long, device=device)
-        hist = DeviceCSR(history, device)
+        new_users = None if self.new_users is None else torch.as_tensor(self.new_users, dtype=torch.bool)
+        folds_in = fold_in_view(model, new_users, history, device)
+        hist = folds_in.history if isinstance(folds_in, FoldInScorer) else DeviceCSR(history, device)
+        scorer = folds_in
         excl = DeviceCSR(exclude, device)
         tgt = DeviceCSR(target, device)
         ranking = [s for s in self.specs if s.name in M.RANKING_METRICS]
@@ -146,11 +160,11 @@ class Evaluator:
                 raise TrainingCancelled("Evaluation stopped.")
             n_rel = tgt.row_lengths(ub).double()
             if sampled:
-                vals = self._sampled_batch(model, ub, hist, tgt, neg_index, gen, ranking)
+                vals = self._sampled_batch(scorer, ub, hist, tgt, neg_index, gen, ranking)
                 for key, v in vals.items():
                     per_user[key].append(v)
             elif kmax:
-                idx, _ = topk_for_users(model, ub, k=kmax, history=hist, exclude=excl)
+                idx, _ = topk_for_users(scorer, ub, k=kmax, history=hist, exclude=excl)
                 rows = tgt.dense(ub, dtype=torch.float64)
                 hits = rows.gather(1, idx)
                 for s in ranking:
@@ -159,7 +173,7 @@ class Evaluator:
                     top = idx[:, : s.k]
                     self._list_metric(s, top, exposure, list_sums, item_pop, n_hist_users, model, ild_items)
             if want_auc:
-                per_user["auc"].append(self._auc(model, ub, hist, excl, tgt))
+                per_user["auc"].append(self._auc(scorer, ub, hist, excl, tgt))
 
         n_eval = torch.tensor(float(users_t.numel()), dtype=torch.float64, device=device)
         sums = {
@@ -182,7 +196,7 @@ class Evaluator:
                 out[s.key] = float(list_sums[s.key]) / n
         for s in self.specs:
             if s.name in M.RATING_METRICS:
-                out.update(self._rating_errors(model, target, device))
+                out.update(self._rating_errors(scorer, target, device))
         ordered = {s.key: out[s.key] for s in self.specs if s.key in out}
         result = EvalResult(ordered, n_users=int(n))
         if keep_per_user:
@@ -249,7 +263,7 @@ class Evaluator:
         return out
 
     def _rating_errors(
-        self, model: Recommender, target: InteractionData, device: torch.device
+        self, model: Recommender | FoldInScorer, target: InteractionData, device: torch.device
     ) -> dict[str, float]:
         if not getattr(model, "uses_ratings", False):
             return {}
@@ -261,6 +275,17 @@ class Evaluator:
         )
         err = preds.float() - y
         return {"rmse": float(err.pow(2).mean().sqrt()), "mae": float(err.abs().mean())}
+
+
+def held_out_users(split: Split) -> np.ndarray | None:
+    """Bool [n_users]: the users of a held-out-users split (strong generalisation), known only by their
+    fold-in rows; None for a split that trains on every user."""
+    if split.fold_in is None:
+        return None
+    new = np.zeros(split.n_users, dtype=bool)
+    new[split.fold_in.users] = True
+    new[split.train.users] = False
+    return new
 
 
 def breakdown_by_activity(

@@ -17,7 +17,8 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -164,6 +165,30 @@ class Recommender(nn.Module):
         """Scores [B, n_items] for the given users, higher is better, unmasked."""
         raise NotImplementedError
 
+    def score_new_users(self, history: Tensor, order: Tensor | None = None) -> Tensor:
+        """Scores [B, n_items] for B users the model did not train on, from their interactions alone
+        (fold-in; CONTRACTS.md, interface 1). ``history`` [B, n_items]: the rating (1.0 for implicit
+        data) where the user interacted, 0 elsewhere; ``order`` [B, L]: item indices oldest first,
+        right-padded with -1 (sequence models; None: the nonzero columns of ``history``).
+
+        The default serves models that score from a history row or need no user at all (Pop, ItemKNN,
+        EASE, Mult-VAE, CFGAN); a model with one trained vector per user overrides it. Evaluation
+        mode, no gradients, parameters untouched.
+        """
+        if self.keeps_user_vectors():
+            raise NotImplementedError(f"{self.label} keeps one vector per trained user and must "
+                                      "implement score_new_users")
+        users = torch.zeros(history.shape[0], dtype=torch.long, device=history.device)
+        with inference(self):
+            return self.score(users, history)
+
+    @classmethod
+    def keeps_user_vectors(cls) -> bool:
+        """Whether scoring a user needs a vector trained for that user (MF, NeuMF, MLP, ConvNCF): such a
+        model scores users it never trained on only through ``score_new_users``."""
+        caps = cls.capabilities
+        return caps.user_embeddings and not caps.scoring_needs_history and caps.batch_kind != "sequences"
+
     def predict_pairs(self, users: Tensor, items: Tensor, history: Tensor | None = None) -> Tensor:
         """Scores of given (user, item) pairs; the default scores whole rows and gathers."""
         rows = self.score(users, history)
@@ -194,6 +219,18 @@ class Recommender(nn.Module):
         model = cls(config, int(ckpt["n_users"]), int(ckpt["n_items"]))
         model.load_state_dict(ckpt["state_dict"])
         return model
+
+
+@contextmanager
+def inference(model: nn.Module) -> Iterator[None]:
+    """Evaluation mode (no dropout) and no gradients inside; the model's mode is restored after."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        model.train(was_training)
 
 
 def adam(params, **kw: Any) -> torch.optim.Optimizer:

@@ -24,6 +24,7 @@ from torch.nn import functional as F
 from recsys_gui.core.config import setting
 from recsys_gui.core.data.batching import PairBatch
 from recsys_gui.core.errors import ConfigError
+from recsys_gui.core.models import foldin
 from recsys_gui.core.models.base import (
     BatchOptions,
     Capabilities,
@@ -31,6 +32,7 @@ from recsys_gui.core.models.base import (
     Losses,
     Pretraining,
     Recommender,
+    inference,
 )
 from recsys_gui.core.models.layers import Embedding, chunked_over_items
 from recsys_gui.core.models.mf import MF, MFConfig
@@ -206,7 +208,31 @@ class ConvNCF(Recommender):
         return self._pair_logits(self.P(users), self.Q(items))
 
     def score(self, users: Tensor, history: Tensor | None) -> Tensor:
-        pu = self.P(users)
+        return self._score_vectors(self.P(users))
+
+    FOLD_IN_STEPS: ClassVar[int] = 40
+    FOLD_IN_LR: ClassVar[float] = 0.05
+
+    def score_new_users(self, history: Tensor, order: Tensor | None = None) -> Tensor:
+        """A few Adam steps on a fresh user vector (from the trained users' mean), the network frozen:
+        ConvNCF's own BPR loss with its L2 term on the history's items against sampled negatives."""
+
+        def loss(vecs: Sequence[Tensor], rows: Tensor, pos: Tensor, neg: Tensor) -> Tensor:
+            k = neg.shape[1]
+            pu = vecs[0][rows]
+            q = self.Q.weight.detach()
+            pos_l = self._pair_logits(pu, q[pos])
+            neg_l = self._pair_logits(pu.repeat_interleave(k, 0), q[neg.reshape(-1)]).view(-1, k)
+            bpr = -F.logsigmoid(pos_l.unsqueeze(1) - neg_l).mean()
+            return bpr + self.config.reg * pu.pow(2).sum() / pu.shape[0]
+
+        (pu,) = foldin.optimise_user_vectors(self, [self.P.weight.mean(0)], history, loss,
+                                             steps=self.FOLD_IN_STEPS, lr=self.FOLD_IN_LR,
+                                             negatives=self.config.negatives)
+        with inference(self):
+            return self._score_vectors(pu)
+
+    def _score_vectors(self, pu: Tensor) -> Tensor:
         b = pu.shape[0]
 
         def block(items: Tensor) -> Tensor:

@@ -17,8 +17,15 @@ from torch.nn import functional as F
 from recsys_gui.core.config import setting
 from recsys_gui.core.data.batching import PairBatch, PointBatch
 from recsys_gui.core.data.interactions import InteractionData
-from recsys_gui.core.models import kernels
-from recsys_gui.core.models.base import BatchOptions, Capabilities, EmbeddingConfig, Losses, Recommender
+from recsys_gui.core.models import foldin, kernels
+from recsys_gui.core.models.base import (
+    BatchOptions,
+    Capabilities,
+    EmbeddingConfig,
+    Losses,
+    Recommender,
+    inference,
+)
 from recsys_gui.core.models.layers import Embedding
 
 
@@ -101,6 +108,30 @@ class MF(Recommender):
         if self.explicit:
             out = out + self.user_bias(users) + self.item_bias.weight.T + self.global_mean
         return out
+
+    # iALS fold-in weights, chosen on ml-1m's validation users (users:0.1,0.1,foldin=0.8, seed 2020):
+    # the confidence α of a history item over an unseen one, and λ relative to the mean eigenvalue of
+    # QᵀQ. Strong ridge wins (valid NDCG@10 0.408 at λ 3 against 0.353 at 0.03); α matters little below
+    # 10, and plain least squares on the history alone (α → ∞) ranks far worse (0.20).
+    FOLD_IN_ALPHA: ClassVar[float] = 3.0
+    FOLD_IN_REG: ClassVar[float] = 3.0
+
+    def fold_in(self, history: Tensor) -> tuple[Tensor, Tensor | None]:
+        """User vectors (and, explicit, biases) for new users by least squares against the fixed
+        item factors: iALS-weighted for BPR, the model's own MSE objective for ratings."""
+        q = self.Q.weight.detach()
+        if self.explicit:
+            return foldin.explicit_user_vectors(history, q, self.item_bias.weight.detach().view(-1),
+                                                self.global_mean, self.config.reg)
+        return foldin.implicit_user_vectors(history, q, self.FOLD_IN_ALPHA, self.FOLD_IN_REG), None
+
+    def score_new_users(self, history: Tensor, order: Tensor | None = None) -> Tensor:
+        with inference(self):
+            p, bias = self.fold_in(history)
+            out = p @ self.Q.weight.T
+            if bias is not None:
+                out = out + bias.unsqueeze(1) + self.item_bias.weight.T + self.global_mean
+            return out
 
     def user_embeddings(self, users: Tensor, history: Tensor | None) -> Tensor:
         return self.P(users)

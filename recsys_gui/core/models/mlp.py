@@ -6,15 +6,25 @@ positive and ``negatives`` uniformly sampled non-interacted items (the NCF log l
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
+import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
 from recsys_gui.core.config import setting
 from recsys_gui.core.data.batching import PointBatch
-from recsys_gui.core.models.base import BatchOptions, Capabilities, EmbeddingConfig, Losses, Recommender
+from recsys_gui.core.models import foldin
+from recsys_gui.core.models.base import (
+    BatchOptions,
+    Capabilities,
+    EmbeddingConfig,
+    Losses,
+    Recommender,
+    inference,
+)
 from recsys_gui.core.models.layers import (
     Embedding,
     Tower,
@@ -85,7 +95,31 @@ class MLP(Recommender):
         return self.head(self.tower(self.P(users), self.Q(items))).squeeze(-1)
 
     def score(self, users: Tensor, history: Tensor | None) -> Tensor:
-        pu = self.P(users)
+        return self._score_vectors(self.P(users))
+
+    FOLD_IN_STEPS: ClassVar[int] = 40
+    FOLD_IN_LR: ClassVar[float] = 0.05
+
+    def score_new_users(self, history: Tensor, order: Tensor | None = None) -> Tensor:
+        """A few Adam steps on a fresh user vector (from the trained users' mean), the tower frozen:
+        the model's own log loss on the history's items and sampled negatives."""
+
+        def loss(vecs: Sequence[Tensor], rows: Tensor, pos: Tensor, neg: Tensor) -> Tensor:
+            k = neg.shape[1]
+            r = torch.cat([rows, rows.repeat_interleave(k)])
+            items = torch.cat([pos, neg.reshape(-1)])
+            labels = torch.cat([torch.ones(pos.numel(), device=pos.device),
+                                torch.zeros(neg.numel(), device=pos.device)])
+            logits = self.head(self.tower(vecs[0][r], self.Q(items))).squeeze(-1)
+            return F.binary_cross_entropy_with_logits(logits, labels)
+
+        (pu,) = foldin.optimise_user_vectors(self, [self.P.weight.mean(0)], history, loss,
+                                             steps=self.FOLD_IN_STEPS, lr=self.FOLD_IN_LR,
+                                             negatives=self.config.negatives)
+        with inference(self):
+            return self._score_vectors(pu)
+
+    def _score_vectors(self, pu: Tensor) -> Tensor:
         return chunked_over_items(
             lambda it: self.head(self.tower.grid(pu, self.Q(it))).squeeze(-1),
             self.n_items,

@@ -20,6 +20,7 @@ from torch.nn import functional as F
 
 from recsys_gui.core.config import setting
 from recsys_gui.core.data.batching import PointBatch
+from recsys_gui.core.models import foldin
 from recsys_gui.core.models.base import (
     BatchOptions,
     Capabilities,
@@ -27,6 +28,7 @@ from recsys_gui.core.models.base import (
     Losses,
     Pretraining,
     Recommender,
+    inference,
 )
 from recsys_gui.core.models.layers import (
     Embedding,
@@ -127,8 +129,12 @@ class NeuMF(Recommender):
         self.load_pretrained(gmf.state_dict(), mlp.state_dict())
 
     def _logits(self, users: Tensor, items: Tensor) -> Tensor:
-        gmf = self.P_gmf(users) * self.Q_gmf(items)
-        mlp = self.tower(self.P_mlp(users), self.Q_mlp(items))
+        return self._pair_logits(self.P_gmf(users), self.P_mlp(users), items)
+
+    def _pair_logits(self, pg: Tensor, pm: Tensor, items: Tensor) -> Tensor:
+        """Logits of pairs from the user side's two vectors [N, d], [N, dm] and items [N]."""
+        gmf = pg * self.Q_gmf(items)
+        mlp = self.tower(pm, self.Q_mlp(items))
         d = self.config.embedding_dim  # head(concat(gmf, mlp)) as two products: no concatenation
         w = self.head.weight
         return torch.addmm(torch.addmm(self.head.bias, gmf, w[:, :d].T), mlp, w[:, d:].T).squeeze(-1)
@@ -142,15 +148,39 @@ class NeuMF(Recommender):
         return self._logits(users, items)
 
     def score(self, users: Tensor, history: Tensor | None) -> Tensor:
+        return self._score_vectors(self.P_gmf(users), self.P_mlp(users))
+
+    def score_new_users(self, history: Tensor, order: Tensor | None = None) -> Tensor:
+        """A few Adam steps on fresh GMF and MLP user vectors (from the trained users' mean), the
+        network frozen: NeuMF's own log loss on the history's items and sampled negatives."""
+
+        def loss(vecs: Sequence[Tensor], rows: Tensor, pos: Tensor, neg: Tensor) -> Tensor:
+            k = neg.shape[1]
+            r = torch.cat([rows, rows.repeat_interleave(k)])
+            items = torch.cat([pos, neg.reshape(-1)])
+            labels = torch.cat([torch.ones(pos.numel(), device=pos.device),
+                                torch.zeros(neg.numel(), device=pos.device)])
+            logits = self._pair_logits(vecs[0][r], vecs[1][r], items)
+            return F.binary_cross_entropy_with_logits(logits, labels)
+
+        pg, pm = foldin.optimise_user_vectors(
+            self, [self.P_gmf.weight.mean(0), self.P_mlp.weight.mean(0)], history, loss,
+            steps=self.FOLD_IN_STEPS, lr=self.FOLD_IN_LR, negatives=self.config.negatives)
+        with inference(self):
+            return self._score_vectors(pg, pm)
+
+    FOLD_IN_STEPS: ClassVar[int] = 40
+    FOLD_IN_LR: ClassVar[float] = 0.05
+
+    def _score_vectors(self, pg: Tensor, pm: Tensor) -> Tensor:
         d = self.config.embedding_dim
         w_gmf, w_mlp = self.head.weight[0, :d], self.head.weight[0, d:]
-        pg = self.P_gmf(users) * w_gmf  # the GMF half of the head is linear: fold it into the user side
-        pm = self.P_mlp(users)
+        pg = pg * w_gmf  # the GMF half of the head is linear: fold it into the user side
 
         def block(items: Tensor) -> Tensor:
             return pg @ self.Q_gmf(items).T + self.tower.grid(pm, self.Q_mlp(items)) @ w_mlp + self.head.bias
 
-        return chunked_over_items(block, self.n_items, self.config.item_chunk, users.device)
+        return chunked_over_items(block, self.n_items, self.config.item_chunk, pg.device)
 
     def user_embeddings(self, users: Tensor, history: Tensor | None) -> Tensor:
         return torch.cat([self.P_gmf(users), self.P_mlp(users)], -1)

@@ -26,7 +26,15 @@ from recsys_gui.core.config import setting
 from recsys_gui.core.data.interactions import InteractionData
 from recsys_gui.core.data.sequences import SequenceBatch, last_items
 from recsys_gui.core.errors import ConfigError
-from recsys_gui.core.models.base import BatchOptions, Capabilities, Losses, ModelConfig, Recommender
+from recsys_gui.core.models import foldin
+from recsys_gui.core.models.base import (
+    BatchOptions,
+    Capabilities,
+    Losses,
+    ModelConfig,
+    Recommender,
+    inference,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -99,6 +107,13 @@ class SequentialRecommender(Recommender):
 
     def item_embeddings(self) -> Tensor:
         return self.item_emb.weight[: self.n_items]
+
+    def score_new_users(self, history: Tensor, order: Tensor | None = None) -> Tensor:
+        """Encode the new users' own sequences (``order``, else the history's items) like a trained
+        user's: the state after the last item against every item."""
+        seqs = foldin.sequences_from(history, order, self.config.max_len, self.pad)
+        with inference(self):
+            return self.encode(seqs)[:, -1] @ self.item_emb.weight[: self.n_items].T
 
 
 # --- GRU4Rec ------------------------------------------------------------------------------------

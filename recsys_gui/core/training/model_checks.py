@@ -81,6 +81,7 @@ def check_recommender(cls: type[Recommender]) -> list[str]:
     check("embeddings", lambda: _embeddings(model, split))
     check("seeded", lambda: _seeded(cls, model, split))
     check("context", lambda: _context(model, split))
+    check("fold-in", lambda: _fold_in(model, split))
     if caps.iterative:
         check("stop", lambda: _stop(cls, split))
     if caps.iterative and not caps.manual_optimization:
@@ -161,6 +162,8 @@ def _declares(cls: type[Recommender]) -> None:
         raise _fail(cls, "declares", f"an iterative model in this mode implements '{hook}'")
     if cls.score is Recommender.score:
         raise _fail(cls, "declares", "'score' is not implemented")
+    if cls.keeps_user_vectors() and cls.score_new_users is Recommender.score_new_users:
+        raise _fail(cls, "declares", "a model with trained user vectors must implement 'score_new_users'")
     cfgmod.to_dict(cfgmod.from_mapping(cls.config_cls, {}, cls.label))  # the defaults build
     json.dumps(cfgmod.describe_fields(cls.config_cls))
     json.dumps(dict(cls.train_defaults))
@@ -259,6 +262,75 @@ def _context(model: Recommender, split: Split) -> None:
     model.set_context(split.train)
     if not torch.isfinite(scores).all():
         raise _fail(type(model), "context", "scores after set_context(known_for_test) are not finite")
+
+
+def _ordered_rows(split: Split, users: Tensor) -> tuple[Tensor, Tensor]:
+    """The users' training rows as a fold-in sees them: dense [B, n_items] (ratings for a rating model,
+    else 1.0) and their items in time order [B, L], right-padded with -1."""
+    train = split.train
+    pick = np.isin(train.users, users.numpy())
+    u, i, v, t = train.users[pick], train.items[pick], train.values[pick], train.timestamps[pick]
+    order = np.lexsort((t, u))
+    u, i, v = u[order], i[order], v[order]
+    local = np.searchsorted(users.numpy(), u)  # users are sorted
+    pos = np.arange(u.size) - np.searchsorted(u, u)
+    seq = torch.full((users.numel(), max(int(pos.max(initial=-1)) + 1, 1)), -1, dtype=torch.long)
+    seq[torch.as_tensor(local), torch.as_tensor(pos)] = torch.as_tensor(i)
+    rows = torch.zeros(users.numel(), split.n_items)
+    rows[torch.as_tensor(local), torch.as_tensor(i)] = torch.as_tensor(v)
+    return rows, seq
+
+
+def _held_out_auc(scores: Tensor, history: Tensor, targets: Tensor) -> float:
+    """Mean over users of the share of (held-out item, other unseen item) pairs ranked the right way."""
+    cand = (history == 0) & ~targets
+    below = (scores.unsqueeze(2) > scores.unsqueeze(1)) & cand.unsqueeze(1)  # [B, target i, other j]
+    ties = (scores.unsqueeze(2) == scores.unsqueeze(1)) & cand.unsqueeze(1)
+    per_pair = (below.sum(2) + 0.5 * ties.sum(2)).double() / cand.sum(1, keepdim=True).clamp(min=1)
+    per_user = (per_pair * targets).sum(1) / targets.sum(1).clamp(min=1)
+    return float(per_user.mean())
+
+
+def _fold_in(model: Recommender, split: Split) -> None:
+    """``score_new_users``: shape, finite, deterministic, parameters untouched, no gradient left on, the
+    training mode kept; and a trained user's own history, folded in, ranks that user's held-out
+    (valid and test) items about as well as the model's own scores for that user, and never worse
+    than chance by a margin."""
+    cls = type(model)
+    users = torch.arange(split.n_users)
+    history, order = _ordered_rows(split, users)
+    if not model.capabilities.uses_ratings:
+        history = (history != 0).float()
+    before = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    grads_before = [p.grad for p in model.parameters()]
+    model.eval()
+    first = model.score_new_users(history, order)
+    if model.training:
+        raise _fail(cls, "fold-in", "score_new_users left the model in training mode")
+    if first.shape != (split.n_users, split.n_items) or not first.is_floating_point():
+        raise _fail(cls, "fold-in", f"score_new_users gave {tuple(first.shape)} {first.dtype}, expected "
+                                    f"{(split.n_users, split.n_items)} floats")
+    if first.requires_grad:
+        raise _fail(cls, "fold-in", "score_new_users returned scores that require a gradient")
+    if not torch.isfinite(first).all():
+        raise _fail(cls, "fold-in", "score_new_users gave non-finite scores")
+    if not _close(first, model.score_new_users(history, order), rtol=1e-5, atol=1e-6):
+        raise _fail(cls, "fold-in", "score_new_users gave different scores for the same histories")
+    after = model.state_dict()
+    changed = [k for k, v in before.items() if not torch.equal(v, after[k])]
+    if changed or any(p.grad is not g for p, g in zip(model.parameters(), grads_before, strict=True)):
+        what = ", ".join(changed) or "gradients"
+        raise _fail(cls, "fold-in", f"score_new_users changed the model ({what})")
+    targets = torch.zeros(split.n_users, split.n_items, dtype=torch.bool)
+    for part in (split.valid, split.test):
+        if part is not None:
+            targets[torch.as_tensor(part.users), torch.as_tensor(part.items)] = True
+    targets &= history == 0
+    folded = _held_out_auc(first, history, targets)
+    own = _held_out_auc(_score(model, split, users), history, targets)
+    if folded < min(own, 0.6) - 0.05:
+        raise _fail(cls, "fold-in", f"folded-in histories rank the held-out items with AUC {folded:.3f}, "
+                                    f"the model's own scores for the same users {own:.3f}")
 
 
 def _stop(cls: type[Recommender], split: Split) -> None:

@@ -1,0 +1,131 @@
+"""Fold-in: user vectors for users a model did not train on, from their interactions alone.
+
+Shared by the families that keep one trained vector per user. Everything is batched over the B
+users at once (no per-user loops): closed-form least squares for MF (``implicit_user_vectors``,
+``explicit_user_vectors``), and a few Adam steps on fresh user vectors with the model frozen for
+the neural families (``optimise_user_vectors``). The sequential families turn a history into the
+left-padded sequences they encode (``sequences_from``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+
+import torch
+from torch import Tensor, nn
+
+GRAM_CELLS = 2**24  # items × d² cells of outer products built at once (64 MiB in float32)
+
+
+def observed_gram(mask: Tensor, q: Tensor) -> Tensor:
+    """Σ_i mask[b, i] · q_i q_iᵀ for every row b: [B, n] × [n, d] → [B, d, d], in item chunks."""
+    b, (n, d) = mask.shape[0], q.shape
+    out = torch.zeros(b, d * d, dtype=q.dtype, device=q.device)
+    step = max(1, GRAM_CELLS // (d * d))
+    for lo in range(0, n, step):
+        qc = q[lo:lo + step]
+        outer = (qc.unsqueeze(2) * qc.unsqueeze(1)).reshape(qc.shape[0], d * d)
+        out.addmm_(mask[:, lo:lo + step].to(q.dtype), outer)
+    return out.view(b, d, d)
+
+
+def implicit_user_vectors(history: Tensor, q: Tensor, alpha: float, reg: float) -> Tensor:
+    """iALS fold-in (Hu, Koren & Volinsky, ICDM 2008) against fixed item factors ``q`` [n, d].
+
+    Minimises Σ_i c_i (y_i − p·q_i)² + λ‖p‖² with y = 1, c = 1 + α on the history's items and y = 0,
+    c = 1 elsewhere: (QᵀQ + α·Q_HᵀQ_H + λI) p = (1 + α)·Q_Hᵀ1. ``reg`` is λ relative to the mean
+    eigenvalue of QᵀQ, so the same setting fits item factors of any scale. Solved in double precision.
+    """
+    q64 = q.double()
+    mask = (history != 0).double()
+    qtq = q64.T @ q64
+    lam = reg * float(qtq.diagonal().mean())
+    a = qtq + alpha * observed_gram(mask, q64)
+    a.diagonal(dim1=1, dim2=2).add_(lam)
+    rhs = (1.0 + alpha) * (mask @ q64)
+    return torch.linalg.solve(a, rhs.unsqueeze(-1)).squeeze(-1).to(q.dtype)
+
+
+def explicit_user_vectors(history: Tensor, q: Tensor, item_bias: Tensor, global_mean: Tensor,
+                          reg: float) -> tuple[Tensor, Tensor]:
+    """Explicit-rating fold-in: the user vector and bias that minimise the model's own squared error.
+
+    Σ_{i rated} (r_i − μ − b_i − b_u − p·q_i)² + reg·n_u·‖p‖², the MSE objective MF trained with
+    (its L2 term is paid once per rating, hence n_u), solved exactly for (p, b_u) with the item
+    side fixed. Returns (p [B, d], b_u [B]).
+    """
+    q64 = torch.cat([q.double(), torch.ones(q.shape[0], 1, dtype=torch.float64, device=q.device)], 1)
+    mask = (history != 0).double()
+    resid = (history.double() - float(global_mean) - item_bias.double().view(1, -1)) * mask
+    a = observed_gram(mask, q64)
+    d = q.shape[1]
+    ridge = torch.full((mask.shape[0], d + 1), 1e-6, dtype=torch.float64, device=q.device)
+    ridge[:, :d] += reg * mask.sum(1, keepdim=True)
+    a = a + torch.diag_embed(ridge)
+    theta = torch.linalg.solve(a, (resid @ q64).unsqueeze(-1)).squeeze(-1)
+    return theta[:, :d].to(q.dtype), theta[:, d].to(q.dtype)
+
+
+@contextmanager
+def frozen(model: nn.Module) -> Iterator[None]:
+    """Evaluation mode with gradients on (for fresh user vectors only); the mode is restored after."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.enable_grad():
+            yield
+    finally:
+        model.train(was_training)
+
+
+PairLoss = Callable[[Sequence[Tensor], Tensor, Tensor, Tensor], Tensor]
+
+
+def optimise_user_vectors(model: nn.Module, starts: Sequence[Tensor], history: Tensor, pair_loss: PairLoss,
+                          *, steps: int, lr: float, negatives: int, seed: int = 0) -> list[Tensor]:
+    """A few Adam steps on fresh user vectors, the model frozen: its own loss on the history's items
+    and uniformly drawn negatives (fresh each step, from a fixed seed: the same history gives the
+    same vectors).
+
+    ``starts``: one [d_k] or [B, d_k] start per user-side table; ``pair_loss(vectors, rows, pos, neg)``
+    is the model's loss for rows ``rows`` [P] of the vectors, their items ``pos`` [P] and negatives
+    ``neg`` [P, negatives]. Gradients are taken for the fresh vectors only (``torch.autograd.grad``),
+    so no parameter's ``.grad`` is touched. Returns the vectors, detached.
+    """
+    b = history.shape[0]
+    vecs = [s.detach().expand(b, -1).clone().requires_grad_(True) if s.dim() == 1
+            else s.detach().clone().requires_grad_(True) for s in starts]
+    rows, pos = (history != 0).nonzero(as_tuple=True)
+    if rows.numel() == 0:
+        return [v.detach() for v in vecs]
+    gen = torch.Generator(device=history.device)
+    gen.manual_seed(seed)
+    opt = torch.optim.Adam(vecs, lr=lr)
+    with frozen(model):
+        for _ in range(steps):
+            neg = torch.randint(history.shape[1], (rows.numel(), negatives), generator=gen,
+                                device=history.device)
+            loss = pair_loss(vecs, rows, pos, neg)
+            for v, g in zip(vecs, torch.autograd.grad(loss, vecs), strict=True):
+                v.grad = g
+            opt.step()
+    return [v.detach() for v in vecs]
+
+
+def sequences_from(history: Tensor, order: Tensor | None, max_len: int, pad: int) -> Tensor:
+    """[B, max_len] left-padded item sequences (most recent last) from ``order`` [B, L] (oldest
+    first, right-padded with -1) or, without an order, from the nonzero columns of ``history``."""
+    if order is None:
+        n = history.shape[1]
+        cols = torch.arange(n, device=history.device).expand_as(history)
+        key = torch.where(history != 0, cols, torch.full_like(cols, n))
+        order = key.sort(1).values
+        order = torch.where(order == n, torch.full_like(order, -1), order)
+    order = order.to(device=history.device, dtype=torch.long)
+    if order.shape[1] == 0:
+        return torch.full((history.shape[0], max_len), pad, dtype=torch.long, device=history.device)
+    length = (order >= 0).sum(1, keepdim=True)
+    at = length - max_len + torch.arange(max_len, device=order.device)  # the last max_len positions
+    picked = order.gather(1, at.clamp(min=0, max=order.shape[1] - 1))
+    return torch.where((at >= 0) & (picked >= 0), picked, torch.full_like(picked, pad))
