@@ -236,3 +236,44 @@ def test_the_window_opens_the_page_with_ctrl_7_and_loads_the_run_only_then(qtbot
     qtbot.waitUntil(lambda: page.runs.cached(chosen) is not None, timeout=WAIT)
     page.add_items([(direct_item, None) for direct_item in page.runs.cached(chosen).item_ids.tolist()[:2]])
     qtbot.waitUntil(lambda: len(page.columns()[0].rows()) == 10, timeout=WAIT)
+
+
+@pytest.mark.perf
+def test_gui_thread_free_while_the_lists_follow_the_basket(qtbot, trained, direct, tmp_path):
+    """Heartbeat on the GUI thread (tests/gui/drive.py) while a run loads, while the basket changes
+    item by item (each change waited for until its list is drawn), and while a template fills the
+    basket: the page's own work and its waits for the workers stay under a frame-scale 100 ms."""
+    from recsys_gui.gui import services
+    from recsys_gui.gui.panels.whatif import WhatIfPanel
+    from recsys_gui.gui.state import AppState
+    from tests.gui import drive
+
+    ws, ids = trained
+    state = AppState(ws)
+    state.runs = services.list_runs(str(ws))
+    panel = WhatIfPanel(state)
+    qtbot.addWidget(panel)
+    panel.resize(1300, 850)
+    panel.show()
+    state.runs_changed.emit()
+    hb = drive.Heartbeat(10)
+    with hb.measure("whatif_load"):
+        panel.picker.select(ids["ease"])
+        qtbot.waitUntil(lambda: panel.runs.cached(ids["ease"]) is not None, timeout=WAIT)
+    ease = direct["ease"]
+    items = ease.item_ids.tolist()
+    with hb.measure("whatif_basket"):
+        for k in range(20):
+            panel.add_items([(items[k * 11], ease.titles.get(items[k * 11]))])
+            _wait_for_list(qtbot, panel.columns()[0], _expected(ease, panel, 10))
+    heavy = max(ease.user_ids.tolist()[:200], key=lambda u: len(ease.history_of(u)))
+    panel.basket.clear_basket()
+    with hb.measure("whatif_template"):
+        panel.user_edit.setText(str(heavy))
+        panel.start_from_user()
+        qtbot.waitUntil(lambda: panel.basket.rowCount() == len(ease.history_of(heavy)), timeout=WAIT)
+        _wait_for_list(qtbot, panel.columns()[0], _expected(ease, panel, 10))
+    table = hb.report(tmp_path / "heartbeat-whatif.json")
+    print(f"\nheartbeat (ms):\n{table}")
+    slow = {p: hb.worst_own(p) for p in hb.gaps if hb.worst_own(p) >= 100.0}
+    assert not slow, f"GUI thread unavailable ≥ 100 ms: {slow}\n{table}\n" + "\n".join(hb.stalls)
