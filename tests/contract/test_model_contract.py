@@ -24,7 +24,8 @@ def test_every_model_passes_check_recommender(name, kernels):
     cls = available_models()[name]
     with reference_kernels() if kernels == "reference" else nullcontext():
         done = check_recommender(cls)
-    expected = {"declares", "events", "checkpoint", "scores", "masking", "embeddings", "seeded", "context"}
+    expected = {"declares", "events", "checkpoint", "scores", "masking", "embeddings", "seeded", "context",
+                "fold-in"}
     if cls.capabilities.iterative:
         expected.add("stop")
     if cls.capabilities.iterative and not cls.capabilities.manual_optimization:
