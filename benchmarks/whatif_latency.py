@@ -29,6 +29,9 @@ BARS_MS = {"mf": 100, "vae": 100, "ease": 100, "itemknn": 100, "nmf": 1000, "mlp
 
 def ml1m_csv(folder: Path) -> Path:
     out = folder / "ml1m.csv"
+    if out.exists():
+        return out
+    folder.mkdir(parents=True, exist_ok=True)
     with out.open("w") as f:
         f.write("user_id,item_id,rating\n")
         for part in sorted(ML1M.glob("test_1m*.dat")):
@@ -94,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         ws = args.workspace or Path(tmp) / "ws"
-        data = ml1m_csv(Path(tmp))
+        data = ml1m_csv(ws.parent if args.workspace else Path(tmp))  # the runs re-read it when loaded
         for model in args.models.split(","):
             trained = None
             if not (ws / "runs" / f"whatif-{model}" / "checkpoints" / "best.pt").exists():
