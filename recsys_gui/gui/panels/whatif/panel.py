@@ -38,7 +38,6 @@ from recsys_gui.gui.widgets import Message, RunPicker, title
 DEBOUNCE_MS = 150
 EXPLAIN = 3  # reasons per recommended item
 EMPTY_BASKET = "Add items to the basket to see what this run recommends for them."
-COMPARE_HINT = "Tick two or more runs to compare their lists side by side."
 
 
 def _section(text: str) -> QLabel:
@@ -284,10 +283,6 @@ class WhatIfPanel(QWidget):
         """Ask for every shown run's list for the basket as it is now (debounced, in a worker)."""
         targets = self.target_runs()
         self._set_columns(targets)
-        if self.compare_btn.isChecked() and len(targets) < 2:
-            self.message.show_message(COMPARE_HINT)
-        elif self.message.text() == COMPARE_HINT:
-            self.message.clear_message()
         items = self.basket.items()
         if not targets:
             self.recommender.cancel()

@@ -46,6 +46,8 @@ class ResultColumn(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setWordWrap(True)
         self.table.verticalHeader().setVisible(False)
+        # rows follow their wrapped text as the columns are resized (top-N is at most a few hundred rows)
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         head = self.table.horizontalHeader()
         head.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         if compact:
@@ -78,7 +80,6 @@ class ResultColumn(QWidget):
                 self.table.setItem(r, c, cell)
             self.table.item(r, 1).setToolTip(f"{rec.title or ''} (id {rec.item}) · score {rec.score:.4g}")
             self.table.item(r, 2).setToolTip(why or "This model gives no per-item reasons.")
-        self.table.resizeRowsToContents()  # a long reason wraps instead of being cut
         if not recommendations:
             self.message.show_message("No items left to recommend.")
 
