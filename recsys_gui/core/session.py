@@ -25,7 +25,7 @@ from recsys_gui import __version__
 from recsys_gui.core import config as cfgmod
 from recsys_gui.core.config import TrainConfig
 from recsys_gui.core.data.interactions import Split
-from recsys_gui.core.errors import DataChangedError, RecsysError, TrainingCancelled
+from recsys_gui.core.errors import ConfigError, DataChangedError, RecsysError, TrainingCancelled
 from recsys_gui.core.evaluation.evaluator import EvalResult, Evaluator, held_out_users
 from recsys_gui.core.models import base as models
 from recsys_gui.core.store.run_store import RunStore, new_run_id
@@ -194,6 +194,7 @@ def run_training(
     report: dict[str, Any] = {}
     if split is None:
         split, report = load_split(spec, seed=tcfg.seed)
+    check_scores_held_out_users(models.get_model_class(model_name), split)
     seed_everything(tcfg.seed, 0)  # identical initial weights on every rank
     model = models.build_model(model_name, model_config, split.n_users, split.n_items)
     cls = type(model)
@@ -318,6 +319,18 @@ def check_new_run_id(ws: Workspace, run_id: str) -> None:
         raise RecsysError(f"Run id '{run_id}': use letters, digits, '.', '_' and '-' only (at most 128).")
     if (ws.run_dir(run_id) / "spec.json").exists():
         raise RecsysError(f"Run id '{run_id}' is already used in {ws.root}; choose another or resume it.")
+
+
+def check_scores_held_out_users(cls: type[models.Recommender], split: Split) -> None:
+    """Refuse a held-out-users split for a model that cannot fold in users it did not train on (a
+    plug-in model with trained user vectors and no ``score_new_users``; every family of the app can)."""
+    if split.fold_in is None or cls.folds_in():
+        return
+    raise ConfigError(
+        f"{cls.label} keeps a trained vector per user and cannot fold in users it was not trained on, "
+        f"so the held-out-users split ({split.protocol}) cannot score it. Use a split that keeps every "
+        "user in training (ratio, random, loo, temporal), or implement score_new_users for the model."
+    )
 
 
 def check_data_unchanged(row: dict[str, Any], split: Split, *, allow_changed: bool = False) -> None:

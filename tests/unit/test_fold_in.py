@@ -11,6 +11,7 @@ import torch
 
 from recsys_gui.core.evaluation.evaluator import Evaluator, held_out_users
 from recsys_gui.core.models import available_models, foldin
+from recsys_gui.core.models.base import Recommender, register_model, unregister_model
 from recsys_gui.core.models.mf import MF, MFConfig
 from recsys_gui.core.session import DataSpec, RunSpec, run_training
 from recsys_gui.core.training import model_checks as mc
@@ -168,3 +169,27 @@ def test_mf_on_held_out_users_beats_popularity_through_fold_in(tmp_path):
         return run_training(spec, workspace=tmp_path).test["ndcg@10"]
 
     assert run("mf", epochs=30) > run("pop")
+
+
+class _NoFoldIn(MF):
+    """A plug-in with trained user vectors that does not implement fold-in."""
+
+    name = "nofoldin-test"
+    aliases = ()
+    score_new_users = Recommender.score_new_users
+
+
+def test_a_plug_in_without_fold_in_is_refused_on_held_out_users_and_skips_the_check(tmp_path):
+    from recsys_gui.core.errors import ConfigError
+    from recsys_gui.core.store.run_store import RunStore
+
+    register_model(_NoFoldIn)
+    try:
+        spec = RunSpec(data=DataSpec(path=str(SAMPLE)), model=_NoFoldIn.name,
+                       split="users:0.1,0.1,foldin=0.8", train={"epochs": 1, "device": "cpu"})
+        with pytest.raises(ConfigError, match="cannot fold in users"):
+            run_training(spec, workspace=tmp_path)
+        assert RunStore(tmp_path).list_runs() == []
+    finally:
+        unregister_model(_NoFoldIn.name)
+    assert not _NoFoldIn.folds_in() and MF.folds_in()

@@ -189,6 +189,12 @@ class Recommender(nn.Module):
         caps = cls.capabilities
         return caps.user_embeddings and not caps.scoring_needs_history and caps.batch_kind != "sequences"
 
+    @classmethod
+    def folds_in(cls) -> bool:
+        """Whether ``score_new_users`` works: every model of the catalogue; a plug-in model with trained
+        user vectors that does not implement it cannot be evaluated on held-out users."""
+        return not cls.keeps_user_vectors() or cls.score_new_users is not Recommender.score_new_users
+
     def predict_pairs(self, users: Tensor, items: Tensor, history: Tensor | None = None) -> Tensor:
         """Scores of given (user, item) pairs; the default scores whole rows and gathers."""
         rows = self.score(users, history)

@@ -81,7 +81,8 @@ def check_recommender(cls: type[Recommender]) -> list[str]:
     check("embeddings", lambda: _embeddings(model, split))
     check("seeded", lambda: _seeded(cls, model, split))
     check("context", lambda: _context(model, split))
-    check("fold-in", lambda: _fold_in(model, split))
+    if cls.folds_in():  # a plug-in with user vectors and no fold-in stays off held-out-users splits
+        check("fold-in", lambda: _fold_in(model, split))
     if caps.iterative:
         check("stop", lambda: _stop(cls, split))
     if caps.iterative and not caps.manual_optimization:
@@ -162,8 +163,6 @@ def _declares(cls: type[Recommender]) -> None:
         raise _fail(cls, "declares", f"an iterative model in this mode implements '{hook}'")
     if cls.score is Recommender.score:
         raise _fail(cls, "declares", "'score' is not implemented")
-    if cls.keeps_user_vectors() and cls.score_new_users is Recommender.score_new_users:
-        raise _fail(cls, "declares", "a model with trained user vectors must implement 'score_new_users'")
     cfgmod.to_dict(cfgmod.from_mapping(cls.config_cls, {}, cls.label))  # the defaults build
     json.dumps(cfgmod.describe_fields(cls.config_cls))
     json.dumps(dict(cls.train_defaults))
