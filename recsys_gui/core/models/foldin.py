@@ -15,19 +15,20 @@ from contextlib import contextmanager
 import torch
 from torch import Tensor, nn
 
-GRAM_CELLS = 2**24  # items × d² cells of outer products built at once (64 MiB in float32)
+GRAM_CELLS = 2**24  # users × items × d cells of weighted item factors built at once (128 MiB in double)
 
 
 def observed_gram(mask: Tensor, q: Tensor) -> Tensor:
-    """Σ_i mask[b, i] · q_i q_iᵀ for every row b: [B, n] × [n, d] → [B, d, d], in item chunks."""
+    """Σ_i mask[b, i] · q_i q_iᵀ for every row b: [B, n] × [n, d] → [B, d, d].
+
+    Only the items some row has take part (a what-if basket touches a handful), in chunks of users.
+    """
+    used = mask.any(0).nonzero().squeeze(1)
+    mask, q = mask[:, used].to(q.dtype), q[used]
     b, (n, d) = mask.shape[0], q.shape
-    out = torch.zeros(b, d * d, dtype=q.dtype, device=q.device)
-    step = max(1, GRAM_CELLS // (d * d))
-    for lo in range(0, n, step):
-        qc = q[lo:lo + step]
-        outer = (qc.unsqueeze(2) * qc.unsqueeze(1)).reshape(qc.shape[0], d * d)
-        out.addmm_(mask[:, lo:lo + step].to(q.dtype), outer)
-    return out.view(b, d, d)
+    step = max(1, GRAM_CELLS // max(n * d, 1))
+    return torch.cat([(mask[lo:lo + step].unsqueeze(2) * q).transpose(1, 2) @ q
+                      for lo in range(0, b, step)]) if b else q.new_zeros(0, d, d)
 
 
 def implicit_user_vectors(history: Tensor, q: Tensor, alpha: float, reg: float) -> Tensor:
