@@ -7,9 +7,10 @@ Then ``recommend(user=…)`` or ``recommend(items=[…])`` costs one scoring cal
 ``topk``: fast enough to redraw a list on every keystroke of the what-if panel, and the same code
 serves the CLI's ``recommend --user/--items`` and notebooks (``from recsys_gui import load_run``).
 
-A known user is scored as the export scores them (``model.score`` on their training history,
-train and valid items masked), so this list is the exported one; a user held out of training
-(the held-out-users split) and a basket are scored through fold-in (``score_new_users``).
+A known user is scored as the evaluator and the export score them (``model.score`` on their
+training history, or fold-in for a user the held-out-users split kept out of training; train and
+valid items masked), so this list is the exported one; a basket is scored through fold-in
+(``score_new_users``), as a user the model never saw.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from torch import Tensor
 
 from recsys_gui.core.data.interactions import InteractionData, Split
 from recsys_gui.core.errors import RecsysError
+from recsys_gui.core.evaluation.evaluator import held_out_users
+from recsys_gui.core.evaluation.ranking import DeviceCSR, FoldInScorer, fold_in_view
 from recsys_gui.core.explanations import ReasonKind, top_reasons
 from recsys_gui.core.export.ids import raw_id_array
 from recsys_gui.core.models.base import Recommender
@@ -112,12 +115,17 @@ class LoadedRun:
         self._user_text = pd.Index(self.user_ids.astype(str))
         known = split.known_for_test()
         model.set_context(known)  # sequence models: recommend after everything known
-        self._scored = split.known_for_valid().to_csr()  # the history the export scores from
         self._known = _UserRows(known)  # everything known before the test part: masked, listed
-        self._held_out = np.zeros(split.n_users, dtype=bool)
-        if split.fold_in is not None:
-            self._held_out[split.fold_in.users] = True
-            self._held_out[split.train.users] = False
+        # Known users are scored as the evaluator and the export score them: users held out of
+        # training through fold-in, from the history the export scores from (train + fold-in).
+        held_out = held_out_users(split)
+        new_users = None if held_out is None else torch.as_tensor(held_out)
+        self._scorer = fold_in_view(model, new_users, split.known_for_valid(), self.device)
+        self._history = (
+            self._scorer.history
+            if isinstance(self._scorer, FoldInScorer)
+            else DeviceCSR(split.known_for_valid(), self.device)
+        )
 
     # --- look-ups -------------------------------------------------------------------------------
     def user_index(self, user: object) -> int:
@@ -216,19 +224,15 @@ class LoadedRun:
         return self._basket_scores(list(items or ()), ratings, score=score)
 
     def _user_scores(self, u: int, *, score: bool) -> tuple[Tensor, Tensor | None, Tensor]:
-        row = self._scored.getrow(u)
-        history = torch.zeros(1, self.split.n_items, device=self.device)
-        history[0, torch.as_tensor(row.indices.astype(np.int64), device=self.device)] = 1.0
+        users = torch.tensor([u], device=self.device)
+        history = self._history.dense(users)
         known, _ = self._known.row(u)
         masked = torch.as_tensor(known, device=self.device)
         if not score:
             return history, None, masked
-        if self._held_out[u]:
-            order = torch.as_tensor(known, device=self.device).view(1, -1)
-            return history, fold_in_scores(self.model, history, order), masked
-        needs = self.model.capabilities.scoring_needs_history
+        needs = self._scorer.capabilities.scoring_needs_history
         with torch.no_grad():
-            scores = self.model.score(torch.tensor([u], device=self.device), history if needs else None)
+            scores = self._scorer.score(users, history if needs else None)
         return history, scores.float(), masked
 
     def _basket_scores(
@@ -273,16 +277,8 @@ def fold_in_scores(model: Recommender, history: Tensor, order: Tensor | None = N
     Not under ``no_grad``: the optimiser-based fold-ins (NeuMF, MLP, ConvNCF) need gradients for
     their fresh user vector and switch them off again themselves (CONTRACTS.md, interface 1).
     """
-    fold_in = getattr(model, "score_new_users", None)
-    if fold_in is None:  # until every model has fold-in: exact for the models that score from history
-        caps = model.capabilities
-        if not (caps.scoring_needs_history or (not caps.user_embeddings and caps.batch_kind != "sequences")):
-            raise RecsysError(f"{model.label} cannot score a user it was not trained on (no fold-in).")
-        with torch.no_grad():
-            users = torch.zeros(history.shape[0], dtype=torch.long, device=history.device)
-            return model.score(users, history).float()
     try:
-        return fold_in(history, order).detach().float()
+        return model.score_new_users(history, order).detach().float()
     except NotImplementedError as exc:  # a family without fold-in yet: say so, no traceback
         raise RecsysError(f"{model.label} cannot score a user it was not trained on ({exc}).") from None
 

@@ -73,27 +73,31 @@ def test_a_basket_is_scored_from_its_items_and_ratings_and_masked():
 
 def test_a_basket_goes_through_fold_in_and_a_held_out_user_too(monkeypatch):
     split, held = _held_out_split()
-    run = _loaded("ease", split)
+    run = _loaded("mf", split)
     seen = []
-    native = run.model.score
+    native = run.model.score_new_users
 
     def score_new_users(history, order=None):
         seen.append((history.clone(), None if order is None else order.clone()))
-        return native(torch.zeros(history.shape[0], dtype=torch.long), history)
+        return native(history, order)
 
     monkeypatch.setattr(run.model, "score_new_users", score_new_users, raising=False)
     run.recommend(items=["i1", "i4"], top=3)
     assert len(seen) == 1 and seen[0][0].nonzero()[:, 1].tolist() == [1, 4]
     assert seen[0][1].tolist() == [[1, 4]]  # the basket's order, most recent last
-    run.recommend(user="u3", top=3)  # trained on: scored as the export scores it, no fold-in
+    run.recommend(user="u3", top=3)  # trained on: its own vector, no fold-in
     assert len(seen) == 1
     u = int(held[0])
-    recs = run.recommend(user=f"u{u}", top=3)
+    recs = run.recommend(user=f"u{u}", top=5)
     assert len(seen) == 2
-    history = seen[1][0][0]
     fold_in = split.fold_in.items[split.fold_in.users == u]
-    assert sorted(history.nonzero()[:, 0].tolist()) == sorted(fold_in.tolist())
+    assert sorted(seen[1][0][0].nonzero()[:, 0].tolist()) == sorted(fold_in.tolist())
     assert not {f"i{i}" for i in fold_in} & {r.item for r in recs}  # their known items are masked
+    # the same as a basket of those items, and as the export's list for that user
+    basket = run.recommend(items=[f"i{i}" for i in sorted(fold_in)], top=5)
+    assert [r.item for r in recs] == [r.item for r in basket]
+    frame = next(iter(recommend_frames(run.model, split, k=5, users=np.array([u]))))
+    assert frame["item_id"].tolist() == [r.item for r in recs]
 
 
 def test_a_model_without_fold_in_refuses_a_basket_in_one_line(monkeypatch):

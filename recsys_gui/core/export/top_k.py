@@ -26,7 +26,8 @@ import torch
 from recsys_gui.core import memory
 from recsys_gui.core.data.interactions import InteractionData, Split
 from recsys_gui.core.errors import ExportError, TrainingCancelled
-from recsys_gui.core.evaluation.ranking import DeviceCSR, topk_for_users
+from recsys_gui.core.evaluation.evaluator import held_out_users
+from recsys_gui.core.evaluation.ranking import DeviceCSR, FoldInScorer, fold_in_view, topk_for_users
 from recsys_gui.core.explanations import top_reasons
 from recsys_gui.core.export.ids import Labels
 from recsys_gui.core.models.base import Recommender
@@ -77,8 +78,9 @@ def recommend_frames(
 ) -> Iterator[pd.DataFrame]:
     """Top-``k`` rows per user, one DataFrame per chunk of users, with raw ids.
 
-    ``data`` is a ``Split`` (seen = train + valid + fold-in; history = train + fold-in, as the
-    evaluator uses them) or a single ``InteractionData`` used for both. ``users`` and
+    ``data`` is a ``Split`` (seen = train + valid + fold-in; history = train + fold-in, and the
+    users it held out of training scored through fold-in, as the evaluator does) or a single
+    ``InteractionData`` used for both. ``users`` and
     ``allow_items`` are dense indices (``resolve_ids`` turns raw ids into them); ``None`` = all.
     Rows whose score is -inf (fewer than ``k`` candidates left after masking) are dropped, so such
     a user gets fewer than ``k`` rows with ranks still 1, 2, ... ``on_chunk(n)`` is told how many
@@ -103,8 +105,15 @@ def recommend_frames(
     user_idx = np.arange(ref.n_users, dtype=np.int64) if users is None else np.asarray(users, dtype=np.int64)
     if user_idx.size and (user_idx.min() < 0 or user_idx.max() >= ref.n_users):
         raise ExportError("A user index is outside the model's id space.")
-    needs_history = model.capabilities.scoring_needs_history
-    history = DeviceCSR(history_data, dev) if (needs_history or explain > 0) else None
+    # users a held-out-users split kept out of training are scored through fold-in, as evaluated
+    new_users = held_out_users(data) if isinstance(data, Split) else None
+    scorer = fold_in_view(model, None if new_users is None else torch.as_tensor(new_users), history_data, dev)
+    needs_history = scorer.capabilities.scoring_needs_history
+    history = None
+    if isinstance(scorer, FoldInScorer):
+        history = scorer.history
+    elif needs_history or explain > 0:
+        history = DeviceCSR(history_data, dev)
     reason_labels = _reason_labels(labels) if explain > 0 else None
     exclude = DeviceCSR(seen_data, dev) if exclude_seen else None
     allow = None
@@ -120,7 +129,7 @@ def recommend_frames(
             raise TrainingCancelled("Export stopped.")
         chunk = user_idx[start : start + step]
         ut = torch.as_tensor(chunk, device=dev)
-        idx, vals = topk_for_users(model, ut, k=k, history=history, exclude=exclude, allow_items=allow)
+        idx, vals = topk_for_users(scorer, ut, k=k, history=history, exclude=exclude, allow_items=allow)
         because = None
         if reason_labels is not None and history is not None:
             found = top_reasons(model, history.dense(ut), idx, explain)
