@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     from recsys_gui.core.tuning.space import search_space
     from recsys_gui.core.utils.devices import resolve_device
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own line per trial instead
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # our own line per trial instead
     if args.trials < 1:
         raise ConfigError("--trials must be at least 1.")
     seed_list(0, args.seeds)

@@ -9,6 +9,7 @@ validation metric; the chosen trial's test figures are read once, at the end.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import time
@@ -16,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from recsys_gui.core.errors import ConfigError, RecsysError
+from recsys_gui.core.errors import ConfigError, RecsysError, RunNotFound
 from recsys_gui.core.session import RunSpec, load_split, run_training
 from recsys_gui.core.store.run_store import RunStore, new_run_id
 from recsys_gui.core.store.workspace import Workspace
@@ -131,7 +132,8 @@ def tune(
             raise
         finally:
             trial.set_user_attr("seconds", round(time.monotonic() - started, 3))
-        store.tag_run(run_id, add=[name, TUNE_TAG])
+            with contextlib.suppress(RunNotFound):  # refused before its run was recorded
+                store.tag_run(run_id, add=[name, TUNE_TAG])
         if monitor.user_stopped:
             trial.set_user_attr("error", "The search was stopped during this trial.")
             study.stop()
