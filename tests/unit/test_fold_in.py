@@ -94,11 +94,32 @@ def test_explicit_mf_fold_in_solves_its_own_squared_error_with_a_user_bias():
 def test_history_models_fold_in_exactly_as_they_score(split):
     users = torch.arange(split.n_users)
     history = mc._history(split, users)
-    for name in ("pop", "itemknn", "ease", "vae", "gan"):
+    for name in ("pop", "itemknn", "ease", "gan"):
         model, _, _ = mc._train(available_models()[name], split)
         with torch.no_grad():
             expected = model.score(users, history)
         assert torch.allclose(model.score_new_users(history), expected), name
+
+
+def test_vae_fold_in_refines_the_encoders_mean_towards_the_history(split):
+    """Mult-VAE's fold-in starts from the encoder's mean and takes Adam steps on the latent: the history
+    becomes likelier than under the mean alone; no steps is the encoder's own score."""
+    model, _, _ = mc._train(available_models()["vae"], split)
+    users = torch.arange(split.n_users)
+    history = mc._history(split, users)
+    with torch.no_grad():
+        encoder_only = model.score(users, history)
+    refined = model.score_new_users(history)
+
+    def history_log_likelihood(scores: torch.Tensor) -> float:
+        return float((torch.log_softmax(scores, 1) * history).sum())
+
+    assert history_log_likelihood(refined) > history_log_likelihood(encoder_only)
+    type(model).FOLD_IN_STEPS, steps = 0, type(model).FOLD_IN_STEPS
+    try:
+        assert torch.allclose(model.score_new_users(history), encoder_only, atol=1e-6)
+    finally:
+        type(model).FOLD_IN_STEPS = steps
 
 
 @pytest.mark.parametrize("name", ["gru4rec", "sasrec"])
@@ -193,3 +214,27 @@ def test_a_plug_in_without_fold_in_is_refused_on_held_out_users_and_skips_the_ch
     finally:
         unregister_model(_NoFoldIn.name)
     assert not _NoFoldIn.folds_in() and MF.folds_in()
+
+
+class _FoldsInBackwards(available_models()["ease"]):
+    name = "backwards-test"
+
+    def score_new_users(self, history, order=None):
+        return -super().score_new_users(history, order)
+
+
+class _FoldInTrains(MF):
+    name = "trains-test"
+
+    def score_new_users(self, history, order=None):
+        with torch.no_grad():
+            self.Q.weight.mul_(1.01)
+        return super().score_new_users(history, order)
+
+
+@pytest.mark.parametrize("cls,what", [(_FoldsInBackwards, "rank the held-out items"),
+                                      (_FoldInTrains, "changed the model")])
+def test_the_fold_in_check_refuses_a_broken_fold_in(split, cls, what):
+    model, _, _ = mc._train(cls, split)
+    with pytest.raises(mc.ContractViolation, match=f"fold-in.*{what}"):
+        mc._fold_in(model, split)

@@ -24,8 +24,8 @@ from torch.nn import functional as F
 
 from recsys_gui.core.config import setting
 from recsys_gui.core.data.batching import RowBatch
-from recsys_gui.core.models import kernels
-from recsys_gui.core.models.base import Capabilities, Losses, ModelConfig, Recommender
+from recsys_gui.core.models import foldin, kernels
+from recsys_gui.core.models.base import Capabilities, Losses, ModelConfig, Recommender, inference
 from recsys_gui.core.models.layers import Dropout, init_linear
 
 
@@ -146,6 +146,34 @@ class MultVAE(Recommender):
         mu, _ = self._encode(history)
         hidden = self._hidden(mu).to(self.dec_out.weight.dtype)
         return kernels.output_logits(hidden, self.dec_out.weight, self.dec_out.bias)
+
+    # Fold-in refines the encoder's mean with a few Adam steps on the latent (semi-amortised inference,
+    # Kim et al., ICML 2018): the encoder alone leaves an amortisation gap on users it never saw. Chosen
+    # on ml-1m's validation users (users:0.1,0.1,foldin=0.8, seed 2020): NDCG@10 0.366 from the encoder's
+    # mean, 0.403 after 40 steps at lr 0.05 with a unit-Gaussian prior term weighted 0.5.
+    FOLD_IN_STEPS: ClassVar[int] = 40
+    FOLD_IN_LR: ClassVar[float] = 0.05
+    FOLD_IN_PRIOR: ClassVar[float] = 0.5
+    refines_new_users: ClassVar[bool] = True
+
+    def score_new_users(self, history: Tensor, order: Tensor | None = None) -> Tensor:
+        """The latent that best explains the history under the frozen decoder, started from the
+        encoder's mean (no sampling): multinomial log-likelihood of the history's items plus a
+        Gaussian prior term, a few Adam steps on a fresh latent for all users at once."""
+        with inference(self):
+            mu, _ = self._encode(history)
+        z = mu.clone().requires_grad_(True)
+        seen = (history != 0).to(mu.dtype)
+        opt = torch.optim.Adam([z], lr=self.FOLD_IN_LR)
+        with foldin.frozen(self):
+            for _ in range(self.FOLD_IN_STEPS):
+                logp = F.log_softmax(self.dec_out(self._hidden(z)), dim=1)
+                loss = -(logp * seen).sum(1).mean() + self.FOLD_IN_PRIOR * 0.5 * z.pow(2).sum(1).mean()
+                (z.grad,) = torch.autograd.grad(loss, [z])
+                opt.step()
+        with inference(self):
+            hidden = self._hidden(z.detach()).to(self.dec_out.weight.dtype)
+            return kernels.output_logits(hidden, self.dec_out.weight, self.dec_out.bias)
 
     def user_embeddings(self, users: Tensor, history: Tensor | None) -> Tensor:
         if history is None:
