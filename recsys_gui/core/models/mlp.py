@@ -97,8 +97,9 @@ class MLP(Recommender):
     def score(self, users: Tensor, history: Tensor | None) -> Tensor:
         return self._score_vectors(self.P(users))
 
-    FOLD_IN_STEPS: ClassVar[int] = 40
-    FOLD_IN_LR: ClassVar[float] = 0.05
+    FOLD_IN_STEPS: ClassVar[int] = 20
+    FOLD_IN_LR: ClassVar[float] = 0.03
+    FOLD_IN_NEGATIVES: ClassVar[int] = 1
 
     def score_new_users(self, history: Tensor, order: Tensor | None = None) -> Tensor:
         """A few Adam steps on a fresh user vector (from the trained users' mean), the tower frozen:
@@ -115,7 +116,7 @@ class MLP(Recommender):
 
         (pu,) = foldin.optimise_user_vectors(self, [self.P.weight.mean(0)], history, loss,
                                              steps=self.FOLD_IN_STEPS, lr=self.FOLD_IN_LR,
-                                             negatives=self.config.negatives)
+                                             negatives=self.FOLD_IN_NEGATIVES)
         with inference(self):
             return self._score_vectors(pu)
 

@@ -165,12 +165,16 @@ class NeuMF(Recommender):
 
         pg, pm = foldin.optimise_user_vectors(
             self, [self.P_gmf.weight.mean(0), self.P_mlp.weight.mean(0)], history, loss,
-            steps=self.FOLD_IN_STEPS, lr=self.FOLD_IN_LR, negatives=self.config.negatives)
+            steps=self.FOLD_IN_STEPS, lr=self.FOLD_IN_LR, negatives=self.FOLD_IN_NEGATIVES)
         with inference(self):
             return self._score_vectors(pg, pm)
 
-    FOLD_IN_STEPS: ClassVar[int] = 40
-    FOLD_IN_LR: ClassVar[float] = 0.05
+    # Fold-in optimiser, chosen on ml-1m's validation users (users:0.1,0.1,foldin=0.8, seed 2020): 20 Adam
+    # steps at lr 0.03 with one negative per history item reach NDCG@10 0.356 (the start alone: 0.201;
+    # 40 steps with 4 negatives: 0.354 at four times the cost; lr 0.1: 0.328). MLP and ConvNCF use the same.
+    FOLD_IN_STEPS: ClassVar[int] = 20
+    FOLD_IN_LR: ClassVar[float] = 0.03
+    FOLD_IN_NEGATIVES: ClassVar[int] = 1
 
     def _score_vectors(self, pg: Tensor, pm: Tensor) -> Tensor:
         d = self.config.embedding_dim
