@@ -35,3 +35,35 @@ def verdict(metric: str, name_a: str, name_b: str, t: dict[str, Any], alpha: flo
         f"{better} looks better than {worse} on {metric} ({values}), but only one of the "
         f"two tests agrees ({ps}); treat it as a hint, not a result."
     )
+
+
+def matrix_verdict(matrix: Any, alpha: float = ALPHA) -> str:
+    """Which pairwise differences of a Holm-corrected matrix (core ``pairwise_matrix``) survive, in words."""
+    names = [a.label for a in matrix.arms]
+    metric = matrix.metric
+    tested = [c for c in matrix.cells if not c.reason]
+    untested = [c for c in matrix.cells if c.reason]
+    if not tested:
+        reasons = "; ".join(sorted({c.reason for c in untested})) or "select at least two runs"
+        return f"No pair of these runs can be tested on {metric}: {reasons}."
+    wins, ties = [], []
+    for c in tested:
+        a_wins = (c.diff > 0) == higher_is_better(metric)
+        (better, worse) = (c.a, c.b) if a_wins else (c.b, c.a)
+        gap = abs(c.diff)
+        if c.survives(alpha):
+            wins.append(f"{names[better]} beats {names[worse]} (by {gap:.4f}, Holm p = {c.p_holm:.3g})")
+        else:
+            ties.append(f"{names[c.a]} vs {names[c.b]} (Holm p = {c.p_holm:.3g})")
+    n = len(tested)
+    verb = "survives" if len(wins) == 1 else "survive"
+    plural = "s" if n != 1 else ""
+    head = f"{len(wins)} of {n} difference{plural} on {metric} {verb} Holm correction at α = {alpha}"
+    parts = [head + (": " + "; ".join(wins) + "." if wins else ".")]
+    if ties:
+        parts.append(f"Not reliable once corrected for the {n} tests: " + "; ".join(ties) + ".")
+    if untested:
+        parts.append(
+            "Not tested: " + "; ".join(f"{names[c.a]} vs {names[c.b]} ({c.reason})" for c in untested) + "."
+        )
+    return " ".join(parts)

@@ -1,0 +1,76 @@
+"""Compare page: three selected runs give a 3 × 3 Holm matrix of paired tests and a verdict that says so."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recsys_gui.core.reporting.stats import holm
+from tests.conftest import tiny_split
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture(scope="module")
+def three_runs(tmp_path_factory):
+    """pop, MF and ItemKNN on one file split, each with its stored per-user test values."""
+    from recsys_gui.core.session import DataSpec, RunSpec, run_training
+    from recsys_gui.core.store.run_store import RunStore
+
+    root = tmp_path_factory.mktemp("holm")
+    split = tiny_split(60, 40)
+    frame = split.train.concat(split.valid, split.test).to_frame()
+    frame = frame.rename(columns={"user": "user_id", "item": "item_id", "value": "rating"})
+    frame["timestamp"] = 1_600_000_000 + np.arange(len(frame)) * 60
+    frame.to_csv(root / "interactions.csv", index=False)
+    ws = root / "ws"
+    for model in ("pop", "mf", "itemknn"):
+        run_training(
+            RunSpec(
+                data=DataSpec(path=str(root / "interactions.csv")),
+                model=model,
+                split="ratio:8,1,1",
+                train={"epochs": 2, "batch_size": 64, "device": "cpu", "seed": 3},
+            ),
+            workspace=ws,
+        )
+    return ws, [r["id"] for r in RunStore(ws).list_runs()]
+
+
+def test_three_selected_runs_give_three_holm_adjusted_pairs(qtbot, three_runs, tmp_path):
+    from recsys_gui.gui import services
+    from recsys_gui.gui.panels.compare.panel import ComparePanel
+    from recsys_gui.gui.state import AppState
+
+    ws, ids = three_runs
+    state = AppState(ws)
+    state.runs = services.list_runs(str(ws))
+    page = ComparePanel(state)
+    qtbot.addWidget(page)
+    page.resize(1300, 900)
+    page.show()
+    state.runs_changed.emit()
+    page.select_runs(ids)
+    page.tabs.setCurrentWidget(page.significance_tab)
+    sig = page.significance_tab
+    sig.test_selected()
+    qtbot.waitUntil(lambda: sig.matrix is not None, timeout=30000)
+
+    m = sig.matrix
+    assert m.metric == "ndcg@10" and len(m.arms) == 3 and len(m.cells) == 3
+    tested = [c for c in m.cells if not c.reason]
+    assert len(tested) == 3, [c.reason for c in m.cells]
+    assert [c.t_p_holm for c in tested] == pytest.approx(holm([c.t_p for c in tested]))
+    assert all(c.p_holm >= min(c.t_p, c.wilcoxon_p) for c in tested)
+    t = sig.matrix_table
+    assert (t.rowCount(), t.columnCount()) == (3, 3)
+    assert t.item(0, 0).text() == "–" and "p = " in t.item(0, 1).text()
+    assert t.item(0, 1).text().split("\n")[0].lstrip("+-").split(" ")[0] == t.item(1, 0).text().split(
+        "\n"
+    )[0].lstrip("+-").split(" ")[0], "the matrix is antisymmetric in the difference"
+    words = sig.matrix_verdict.text()
+    assert "of 3 differences on ndcg@10" in words and "Holm" in words
+    page.grab().save(str(tmp_path / "compare_holm.png"))
+    shots = __import__("os").environ.get("RECSYS_SHOTS")
+    if shots:
+        page.grab().save(f"{shots}/compare_holm.png")
