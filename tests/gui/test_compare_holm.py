@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -13,7 +15,7 @@ pytestmark = pytest.mark.gui
 
 @pytest.fixture(scope="module")
 def three_runs(tmp_path_factory):
-    """pop, MF and ItemKNN on one file split, each with its stored per-user test values."""
+    """pop, MF and ItemKNN on one file split (seed 3), pop and MF again with seed 4."""
     from recsys_gui.core.session import DataSpec, RunSpec, run_training
     from recsys_gui.core.store.run_store import RunStore
 
@@ -24,25 +26,24 @@ def three_runs(tmp_path_factory):
     frame["timestamp"] = 1_600_000_000 + np.arange(len(frame)) * 60
     frame.to_csv(root / "interactions.csv", index=False)
     ws = root / "ws"
-    for model in ("pop", "mf", "itemknn"):
+    for model, seed in (("pop", 3), ("mf", 3), ("itemknn", 3), ("pop", 4), ("mf", 4)):
         run_training(
             RunSpec(
                 data=DataSpec(path=str(root / "interactions.csv")),
                 model=model,
                 split="ratio:8,1,1",
-                train={"epochs": 2, "batch_size": 64, "device": "cpu", "seed": 3},
+                train={"epochs": 2, "batch_size": 64, "device": "cpu", "seed": seed},
             ),
             workspace=ws,
         )
-    return ws, [r["id"] for r in RunStore(ws).list_runs()]
+    return ws, {(r["model"], r["seed"]): r["id"] for r in RunStore(ws).list_runs()}
 
 
-def test_three_selected_runs_give_three_holm_adjusted_pairs(qtbot, three_runs, tmp_path):
+def _page(qtbot, ws):
     from recsys_gui.gui import services
     from recsys_gui.gui.panels.compare.panel import ComparePanel
     from recsys_gui.gui.state import AppState
 
-    ws, ids = three_runs
     state = AppState(ws)
     state.runs = services.list_runs(str(ws))
     page = ComparePanel(state)
@@ -50,7 +51,13 @@ def test_three_selected_runs_give_three_holm_adjusted_pairs(qtbot, three_runs, t
     page.resize(1300, 900)
     page.show()
     state.runs_changed.emit()
-    page.select_runs(ids)
+    return page
+
+
+def test_three_selected_runs_give_three_holm_adjusted_pairs(qtbot, three_runs, tmp_path):
+    ws, ids = three_runs
+    page = _page(qtbot, ws)
+    page.select_runs([ids["pop", 3], ids["mf", 3], ids["itemknn", 3]])
     page.tabs.setCurrentWidget(page.significance_tab)
     sig = page.significance_tab
     sig.test_selected()
@@ -71,6 +78,32 @@ def test_three_selected_runs_give_three_holm_adjusted_pairs(qtbot, three_runs, t
     words = sig.matrix_verdict.text()
     assert "of 3 differences on ndcg@10" in words and "Holm" in words
     page.grab().save(str(tmp_path / "compare_holm.png"))
-    shots = __import__("os").environ.get("RECSYS_SHOTS")
+    shots = os.environ.get("RECSYS_SHOTS")
     if shots:
         page.grab().save(f"{shots}/compare_holm.png")
+
+
+def test_seeds_are_one_arm_paired_by_seed_with_error_bars(qtbot, three_runs):
+    ws, ids = three_runs
+    page = _page(qtbot, ws)
+    page.select_runs(list(ids.values()))
+    assert page.compare()
+    tab = page.metrics_tab
+    assert sorted(len(a.runs) for a in tab.arms) == [1, 2, 2]
+    items = page.metrics_tab.bar_plot.getPlotItem().items
+    assert sum(type(i).__name__ == "BarGraphItem" for i in items) == 3, "one bar per model, not per seed"
+    assert sum(type(i).__name__ == "ErrorBarItem" for i in items) == 2, "error bars for the seeded models"
+    assert any("±" in str(v) for v in tab.side_model.frame().iloc[0].tolist())
+    shots = os.environ.get("RECSYS_SHOTS")  # screenshots for a person to look at, when asked for
+    if shots:
+        page.tabs.setCurrentWidget(tab)
+        page.grab().save(f"{shots}/compare_seeds_error_bars.png")
+
+    sig = page.significance_tab
+    sig.test_selected()
+    qtbot.waitUntil(lambda: sig.matrix is not None, timeout=30000)
+    labels = [a.label for a in sig.matrix.arms]
+    mf, pop = (next(i for i, a in enumerate(sig.matrix.arms) if ids[m, 3] in a.runs) for m in ("mf", "pop"))
+    assert sig.matrix.cell(mf, pop).seeds == 2, labels
+    knn = next(i for i, a in enumerate(sig.matrix.arms) if ids["itemknn", 3] in a.runs)
+    assert sig.matrix.cell(knn, mf).seeds == 1, "ItemKNN ran with seed 3 only"
