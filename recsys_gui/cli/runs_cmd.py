@@ -14,11 +14,10 @@ import time
 from recsys_gui.cli import mlflow_cmd
 from recsys_gui.cli.common import add_workspace, print_json
 from recsys_gui.core.errors import ConfigError
-from recsys_gui.core.store.run_store import ACTIVE, RunStore
+from recsys_gui.core.store.run_store import RunStore
 
 ACTIONS = ("list", "show", "rename", "tag", "note", "delete", "clean", "export-mlflow")
 CLEANABLE = ("interrupted", "failed", "cancelled")
-MISSING = "files-missing"  # shown for a run whose folder is gone
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -122,9 +121,6 @@ def _list(store: RunStore, args: argparse.Namespace) -> int:
         since=args.since,
         until=args.until + 86400 if args.until is not None else None,
     )
-    for r in rows:  # a finished run whose folder was removed by hand can no longer be opened or exported
-        if r["status"] not in ACTIVE and not store.workspace.run_dir(r["id"]).is_dir():
-            r["status"] = MISSING
     if args.json:
         print_json([_brief(r) for r in rows])
         return 0
@@ -151,7 +147,7 @@ def _list(store: RunStore, args: argparse.Namespace) -> int:
 
 def _clean(store: RunStore, args: argparse.Namespace) -> int:
     statuses = [s for s in CLEANABLE if getattr(args, s)] or ["interrupted"]
-    doomed = [r for r in store.list_runs() if r["status"] in statuses]
+    doomed = [r for r in store.list_runs() if r.get("stored_status", r["status"]) in statuses]
     if doomed and not _confirm(args, f"Delete {len(doomed)} {'/'.join(statuses)} run(s) and their files?"):
         print("Nothing deleted.")
         return 0

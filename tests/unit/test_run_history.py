@@ -84,3 +84,18 @@ def test_an_artifact_registered_again_is_listed_once(ws, tmp_path):
     store.add_artifact("20261201-mf-aaa", "checkpoint_best", f)
     store.add_artifact("20261201-mf-aaa", "checkpoint_best", f)  # as a resumed run does
     assert len(store.artifacts("20261201-mf-aaa")) == 1
+
+
+def test_the_store_itself_lists_a_run_whose_folder_is_gone_as_files_missing(ws):
+    """The window reads list_runs directly, so the store (not only `runs list`) must say it."""
+    store = RunStore(ws)
+    store.workspace.run_dir("20261201-mf-aaa").mkdir(parents=True)
+    store.create_run(run_id="live", model="mf", family="mf", spec={}, data_path="x", data_fingerprint="",
+                     split="ratio:8,1,1", seed=1, device="cpu", world_size=1, versions={})
+    rows = {r["id"]: r for r in store.list_runs()}
+    assert rows["20261201-mf-aaa"]["status"] == "completed"
+    assert rows["20261201-ease-bbb"]["status"] == "files-missing"
+    assert rows["20261201-ease-bbb"]["stored_status"] == "completed"
+    assert rows["live"]["status"] == "running"  # a starting run has no folder yet: not "missing"
+    store.finish_run("20261201-ease-bbb", "interrupted")
+    assert store.clean(("interrupted",), orphan_min_age_s=0)["runs"] == ["20261201-ease-bbb"]

@@ -30,6 +30,7 @@ from recsys_gui.core.store.workspace import Workspace
 
 SCHEMA_VERSION = 1
 ACTIVE = ("running", "created")
+FILES_MISSING = "files-missing"  # listed for a run that ended and whose folder was removed by hand
 ORPHAN_MIN_AGE_S = 600.0  # a run folder without a row is left alone this long (its run may be starting)
 
 
@@ -251,15 +252,10 @@ class RunStore:
             with self.db.atomic():
                 self.db["runs"].insert(row, replace=True)
                 self.db["metrics"].insert_all([{"run_id": folder.name, **m} for m in metric_rows])
-                for kind, path in rebuild.artifact_paths(folder):
-                    self.db["artifacts"].insert(
-                        {
-                            "run_id": folder.name,
-                            "kind": kind,
-                            "path": self.workspace.relative(path),
-                            "meta_json": "{}",
-                        }
-                    )
+                self.db["artifacts"].insert_all(
+                    {"run_id": folder.name, "kind": k, "path": self.workspace.relative(p), "meta_json": "{}"}
+                    for k, p in rebuild.artifact_paths(folder)
+                )
             adopted.append(folder.name)
         return adopted
 
@@ -297,7 +293,7 @@ class RunStore:
         # as what it is). A young one may be a run that is starting: it is left alone.
         adopted = self.adopt_run_folders(min_age_s=orphan_min_age_s)
         wanted = [s for s in statuses if s not in ACTIVE]  # a live run is never cleaned
-        runs = [r["id"] for r in self.list_runs() if r["status"] in wanted]
+        runs = [r["id"] for r in self.list_runs() if r.get("stored_status", r["status"]) in wanted]
         for run_id in runs:
             self.delete_run(run_id)
         removed: dict[str, list[str]] = {"runs": runs, "orphans": [], "partials": [], "adopted": adopted}
@@ -400,8 +396,15 @@ class RunStore:
         since: float | None = None,
         until: float | None = None,
     ) -> list[dict[str, Any]]:
-        """Runs, newest first, optionally filtered (text: in the id, name or note; dataset: in the path)."""
+        """Runs, newest first, optionally filtered (text: in the id, name or note; dataset: in the path).
+
+        A run that ended and whose folder is gone can no longer be opened or exported: its status is
+        listed as ``files-missing`` (the stored one stays in ``stored_status``) wherever runs are shown.
+        """
         rows = [_decode(r) for r in self.db.query("select * from runs order by created_at desc")]
+        for r in rows:
+            if r["status"] not in ACTIVE and not self.workspace.run_dir(r["id"]).is_dir():
+                r["stored_status"], r["status"] = r["status"], FILES_MISSING
 
         def keep(r: dict[str, Any]) -> bool:
             haystack = " ".join(str(r.get(k) or "") for k in ("id", "name", "note")).lower()
