@@ -1,20 +1,26 @@
-"""Table model over RunStore.list_runs() rows: one row per run, metric columns from test results."""
+"""Table model over RunStore.list_runs() rows: one row per run, metric columns from test results.
+
+The name cell is editable, but the model never writes the store: an edit becomes
+``rename_requested`` and the page saves it in a worker, then reloads the runs.
+"""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 
 _Index = QModelIndex | QPersistentModelIndex
 _NO_PARENT = QModelIndex()  # the root: a table has no children
-BASE_COLUMNS = ("name", "model", "status", "created", "epochs", "device", "split")
+BASE_COLUMNS = ("name", "tags", "model", "status", "created", "epochs", "device", "split")
 RunIdRole = Qt.ItemDataRole.UserRole + 1
 SortRole = Qt.ItemDataRole.UserRole + 2  # raw values, so numbers and dates sort as such
 
 
 class RunsModel(QAbstractTableModel):
+    rename_requested = Signal(str, str)  # run id, new name
+
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._rows: list[dict[str, Any]] = []
@@ -61,6 +67,8 @@ class RunsModel(QAbstractTableModel):
                 return time.strftime("%Y-%m-%d %H:%M", time.localtime(t)) if t else ""
             if name == "epochs":
                 return row.get("epochs_run")
+            if name == "tags":
+                return ", ".join(row.get("tags") or [])
             return row.get(name)
         return (row.get("test") or {}).get(self._metrics[col - len(BASE_COLUMNS)])
 
@@ -80,6 +88,8 @@ class RunsModel(QAbstractTableModel):
             if col >= len(BASE_COLUMNS) or BASE_COLUMNS[col] == "epochs":
                 return float("-inf") if v is None else float(v)
             return "" if v is None else str(v)
+        if role == Qt.ItemDataRole.EditRole and index.column() == 0:
+            return row.get("name") or row["id"]
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             v = self._value(row, index.column())
             if v is None:
@@ -87,11 +97,25 @@ class RunsModel(QAbstractTableModel):
             if isinstance(v, float):
                 return f"{v:.4f}"
             if role == Qt.ItemDataRole.ToolTipRole and index.column() == 0:
-                return f"{row['id']}\n{row.get('error') or ''}".strip()
+                return "\n".join(str(t) for t in (row["id"], row.get("note"), row.get("error")) if t)
             return str(v)
         if role == Qt.ItemDataRole.TextAlignmentRole and index.column() >= len(BASE_COLUMNS):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
+
+    def flags(self, index: _Index) -> Qt.ItemFlag:
+        base = super().flags(index)
+        return base | Qt.ItemFlag.ItemIsEditable if index.isValid() and index.column() == 0 else base
+
+    def setData(self, index: _Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
+        """A typed name is a request to rename; the row changes when the store says it did."""
+        if role != Qt.ItemDataRole.EditRole or not index.isValid() or index.column() != 0:
+            return False
+        row = self._rows[index.row()]
+        name = str(value).strip()
+        if name and name != (row.get("name") or row["id"]):
+            self.rename_requested.emit(row["id"], name)
+        return False
 
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole

@@ -1,5 +1,9 @@
 """The Compare page: every run in the workspace in a filterable table, and four tabs on the selected runs.
 
+The run list is also where runs are kept in order: rename (double-click the name), tags and a note
+(context menu), a text and a tag filter, a reproducible bundle and an HTML report of the selection.
+Every store write runs in a worker (run_notes) and the list is then reloaded from the store.
+
 Selecting runs overlays their curves, draws their test metrics and places them on the accuracy vs
 coverage plot; the significance tab tests the first two selected runs against each other. The page
 owns the run table and the selection; each tab (one module each) only draws what it is handed.
@@ -7,14 +11,17 @@ owns the run table and the selection; each tab (one module each) only draws what
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSortFilterProxyModel, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPoint, QSortFilterProxyModel, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMenu,
     QMessageBox,
     QPushButton,
     QSplitter,
@@ -25,24 +32,49 @@ from PySide6.QtWidgets import (
 )
 
 from recsys_gui.gui import services
+from recsys_gui.gui.panels.compare import run_notes
 from recsys_gui.gui.panels.compare.curves_tab import CurvesTab
 from recsys_gui.gui.panels.compare.metrics_at_k_tab import MetricsAtKTab
 from recsys_gui.gui.panels.compare.run_label import run_label
 from recsys_gui.gui.panels.compare.significance_tab import SignificanceTab
 from recsys_gui.gui.panels.compare.tradeoff_tab import TradeoffTab
-from recsys_gui.gui.qtmodels.runs_model import RunsModel, SortRole
+from recsys_gui.gui.qtmodels.runs_model import BASE_COLUMNS, RunsModel, SortRole
+from recsys_gui.gui.report_action import ReportSaver
 from recsys_gui.gui.threading import error_text, run_in_thread
 from recsys_gui.gui.widgets import Message, WhenShown, title
 
+ALL_TAGS = "All tags"
+FILTERED_FIELDS = ("id", "name", "model", "status", "split", "note")
+
 
 class RunsFilter(QSortFilterProxyModel):
-    """Sorts by raw values; the filter text must appear in one of the text columns (any case)."""
+    """Sorts by raw values; keeps runs whose id, name, tags, model, status, split or note hold the text
+    (any case) and that carry the chosen tag."""
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self.setSortRole(SortRole)
-        self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
-        self.setFilterKeyColumn(-1)
+        self.text = ""
+        self.tag = ""
+
+    def set_filter(self, text: str, tag: str) -> None:
+        if hasattr(self, "beginFilterChange"):  # Qt 6.10+: invalidateFilter is deprecated there
+            self.beginFilterChange()
+            self.text, self.tag = text.strip().lower(), tag
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        else:
+            self.text, self.tag = text.strip().lower(), tag
+            self.invalidateRowsFilter()
+
+    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:
+        run = self.sourceModel().run(source_row)
+        if run is None:
+            return False
+        tags = run.get("tags") or []
+        if self.tag and self.tag not in tags:
+            return False
+        words = [str(run.get(k) or "") for k in FILTERED_FIELDS] + list(tags)
+        return not self.text or self.text in " ".join(words).lower()
 
 
 class ComparePanel(QWidget):
@@ -59,18 +91,26 @@ class ComparePanel(QWidget):
         )
         bar = QHBoxLayout()
         self.filter_edit = QLineEdit()
-        self.filter_edit.setPlaceholderText("Filter runs: model, name, status, split…")
+        self.filter_edit.setPlaceholderText("Filter runs: name, id, tag, model, status, note…")
         self.filter_edit.setClearButtonEnabled(True)
         self.filter_edit.setMinimumWidth(320)
         bar.addWidget(self.filter_edit)
+        self.tag_combo = QComboBox()
+        self.tag_combo.setToolTip("Show only the runs with this tag")
+        self.tag_combo.setMinimumContentsLength(12)
+        self.tag_combo.addItem(ALL_TAGS)
+        bar.addWidget(self.tag_combo)
         self.refresh_btn = QPushButton("Refresh")
         self.refresh_btn.clicked.connect(state.refresh_runs)
         self.compare_btn = QPushButton("Compare selected")
         self.compare_btn.setProperty("primary", True)
         self.compare_btn.clicked.connect(self.compare)
+        self.report_btn = QPushButton("Save report…")
+        self.report_btn.setToolTip("One HTML file about the selected runs, to keep or send")
+        self.report_btn.clicked.connect(lambda: self.save_report())
         self.delete_btn = QPushButton("Delete run…")
         self.delete_btn.clicked.connect(self.delete_selected)
-        for w in (self.refresh_btn, self.compare_btn, self.delete_btn):
+        for w in (self.refresh_btn, self.compare_btn, self.report_btn, self.delete_btn):
             bar.addWidget(w)
         bar.addStretch(1)
         self.count_label = QLabel("")
@@ -85,15 +125,24 @@ class ComparePanel(QWidget):
         self.proxy = RunsFilter(self)
         self.proxy.setSourceModel(self.runs_model)
         self.filter_edit.textChanged.connect(self._filter_changed)
+        self.tag_combo.currentIndexChanged.connect(self._filter_changed)
+        self.runs_model.rename_requested.connect(self.rename)
+        self.report_saver = ReportSaver(self, state, self.selected_ids)
         self.table = QTableView()
         self.table.setModel(self.proxy)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setAlternatingRowColors(True)
         self.table.setSortingEnabled(True)
-        self.table.sortByColumn(3, Qt.SortOrder.DescendingOrder)  # newest first
+        self.table.sortByColumn(BASE_COLUMNS.index("created"), Qt.SortOrder.DescendingOrder)  # newest first
         self.table.verticalHeader().setVisible(False)
+        # Double-click on the name renames (the model's editable cell); elsewhere it opens the run.
+        self.table.setEditTriggers(
+            QAbstractItemView.EditTrigger.DoubleClicked | QAbstractItemView.EditTrigger.EditKeyPressed
+        )
         self.table.doubleClicked.connect(self._open_run)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._context_menu)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         split.addWidget(self.table)
 
@@ -117,7 +166,10 @@ class ComparePanel(QWidget):
     def _runs_changed(self) -> None:
         keep = self.selected_ids()
         self.runs_model.set_runs(self.state.runs)
+        self._fill_tags()
         self.table.resizeColumnsToContents()
+        for col in (0, 1):  # long names and tag lists stay readable without pushing the metrics away
+            self.table.setColumnWidth(col, min(self.table.columnWidth(col), 260))
         if self.state.runs_error:
             self.message.error(self.state.runs_error)
         self.select_runs(keep)
@@ -125,8 +177,20 @@ class ComparePanel(QWidget):
         self.tradeoff_tab.set_metric_names(self.runs_model.metric_names)
         self._show_tradeoff()
 
-    def _filter_changed(self, text: str) -> None:
-        self.proxy.setFilterFixedString(text.strip())
+    def _fill_tags(self) -> None:
+        chosen = self.tag_combo.currentText()
+        tags = sorted({t for r in self.state.runs for t in (r.get("tags") or [])})
+        self.tag_combo.blockSignals(True)
+        self.tag_combo.clear()
+        self.tag_combo.addItems([ALL_TAGS, *tags])
+        self.tag_combo.setCurrentIndex(max(0, self.tag_combo.findText(chosen)))
+        self.tag_combo.blockSignals(False)
+        self.tag_combo.setEnabled(bool(tags))
+        self._filter_changed()
+
+    def _filter_changed(self, *_: Any) -> None:
+        tag = self.tag_combo.currentText()
+        self.proxy.set_filter(self.filter_edit.text(), "" if tag == ALL_TAGS else tag)
         self._update_count()
         self._show_tradeoff()
 
@@ -159,6 +223,8 @@ class ComparePanel(QWidget):
                     sel.select(idx, sel.SelectionFlag.Select | sel.SelectionFlag.Rows)
 
     def _open_run(self, index: Any) -> None:
+        if index.column() == 0:  # the name: being renamed
+            return
         rid = self.runs_model.run_id(self.proxy.mapToSource(index).row())
         if rid:
             self.state.set_current_run(rid)
@@ -231,3 +297,85 @@ class ComparePanel(QWidget):
             on_result=lambda _: self.state.refresh_runs(),
             on_error=lambda exc, _tb: self.message.error(error_text(exc)),
         )
+
+    # --- keeping runs in order: names, tags, notes, bundles, reports -----------------------------
+    def _context_menu(self, pos: QPoint) -> None:
+        index = self.table.indexAt(pos)
+        if index.isValid() and not self.table.selectionModel().isRowSelected(index.row(), QModelIndex()):
+            self.table.selectRow(index.row())
+        ids = self.selected_ids()
+        if not ids:
+            return
+        menu = self.run_menu(ids)
+        menu.exec(self.table.viewport().mapToGlobal(pos))
+
+    def run_menu(self, ids: list[str]) -> QMenu:
+        """The run list's context menu for the selected runs ``ids``."""
+        menu = QMenu(self)
+        one = len(ids) == 1
+        for text, slot, enabled in (
+            ("Open", lambda: self.state.set_current_run(ids[0]), one),
+            ("Rename…", lambda: self.start_rename(ids[0]), one),
+            ("Tags and note…", lambda: self.edit_tags_and_note(ids[0]), one),
+            (None, None, True),
+            ("Bundle for reproduction…", lambda: self.bundle(ids[0]), one),
+            ("Save report for selected…", lambda: self.save_report(ids), True),
+            (None, None, True),
+            ("Delete…", self.delete_selected, True),
+        ):
+            if text is None:
+                menu.addSeparator()
+                continue
+            action = menu.addAction(text)
+            action.triggered.connect(slot)
+            action.setEnabled(enabled)
+        return menu
+
+    def start_rename(self, run_id: str) -> None:
+        """Open the name cell's editor; what is typed reaches ``rename`` through the model."""
+        idx = self.proxy.mapFromSource(self.runs_model.index(self.runs_model.row_of(run_id), 0))
+        if idx.isValid():
+            self.table.setCurrentIndex(idx)
+            self.table.edit(idx)
+
+    def _write(self, fn: Any, *args: Any, done: str) -> None:
+        """A store write in a worker; the list is reloaded from the store afterwards."""
+
+        def ok(_: Any) -> None:
+            self.message.ok(done)
+            self.state.refresh_runs()
+
+        run_in_thread(fn, self.state.workspace, *args, on_result=ok,
+                      on_error=lambda exc, _tb: self.message.error(error_text(exc)))
+
+    def rename(self, run_id: str, name: str) -> None:
+        self._write(run_notes.rename_run, run_id, name, done=f"Renamed to '{name.strip()}'.")
+
+    def edit_tags_and_note(self, run_id: str) -> None:
+        run = next((r for r in self.state.runs if r["id"] == run_id), None)
+        if run is None:
+            return
+        answer = run_notes.TagsNoteDialog.ask(run, self)
+        if answer is not None:
+            tags, note = answer
+            self._write(run_notes.save_tags_and_note, run_id, tags, note,
+                        done=f"Saved the tags and note of {run_label(run)}.")
+
+    def bundle(self, run_id: str) -> None:
+        """Write the run's reproducible zip (core/bundle) in a worker, after asking where."""
+        run = next((r for r in self.state.runs if r["id"] == run_id), {"id": run_id})
+        default = Path.home() / f"{run.get('name') or run_id}.zip"
+        choice = run_notes.BundleDialog.ask(default, self)
+        if choice is None or not run_notes.confirm_overwrite(self, choice.path):
+            return
+        self.message.show_message(f"Bundling {run_label(run)}…")
+        run_in_thread(
+            run_notes.write_bundle, self.state.workspace, run_id, str(choice.path), choice.with_data,
+            choice.with_checkpoint, choice.path.exists(),
+            on_result=lambda info: self.message.ok(f"Wrote {info.path} ({info.bytes / 1024:,.0f} KB)."),
+            on_error=lambda exc, _tb: self.message.error(error_text(exc)),
+        )
+
+    def save_report(self, run_ids: list[str] | None = None) -> bool:
+        """File → Save report… and the button: an HTML report of ``run_ids`` or the selection."""
+        return self.report_saver.start(run_ids)
