@@ -1,5 +1,7 @@
 """Train page: start, stop, resume and queue runs; live loss and validation curves; a log.
 
+Its Tune mode (a second tab, ``panels/tune``) searches the same model's settings on the same data.
+
 Every run goes through the page's ``TrainingController``: it trains in a child process (one, or
 several through torchrun) whose events.jsonl feeds ``on_event``.
 """
@@ -24,12 +26,14 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSpinBox,
     QSplitter,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from recsys_gui.core.training import events as ev
 from recsys_gui.gui.external_run import can_run_several_processes
+from recsys_gui.gui.panels.tune.page import TunePanel
 from recsys_gui.gui.plots.live_curves import LiveCurveSet
 from recsys_gui.gui.theme import icon
 from recsys_gui.gui.training_controller import QueuedRun, TrainingController
@@ -58,10 +62,17 @@ class TrainPanel(QWidget):
         self._t0 = 0.0
         self._steps_done = 0
 
-        root = QVBoxLayout(self)
-        root.addWidget(title("Train", "Train the model chosen on the Model page on the data from the Data "
+        page = QVBoxLayout(self)
+        page.addWidget(title("Train", "Train the model chosen on the Model page on the data from the Data "
                              "page. Runs are kept in the workspace; queue several to train one after "
-                             "another."))
+                             "another, or Tune: search the model's settings."))
+        # two modes on one page: Train runs one spec, Tune searches around it (same data and model)
+        self.mode_tabs = QTabWidget()
+        page.addWidget(self.mode_tabs, 1)
+        train_mode = QWidget()
+        self.mode_tabs.addTab(train_mode, "Train")
+        root = QVBoxLayout(train_mode)
+        root.setContentsMargins(0, 6, 0, 0)
         bar = QHBoxLayout()
         self.start_btn = QPushButton(icon("play"), "Start")
         self.start_btn.setProperty("primary", True)
@@ -139,6 +150,9 @@ class TrainPanel(QWidget):
         split.addWidget(lower)
         split.setSizes([520, 220])
         root.addWidget(split, 1)
+
+        self.tune_page = TunePanel(state, model_panel)
+        self.mode_tabs.addTab(self.tune_page, "Tune")
 
         self._losses_first = False
         self.timer = QTimer(self)
