@@ -150,9 +150,10 @@ class MultVAE(Recommender):
     # Fold-in refines the encoder's mean with a few Adam steps on the latent (semi-amortised inference,
     # Kim et al., ICML 2018): the encoder alone leaves an amortisation gap on users it never saw. Chosen
     # on ml-1m's validation users (users:0.1,0.1,foldin=0.8, seed 2020): NDCG@10 0.366 from the encoder's
-    # mean, 0.403 after 40 steps at lr 0.05 with a unit-Gaussian prior term weighted 0.5.
-    FOLD_IN_STEPS: ClassVar[int] = 40
-    FOLD_IN_LR: ClassVar[float] = 0.05
+    # mean, 0.401 after 15 steps at lr 0.1 with a unit-Gaussian prior term weighted 0.5 (40 steps at 0.05:
+    # 0.403, at almost three times the cost of a what-if basket).
+    FOLD_IN_STEPS: ClassVar[int] = 15
+    FOLD_IN_LR: ClassVar[float] = 0.1
     FOLD_IN_PRIOR: ClassVar[float] = 0.5
     refines_new_users: ClassVar[bool] = True
 
@@ -165,9 +166,12 @@ class MultVAE(Recommender):
         z = mu.clone().requires_grad_(True)
         seen = (history != 0).to(mu.dtype)
         opt = torch.optim.Adam([z], lr=self.FOLD_IN_LR)
+        weights = [t.detach() for t in (self.dec.weight, self.dec.bias, self.dec_out.weight,
+                                        self.dec_out.bias)]
         with foldin.frozen(self):
             for _ in range(self.FOLD_IN_STEPS):
-                logp = F.log_softmax(self.dec_out(self._hidden(z)), dim=1)
+                hidden = torch.tanh(F.linear(z, weights[0], weights[1]))
+                logp = F.log_softmax(F.linear(hidden, weights[2], weights[3]), dim=1)
                 loss = -(logp * seen).sum(1).mean() + self.FOLD_IN_PRIOR * 0.5 * z.pow(2).sum(1).mean()
                 (z.grad,) = torch.autograd.grad(loss, [z])
                 opt.step()
