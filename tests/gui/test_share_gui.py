@@ -137,9 +137,8 @@ def test_save_report_writes_the_file_through_the_worker(qtbot, page, trained, tm
     out.parent.mkdir()
     asked: list[str] = []
     monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(out), "")))
-    monkeypatch.setattr(
-        QMessageBox, "question", staticmethod(lambda *a, **k: asked.append(a[1]) or QMessageBox.StandardButton.No)
-    )
+    no = QMessageBox.StandardButton.No
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(lambda *a, **k: asked.append(a[1]) or no))
     window = page.window()
     action = install_report_action(window, window.menuBar().addMenu("&File"))
     page.select_runs([ids["pop"], ids["mf"]])
