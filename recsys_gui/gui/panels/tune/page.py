@@ -143,10 +143,17 @@ class TunePanel(QWidget):
         if not name or self.busy:
             return
         try:
-            self.space_table.fill(candidate_params(name, {}, {}))
+            self.space_table.fill(candidate_params(name, *self._current_values()))
         except Exception as exc:  # a plug-in model with odd settings: say so, keep the page
             self.space_table.setRowCount(0)
             self.message.error(error_text(exc))
+
+    def _current_values(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The Model page's values (ranges centre on them), or the defaults when the forms are not valid."""
+        try:
+            return dict(self.model_panel.model_values() or {}), dict(self.model_panel.train_values() or {})
+        except Exception:  # a form mid-edit: the defaults are a fine centre
+            return {}, {}
 
     # --- running -----------------------------------------------------------------------------------
     @property
