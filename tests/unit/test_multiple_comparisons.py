@@ -102,3 +102,17 @@ def test_runs_on_different_splits_are_not_paired() -> None:
     frames = {"a": _frame(rng.random(20)), "b": _frame(rng.random(20))}
     cell = pairwise_matrix(frames, arms_of(rows), "ndcg@10").cell(0, 1)
     assert cell.reason == "different data or split" and not cell.survives()
+
+
+def test_the_verdict_names_only_the_differences_that_survive_correction() -> None:
+    from recsys_gui.gui.panels.compare.verdict import matrix_verdict
+
+    rng = np.random.default_rng(5)
+    base = rng.random(300)
+    frames = {"a": _frame(base), "b": _frame(base + 0.1 + rng.normal(0, 0.02, 300)),
+              "c": _frame(base + rng.normal(0, 0.05, 300))}
+    rows = [_row(k, m, 1) for k, m in zip("abc", ("mf", "ease", "vae"), strict=True)]
+    m = pairwise_matrix(frames, arms_of(rows), "ndcg@10")
+    text = matrix_verdict(m)
+    assert text.startswith("2 of 3 differences on ndcg@10 survive Holm correction")
+    assert "b beats a" in text and "b beats c" in text and "a vs c" in text.split("Not reliable")[1]
