@@ -203,7 +203,7 @@ class TrainConfig:
         "Chance the ε guarantee may fail; keep it below 1/number of users (none: 1/number of users).",
         min=1e-12, max=0.1)
     dp_clip_norm: float = setting(
-        0.5, "Private training: per-user clipping norm",
+        0.05, "Private training: per-user clipping norm",
         "Each user's gradient on the shared parameters is scaled down to at most this norm.",
         min=1e-6, max=1e6, advanced=True)
     dp_sample_rate: float = setting(

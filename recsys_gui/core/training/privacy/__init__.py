@@ -26,5 +26,6 @@ choices (catalogue, number of users) the model's shape reveals.
 
 from recsys_gui.core.training.privacy.objectives import SUPPORTED, objective_for
 from recsys_gui.core.training.privacy.plan import PrivateTraining, check_private_settings
+from recsys_gui.core.training.privacy.record import run_privacy
 
-__all__ = ["SUPPORTED", "PrivateTraining", "check_private_settings", "objective_for"]
+__all__ = ["SUPPORTED", "PrivateTraining", "check_private_settings", "objective_for", "run_privacy"]
