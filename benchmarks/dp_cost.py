@@ -28,7 +28,8 @@ def main() -> None:
     ap.add_argument("--epsilons", default="1,3,10,inf")
     ap.add_argument("--delta", type=float, default=0.00106)
     ap.add_argument("--seed", type=int, default=2020)
-    ap.add_argument("--threads", type=int, default=1, help="torch threads (1: steady figures on a shared host)")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads (1: steady figures on a shared host)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a trainer setting")
     ap.add_argument("--data", type=Path, default=P1, help="a folder with train/valid/test.tsv")
     args = ap.parse_args()

@@ -26,6 +26,7 @@ _COMMAND_MODULES = (
     "evaluate_cmd",
     "recommend_cmd",
     "embeddings_cmd",
+    "privacy_cmd",
     "runs_cmd",
     "report_cmd",
     "bundle_cmd",

@@ -17,7 +17,7 @@ from recsys_gui.core.errors import ConfigError
 from recsys_gui.core.store.run_store import RunStore
 
 ACTIONS = ("list", "show", "rename", "tag", "note", "delete", "clean", "export-mlflow")
-CLEANABLE = ("interrupted", "failed", "cancelled")
+CLEANABLE = ("interrupted", "failed", "cancelled", "pruned")
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -40,6 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--interrupted", action="store_true", help="clean: interrupted runs (the default).")
     p.add_argument("--failed", action="store_true", help="clean: failed runs too.")
     p.add_argument("--cancelled", action="store_true", help="clean: cancelled (stopped) runs too.")
+    p.add_argument("--pruned", action="store_true", help="clean: trials a search stopped early too.")
     p.add_argument("--remove", action="append", default=[], metavar="TAG", help="tag: remove this tag.")
     p.add_argument("--to", metavar="DIR", help="export-mlflow: the MLflow file store to write (mlruns).")
     p.add_argument("--experiment", help="export-mlflow: the MLflow experiment name.")
@@ -191,4 +192,13 @@ def _brief(r: dict) -> dict:
         "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(r["created_at"] or 0)),
         "best_epoch": r.get("best_epoch"),
         "test": r.get("test") or {},
+        **_privacy(r),
     }
+
+
+def _privacy(r: dict) -> dict:
+    """A private run's ε spent (issue 27); nothing for an ordinary run."""
+    from recsys_gui.core.training.privacy import run_privacy
+
+    privacy = run_privacy(r)
+    return {"epsilon_spent": privacy["epsilon_spent"]} if privacy else {}

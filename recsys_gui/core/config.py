@@ -214,12 +214,3 @@ class TrainConfig:
         32, "Private training: examples per user and step",
         "Training examples drawn from each sampled user per step (Mult-VAE: the user's one row).",
         min=1, max=100000, advanced=True)
-
-
-@dataclass(frozen=True, kw_only=True)
-class EvalSpec:
-    """Which metrics at which cut-offs, and the ranking protocol."""
-
-    metrics: tuple[str, ...] = ("ndcg@10", "recall@10", "mrr@10", "hit@10", "precision@10")
-    batch_users: int = 2048
-    sampled_negatives: int | None = None  # "1 + N sampled" compatibility protocol; None = full ranking

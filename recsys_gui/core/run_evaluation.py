@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from recsys_gui.core.errors import ConfigError
-from recsys_gui.core.evaluation.evaluator import Evaluator, breakdown_by_activity
+from recsys_gui.core.evaluation.evaluator import Evaluator, breakdown_by_activity, held_out_users
 from recsys_gui.core.session import load_run_model, load_run_split
 from recsys_gui.core.store.workspace import Workspace
 from recsys_gui.core.utils.devices import resolve_device
@@ -35,7 +35,9 @@ def evaluate_run(
     exclude = split.known_for_test() if part == "test" else split.known_for_valid()
     model.set_context(exclude)
     keys = metrics or ",".join(spec.metrics)
-    ev = Evaluator(keys, sampled_negatives=sampled_negatives, seed=spec.train_config().seed)
+    # a held-out-users split's users were never trained on: they are scored through fold-in, as in training
+    ev = Evaluator(keys, sampled_negatives=sampled_negatives, seed=spec.train_config().seed,
+                   new_users=held_out_users(split))
     res = ev.evaluate(
         model, history=split.known_for_valid(), exclude=exclude, target=target, device=dev, keep_per_user=True
     )
@@ -116,7 +118,8 @@ def compare_runs(
     split_b = load_run_split(spec_b, row_b, allow_changed_data=allow_changed_data)
     target = split_b.test if part == "test" else split_b.valid
     model_b.set_context(split_b.known_for_test() if part == "test" else split_b.known_for_valid())
-    ev = Evaluator(keys, sampled_negatives=sampled_negatives, seed=spec_b.train_config().seed)
+    ev = Evaluator(keys, sampled_negatives=sampled_negatives, seed=spec_b.train_config().seed,
+                   new_users=held_out_users(split_b))
     res_b = ev.evaluate(
         model_b,
         history=split_b.known_for_valid(),

@@ -27,6 +27,7 @@ from recsys_gui.core.config import TrainConfig
 from recsys_gui.core.data.interactions import Split
 from recsys_gui.core.errors import ConfigError, DataChangedError, RecsysError, TrainingCancelled
 from recsys_gui.core.evaluation.evaluator import EvalResult, Evaluator, held_out_users
+from recsys_gui.core.evaluation.metrics import DEFAULT_METRICS
 from recsys_gui.core.models import base as models
 from recsys_gui.core.store.run_store import RunStore, new_run_id
 from recsys_gui.core.store.workspace import Workspace
@@ -38,7 +39,6 @@ from recsys_gui.core.training.trainer import Callback, FitResult, Trainer, read_
 from recsys_gui.core.utils.devices import describe_device, resolve_device
 from recsys_gui.core.utils.seeding import seed_everything
 
-DEFAULT_METRICS = ("ndcg@10", "recall@10", "mrr@10", "hit@10", "precision@10", "map@10")
 BEYOND_ACCURACY = ("coverage", "gini", "novelty", "arp")
 
 
@@ -108,6 +108,7 @@ class RunOutcome:
     test_result: EvalResult | None = None
 
     def summary(self) -> dict[str, Any]:
+        private = {} if self.fit.epsilon_spent is None else {"epsilon_spent": self.fit.epsilon_spent}
         return {
             "run_id": self.run_id,
             "model": self.model,
@@ -121,6 +122,7 @@ class RunOutcome:
             "valid": self.valid,
             "test": self.test,
             "split": self.split_summary,
+            **private,
         }
 
 
@@ -388,7 +390,8 @@ def _persist_outcome(store: RunStore, ws: Workspace, out: RunOutcome, report: di
         seconds_per_epoch=out.fit.seconds_per_epoch,
         valid_json=out.valid,
         test_json=out.test,
-        notes=json.dumps({"split": out.split_summary, "load_report": report}),
+        notes=json.dumps({"split": out.split_summary, "load_report": report,
+                          **({"privacy": out.fit.privacy} if out.fit.privacy else {})}),
     )
 
 

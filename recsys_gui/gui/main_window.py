@@ -30,6 +30,7 @@ from recsys_gui.gui.panels.results_panel import ResultsPanel
 from recsys_gui.gui.panels.train_panel import TrainPanel
 from recsys_gui.gui.panels.whatif import WhatIfPanel
 from recsys_gui.gui.paths import absolute_or_none, absolute_path
+from recsys_gui.gui.report_action import install_report_action
 from recsys_gui.gui.settings_io import SettingsFile
 from recsys_gui.gui.state import AppState
 from recsys_gui.gui.threading import wait_for_tasks
@@ -148,6 +149,7 @@ class MainWindow(QMainWindow):
         a.setShortcut(QKeySequence("Ctrl+E"))
         a.triggered.connect(lambda: self.go("Export"))
         fm.addAction(a)
+        install_report_action(self, fm)
         fm.addSeparator()
         a = QAction("&Quit", self)
         a.setShortcut(QKeySequence.StandardKey.Quit)
@@ -325,6 +327,9 @@ class MainWindow(QMainWindow):
         ctl = self.train_page.controller
         if ctl.busy and not self._closing:
             self.statusBar().showMessage("Stopping the training run before closing…")
+        elif self.train_page.tune_page.busy and not self._closing:
+            # wait_for_tasks below cancels the search; its trial stops at the next batch
+            self.statusBar().showMessage("Stopping the search before closing…")
         self._closing = True
         if not ctl.shutdown(15000):
             QMessageBox.information(self, "Still stopping", "The training run is still stopping; the window "

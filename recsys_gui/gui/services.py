@@ -77,7 +77,7 @@ def metric_vs_k(
     workspace: str,
     run_id: str,
     ks: tuple[int, ...] = (1, 5, 10, 20, 50),
-    names: tuple[str, ...] = ("ndcg", "recall", "precision", "hit", *BEYOND),
+    names: tuple[str, ...] = ("ndcg", "recall", "precision", "f1", "hit", *BEYOND),
 ) -> dict[str, Any]:
     """Every metric in ``names`` at every K (one evaluation pass) and the breakdown by user activity."""
     keys = ",".join(f"{n}@{k}" for n in names for k in ks)
@@ -175,8 +175,12 @@ def export_recommendations(
     users: str | None = None,
     progress: Callable[[float, str], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    privacy: Any = None,
 ) -> Any:
-    """The same export as ``recsys-gui recommend``; ``users`` is a file of raw ids or None for all."""
+    """The same export as ``recsys-gui recommend``; ``users`` is a file of raw ids or None for all.
+
+    ``privacy`` is an ``ExportPrivacy`` (pseudonymous user ids, no titles) or None for a plain export.
+    """
     from recsys_gui.core.export.recommendations import export_recommendations as _export
 
     return _export(
@@ -190,6 +194,7 @@ def export_recommendations(
         overwrite=overwrite,
         progress=progress,
         should_stop=should_stop,
+        privacy=privacy,
     )
 
 
@@ -199,11 +204,12 @@ def export_embeddings(
     out: str,
     overwrite: bool,
     progress: Callable[[float, str], None] | None = None,
+    privacy: Any = None,
 ) -> Any:
     """The same export as ``recsys-gui export-embeddings`` (it cannot be stopped half-way)."""
     from recsys_gui.core.export.embeddings import export_embeddings as _export
 
-    return _export(workspace, run_id, Path(out), overwrite=overwrite, progress=progress)
+    return _export(workspace, run_id, Path(out), overwrite=overwrite, progress=progress, privacy=privacy)
 
 
 def list_runs(workspace: str) -> list[dict[str, Any]]:

@@ -48,7 +48,8 @@ class AppState(QObject):
         run_in_thread(services.list_runs, ws, on_result=done, on_error=failed)
 
     def finished_runs(self) -> list[dict[str, Any]]:
-        return [r for r in self.runs if r.get("status") in ("completed", "early_stopped", "cancelled")]
+        ended = ("completed", "early_stopped", "cancelled", "pruned")
+        return [r for r in self.runs if r.get("status") in ended]
 
     def set_data(self, path: str, options: dict[str, Any], metadata: str | None, data: Any,
                  report: Any) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import sqlite3
 from types import SimpleNamespace
 
@@ -87,12 +86,6 @@ def test_the_boxes_become_the_privacy_options_of_both_exports(qtbot, page, tmp_p
     assert calls[2]["privacy"] == ExportPrivacy(pseudonymise=True, drop_titles=False)
 
 
-@pytest.mark.xfail(
-    "privacy" not in inspect.signature(services.export_recommendations).parameters,
-    reason="gui/services.py passes privacy= on once the lead wires it",
-    raises=AssertionError,
-    strict=True,
-)
 def test_a_pseudonymised_export_from_the_page_holds_no_raw_user_id(qtbot, page, trained, tmp_path):
     ws, _, raw_users = trained
     out = tmp_path / "private.sqlite"

@@ -71,7 +71,7 @@ def _show(qtbot, page):
 
 # --- Results -------------------------------------------------------------------------------------
 def test_results_metrics_k_curves_activity_and_inspector(qtbot, state, trained):
-    from recsys_gui.gui.panels.results_panel import ResultsPanel
+    from recsys_gui.gui.panels.results_panel import ACCURACY_CURVES, ResultsPanel
 
     _ws, ids = trained
     page = _show(qtbot, ResultsPanel(state))
@@ -84,7 +84,7 @@ def test_results_metrics_k_curves_activity_and_inspector(qtbot, state, trained):
 
     plot = page.k_plot.getPlotItem()
     before = plot.listDataItems()
-    assert len(before) == 4, "built with the page"
+    assert len(before) == len(ACCURACY_CURVES), "built with the page"
     assert all(c.getData()[0] is None or len(c.getData()[0]) == 0 for c in before), "and empty"
     assert not plot.legend.isVisible(), "no legend over an empty plot"
     page.evaluate_k()
@@ -103,7 +103,7 @@ def test_results_metrics_k_curves_activity_and_inspector(qtbot, state, trained):
     assert len(plot.listDataItems()) == 1 and len(plot.legend.items) == 1
     page.k_metric.setCurrentIndex(page.k_metric.findData("accuracy"))
     curves = plot.listDataItems()
-    assert len(curves) == 4 and len(plot.legend.items) == 4, "one curve and one legend entry per metric"
+    assert len(curves) == len(plot.legend.items) == len(ACCURACY_CURVES), "one curve and one legend entry per metric"
     assert all(len(c.getData()[0]) == 5 for c in curves)
 
     page.user_edit.setText("u3")
@@ -228,6 +228,7 @@ def test_scatter_takes_100k_points_and_hover_finds_the_right_id(qtbot):
 # --- Compare -------------------------------------------------------------------------------------
 def test_compare_filter_sort_plots_and_significance(qtbot, state, trained):
     from recsys_gui.gui.panels.compare_panel import ComparePanel
+    from recsys_gui.gui.qtmodels.runs_model import BASE_COLUMNS
 
     _ws, ids = trained
     page = _show(qtbot, ComparePanel(state))
@@ -235,7 +236,7 @@ def test_compare_filter_sort_plots_and_significance(qtbot, state, trained):
     page.filter_edit.setText("POP")
     assert page.proxy.rowCount() == 1 and page.visible_run_ids() == [ids["pop"]]
     page.filter_edit.setText("")
-    col = page.runs_model.metric_names.index("ndcg@10") + 7
+    col = page.runs_model.metric_names.index("ndcg@10") + len(BASE_COLUMNS)
     page.table.sortByColumn(col, Qt.SortOrder.DescendingOrder)
     best = max(state.runs, key=lambda r: r["test"]["ndcg@10"])["id"]
     assert page.visible_run_ids()[0] == best

@@ -192,6 +192,18 @@ def test_mf_on_held_out_users_beats_popularity_through_fold_in(tmp_path):
     assert run("mf", epochs=30) > run("pop")
 
 
+def test_evaluating_a_stored_held_out_users_run_again_folds_its_users_in_as_training_did(tmp_path):
+    """`recsys-gui evaluate` (and the Results page) once ranked a held-out-users split's test users
+    with untrained user vectors, so its figures disagreed with the run's own."""
+    from recsys_gui.core.run_evaluation import evaluate_run
+
+    spec = RunSpec(data=DataSpec(path=str(SAMPLE)), model="mf", split="users:0.2,0.2,foldin=0.8",
+                   metrics=["ndcg@10"], train={"device": "cpu", "seed": 0, "epochs": 5})
+    out = run_training(spec, workspace=tmp_path)
+    again = evaluate_run(tmp_path, out.run_id, metrics="ndcg@10")
+    assert again["metrics"]["ndcg@10"] == pytest.approx(out.test["ndcg@10"], abs=1e-6)
+
+
 class _NoFoldIn(MF):
     """A plug-in with trained user vectors that does not implement fold-in."""
 

@@ -84,7 +84,7 @@ def test_registry_names_parse_with_their_direction_and_cut_off():
 def test_registry_lists_are_ordered_and_cover_every_family():
     ranking, beyond = M.ranking_metric_names(), M.beyond_accuracy_metric_names()
     rating = M.rating_metric_names()
-    assert ranking == ("ndcg", "recall", "precision", "hit", "mrr", "map")
+    assert ranking == ("ndcg", "recall", "precision", "f1", "hit", "mrr", "map")
     assert beyond == ("coverage", "gini", "novelty", "ild", "arp")
     assert rating == ("rmse", "mae")
     assert [*ranking, *beyond, "auc", *rating] == list(M.FAMILIES)

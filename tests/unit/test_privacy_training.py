@@ -33,7 +33,8 @@ TINY_CONFIGS = {"mf": {"embedding_dim": 4, "negatives": 2},
 
 def _model(name: str, split, seed: int = 0):
     torch.manual_seed(seed)
-    return models.build_model(name, models.make_config(name, TINY_CONFIGS[name]), split.n_users, split.n_items)
+    config = models.make_config(name, TINY_CONFIGS[name])
+    return models.build_model(name, config, split.n_users, split.n_items)
 
 
 def _plan(model, split, **train) -> PrivateTraining:
@@ -178,7 +179,8 @@ def test_what_cannot_be_accounted_for_is_refused_in_one_line(tmp_path, model, mo
 def test_dp_settings_are_checked_and_reach_the_forms(tmp_path):
     from recsys_gui.core.config import describe_fields, from_mapping
 
-    cfg = from_mapping(TrainConfig, {"dp_epsilon": "3", "dp_delta": "none", "dp_clip_norm": "0.1"}, "the trainer")
+    settings = {"dp_epsilon": "3", "dp_delta": "none", "dp_clip_norm": "0.1"}
+    cfg = from_mapping(TrainConfig, settings, "the trainer")
     assert (cfg.dp_epsilon, cfg.dp_delta, cfg.dp_clip_norm) == (3.0, None, 0.1)
     for bad in ({"dp_epsilon": "0"}, {"dp_delta": "0.5"}, {"dp_sample_rate": "0"}):
         with pytest.raises(ConfigError, match="dp_"):

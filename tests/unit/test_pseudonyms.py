@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import inspect
 import sqlite3
 import stat
 from pathlib import Path
@@ -217,12 +216,6 @@ def test_the_cli_flags_become_the_option_object():
     assert "--pseudonymise" in sub["export-embeddings"].format_help()
 
 
-@pytest.mark.xfail(
-    "privacy" not in inspect.signature(export_recommendations).parameters,
-    reason="recommend is wired to ExportPrivacy by the lead (core/export/recommendations.py)",
-    strict=True,
-    raises=TypeError,
-)
 def test_recommend_pseudonymises(trained, tmp_path):
     ws, run_id, raw_users, titles = trained
     export_recommendations(ws, run_id, tmp_path / "x.sqlite", privacy=ExportPrivacy(pseudonymise=True))

@@ -255,6 +255,8 @@ class Evaluator:
                 v = inside / torch.log2(rank.double() + 2)
             elif s.name in ("mrr", "map"):
                 v = inside / (rank.double() + 1)
+            elif s.name == "f1":  # one positive per sample: 2PR / (P + R) with P = hit / k, R = hit
+                v = 2 * inside / (s.k + 1)
             else:  # precision
                 v = inside / s.k
             out[s.key] = (

@@ -31,6 +31,7 @@ STATUS = {
     "failed": "FAILED",
     "cancelled": "KILLED",
     "interrupted": "KILLED",
+    "pruned": "KILLED",  # a search's trial stopped early by its pruner
 }
 PARAM_LIMIT = 6000  # MLflow's longest parameter value
 BATCH = 100  # MLflow takes at most 100 parameters or tags, 1000 metrics, per batch

@@ -20,11 +20,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from recsys_gui.core.evaluation.metrics import DEFAULT_METRICS
 from recsys_gui.gui.forms import SchemaForm
 from recsys_gui.gui.widgets import Message, title
 
 FAMILY_ORDER = ("MF", "NMF", "MLP", "CNN", "VAE", "GAN", "Baseline")
-EARLY_STOP = ("ndcg@10", "recall@10", "mrr@10", "hit@10", "precision@10", "map@10", "ndcg@20", "recall@20")
+EARLY_STOP = (*DEFAULT_METRICS, "ndcg@20", "recall@20")
 
 
 class ModelPanel(QWidget):

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from recsys_gui.core.training.events import shown_epoch
+from recsys_gui.core.training.privacy import run_privacy
 from recsys_gui.gui import services
 from recsys_gui.gui.plots.axes import show_grid
 from recsys_gui.gui.plots.live_curves import PALETTE
@@ -32,9 +33,9 @@ from recsys_gui.gui.threading import error_text, run_in_thread
 from recsys_gui.gui.widgets import Message, RunPicker, WhenShown, title
 
 BEYOND = ("coverage", "gini", "novelty", "ild", "arp")
-ACCURACY_CURVES = ("ndcg", "recall", "precision", "hit")
+ACCURACY_CURVES = ("ndcg", "recall", "precision", "f1", "hit")
 PLOTS = {
-    "accuracy": "Accuracy (nDCG, recall, precision, hit)",
+    "accuracy": "Accuracy (nDCG, recall, precision, F1, hit)",
     "coverage": "Catalogue coverage",
     "gini": "Gini of exposure (0 = even)",
     "novelty": "Novelty (bits)",
@@ -207,6 +208,7 @@ class ResultsPanel(QWidget):
         self.run_info.setText(
             f"{row['model']} · {row['status']} · best epoch {shown_epoch(row.get('best_epoch'))} of "
             f"{row.get('epochs_run')} · {row.get('device')} · split {row.get('split')}"
+            + _privacy_text(row)
             + (f"\n{row['error']}" if row.get("error") else "")
         )
 
@@ -352,3 +354,11 @@ class ResultsPanel(QWidget):
     def _failed(self, exc: BaseException, tb: str) -> None:
         self.inspect_info.setText("")
         self.message.error(error_text(exc))
+
+
+def _privacy_text(row: dict[str, Any]) -> str:
+    """" · private: ε spent …" for a run trained with differential privacy, else nothing."""
+    privacy = run_privacy(row)
+    if privacy is None:
+        return ""
+    return f" · private: ε spent {privacy['epsilon_spent']:.3g} (δ {privacy['delta']:.2g})"

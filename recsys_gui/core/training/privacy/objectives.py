@@ -89,7 +89,7 @@ def _point_examples(k: int, tables: tuple[str, ...]):
         items = torch.cat([pos, neg], 1)
         labels = torch.cat([torch.ones_like(pos, dtype=torch.float32),
                             torch.zeros_like(neg, dtype=torch.float32)], 1)
-        return UserExamples({t: items for t in tables}, (labels,))
+        return UserExamples(dict.fromkeys(tables, items), (labels,))
 
     return draw
 

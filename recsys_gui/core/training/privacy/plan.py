@@ -71,4 +71,5 @@ class PrivateTraining:
 
     def describe(self) -> str:
         return (f"Private training: σ = {self.noise_multiplier:.3f} for {self.planned_steps} steps at "
-                f"q = {self.sample_rate:g} (about {self.step.expected_users:.0f} users a step), clipping norm {self.step.clip_norm:g}, δ = {self.delta:.3g}.")
+                f"q = {self.sample_rate:g} (about {self.step.expected_users:.0f} users a step), "
+                f"clipping norm {self.step.clip_norm:g}, δ = {self.delta:.3g}.")

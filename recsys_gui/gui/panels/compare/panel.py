@@ -149,7 +149,7 @@ class ComparePanel(QWidget):
         self.curves_tab = CurvesTab(state, self.message, self.selected_ids)
         self.metrics_tab = MetricsAtKTab()
         self.tradeoff_tab = TradeoffTab()
-        self.significance_tab = SignificanceTab(state, self.message)
+        self.significance_tab = SignificanceTab(state, self.message, self.selected_ids)
         self.significance_tab.test_requested.connect(self.significance)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.curves_tab, "Curves")
