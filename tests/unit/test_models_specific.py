@@ -285,3 +285,21 @@ def test_explicit_mf_declares_ratings_in_its_capabilities_and_trains_on_them():
                                    DistContext()).epoch(0)))
     assert isinstance(batch, PointBatch)
     assert sorted(batch.labels.tolist()) == sorted(split.train.values.tolist())
+
+
+def test_itemknn_gathers_a_basket_and_takes_the_sparse_product_for_batches_with_the_same_scores():
+    """The what-if path (a gather over each item's neighbours) against the evaluation path (one
+    sparse product with the cached vote matrix), on weighted histories, and the cache follows a
+    reloaded neighbour table."""
+    from recsys_gui.core.models import make_config
+
+    split = tiny_split()
+    model = build_model("itemknn", make_config("itemknn", {"k": 7}), split.n_users, split.n_items)
+    model.prepare(split.train)
+    history = torch.as_tensor(split.train.to_csr().toarray(), dtype=torch.float32) * torch.rand(
+        split.n_users, split.n_items, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(model._score_gather(history), model._score_sparse(history), atol=1e-5, rtol=0)
+    assert torch.equal(model.score(None, history[:2]), model._score_gather(history[:2]))
+    before = model._score_sparse(history)
+    model.load_state_dict({"nbr_index": model.nbr_index, "nbr_weight": model.nbr_weight * 2})
+    torch.testing.assert_close(model._score_sparse(history), 2 * before)
