@@ -68,13 +68,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except RecsysError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {terminal_safe(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 3
     except BrokenPipeError:
         return 0
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` with control characters other than newline and tab written as escapes: a message
+    quotes the user's file, and an id holding ESC sequences must not drive the terminal."""
+    return "".join(c if c in "\n\t" or c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _open_gui(argv: list[str]) -> int:

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from recsys_gui import __version__
+from recsys_gui.core.errors import RecsysError
 from recsys_gui.gui import theme
 from recsys_gui.gui.panels.compare_panel import ComparePanel
 from recsys_gui.gui.panels.data_panel import FILE_FILTER, DataPanel
@@ -238,10 +239,17 @@ class MainWindow(QMainWindow):
         if path:
             self.open_workspace(path)
 
-    def open_workspace(self, path: str) -> None:
-        self.state.set_workspace(path)
+    def open_workspace(self, path: str) -> bool:
+        """Switch to the workspace at ``path``; one that cannot hold runs is refused in a dialog and
+        the current workspace stays open."""
+        try:
+            self.state.set_workspace(path)
+        except RecsysError as exc:
+            QMessageBox.warning(self, "Cannot open the workspace", str(exc))
+            return False
         self.settings.setValue("workspace", self.state.workspace)
         self._offer_recovery()
+        return True
 
     def _offer_recovery(self) -> None:
         """Runs a crash or kill interrupted: offer to resume them or clean them up (in a worker)."""

@@ -27,6 +27,31 @@ def test_window_opens_with_every_page_and_closes(window, qtbot):
     assert sys.getswitchinterval() == pytest.approx(0.005)
 
 
+def test_a_workspace_that_cannot_hold_runs_is_refused_in_a_dialog_and_the_old_one_stays(
+        window, tmp_path, monkeypatch):
+    from recsys_gui.gui import main_window
+
+    shown = []
+    monkeypatch.setattr(main_window.QMessageBox, "warning", lambda *a: shown.append(a[2]))
+    before = window.state.workspace
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    assert window.open_workspace(str(a_file)) is False
+    assert window.state.workspace == before and a_file.read_text() == "mine"
+    assert shown and "is a file, not a folder" in shown[0]
+    assert window.open_workspace(str(tmp_path / "fresh")) is True
+    assert window.state.workspace == str(tmp_path / "fresh")
+
+
+def test_file_menu_saves_a_report_of_the_compared_runs(window, monkeypatch):
+    asked = []
+    monkeypatch.setattr(window.compare_page, "save_report", lambda: asked.append(True))
+    file_menu = window.menuBar().actions()[0].menu()
+    action = next(a for a in file_menu.actions() if a.text().replace("&", "") == "Save report…")
+    action.trigger()
+    assert asked == [True]
+
+
 def test_recent_files_are_remembered(window, interactions_csv, qtbot):
     window.open_data(str(interactions_csv))
     assert window.recent_files()[0] == str(interactions_csv)

@@ -90,6 +90,16 @@ def test_cli_bad_inputs_exit_2_without_traceback(tmp_path, capsys):
     assert "row 2, column 'rating': expected a number, got 'five'" in err
 
 
+def test_cli_errors_quote_control_characters_as_escapes(tmp_path, capsys):
+    """A value from the user's file or command line is echoed in messages; raw ESC sequences in it
+    would recolour or rewrite the terminal."""
+    missing = tmp_path / "data\x1b[31m\x07.csv"
+    assert cli_main(["import", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\x07" not in err
+    assert "data\\x1b[31m\\x07.csv" in err and err.endswith("\n")
+
+
 def test_cli_entry_point_in_a_subprocess(tmp_path):
     bad = write(tmp_path, "user,item,rating\n1,2,five\n2,3,4\n")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
