@@ -107,6 +107,13 @@ def run(args: argparse.Namespace) -> int:
         win.go("Compare")
         win.compare_page.select_runs([r["id"] for r in win.state.runs[:2]])
         win.compare_page.compare()
+        # What-if: the first user's history as the basket, the run's list with its reasons
+        win.go("What-if")
+        whatif = win.whatif_page
+        whatif.picker.select(run_id)
+        whatif.user_edit.setText(first_user)
+        whatif.start_from_user()
+        wait(lambda: bool(whatif.columns()) and bool(whatif.columns()[0].rows()), "the what-if list")
         # Export: a real CSV export into the workspace
         win.go("Export")
         win.export_page.picker.select(run_id)

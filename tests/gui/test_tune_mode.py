@@ -36,6 +36,11 @@ def test_a_small_search_runs_to_completion_and_opens_the_best_trial(qtbot, windo
     drawn = [i for i in tune.parallel_plot.getPlotItem().items if type(i).__name__ == "PlotDataItem"]
     assert len(drawn) == sum(t["state"] == "complete" for t in tune.trials), "one polyline per finished trial"
     assert tune.best_plot.getPlotItem().listDataItems(), "best so far drawn"
+    tune.best_against.setCurrentIndex(tune.best_against.findData("time"))
+    line = tune.best_plot.getPlotItem().listDataItems()[-1]
+    ended = sorted(t["elapsed"] / 60 for t in tune.trials if t["state"] == "complete")
+    assert list(line.getData()[0]) == pytest.approx(ended), "best so far against minutes since the start"
+    assert tune.best_plot.getAxis("bottom").labelText == "minutes since the start"
     assert tune.use_best_btn.isEnabled()
     shots = os.environ.get("RECSYS_SHOTS")  # screenshots for a person to look at, when asked for
     if shots:

@@ -154,6 +154,7 @@ def test_chromium_shows_tables_and_plots_and_no_plot_region_is_blank(report, tmp
     probe.write_text(
         report.read_text(encoding="utf-8").replace("</body>", BOXES_SCRIPT + "</body>"), encoding="utf-8"
     )
+    assert report.stat().st_size < 3 * 2**20, "a three-run comparison fits in an e-mail (under 3 MB)"
     dom = Dom()
     dom.feed(chromium(probe, "--dump-dom", "--virtual-time-budget=2000"))
     assert dom.count.get("table", 0) >= 20 and dom.count.get("svg", 0) >= 11

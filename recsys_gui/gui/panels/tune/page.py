@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QComboBox,
     QDoubleSpinBox,
     QGroupBox,
     QHBoxLayout,
@@ -81,8 +82,18 @@ class TunePanel(QWidget):
         right.addWidget(self.trials_view)
         row = QSplitter(Qt.Orientation.Horizontal)
         self.best_plot = plots.best_so_far_plot()
+        self.best_against = QComboBox()
+        self.best_against.addItem("against trial", "trial")
+        self.best_against.addItem("against time", "time")
+        self.best_against.setToolTip("Best so far by trial number, or by minutes since the search started")
+        self.best_against.currentIndexChanged.connect(lambda _i: self._redraw())
+        best_box = QWidget()
+        best_lay = QVBoxLayout(best_box)
+        best_lay.setContentsMargins(0, 0, 0, 0)
+        best_lay.addWidget(self.best_against, 0, Qt.AlignmentFlag.AlignRight)
+        best_lay.addWidget(self.best_plot, 1)
         self.importance_plot = plots.importance_plot()
-        row.addWidget(self.best_plot)
+        row.addWidget(best_box)
         row.addWidget(self.importance_plot)
         # pyqtgraph draws past a plot narrower than its axes and title need: keep them that wide
         self.best_plot.setMinimumWidth(300)
@@ -210,6 +221,7 @@ class TunePanel(QWidget):
             return
         if event.get("kind") != "trial":
             return
+        event["elapsed"] = time.monotonic() - self._t0  # when the trial ended, for best so far vs time
         self.trials.append(event)
         if event.get("importance"):
             self.importance = event["importance"]
@@ -232,7 +244,7 @@ class TunePanel(QWidget):
         highlight = (frame["trial"] == (best_n + 1)).to_numpy() if len(frame) and best_n is not None else None
         self.trials_model.set_frame(frame, highlight=highlight)
         self.trials_view.resizeColumnsToContents()
-        plots.draw_best_so_far(self.best_plot, self.trials, self.maximize)
+        plots.draw_best_so_far(self.best_plot, self.trials, self.maximize, self.best_against.currentData())
         plots.draw_parallel(self.parallel_plot, self.params, self.trials)
         plots.draw_importance(self.importance_plot, self.importance)
 

@@ -15,10 +15,16 @@ def best_so_far_plot() -> pg.PlotWidget:
     return compare_plot("Validation value; best so far", "trial")
 
 
-def draw_best_so_far(p: pg.PlotWidget, trials: list[dict[str, Any]], maximize: bool) -> None:
-    """Dots for the trials that finished, a step line for the best value reached by each trial number."""
+def draw_best_so_far(p: pg.PlotWidget, trials: list[dict[str, Any]], maximize: bool,
+                     against: str = "trial") -> None:
+    """Dots for the trials that finished, a line for the best value reached by each trial, against the
+    trial number or (``against="time"``) the minutes since the search started when the trial ended."""
     p.clear()
-    done = [(t["number"] + 1, t["value"]) for t in trials if _finished(t)]
+    if against == "time":
+        done = [(t["elapsed"] / 60, t["value"]) for t in trials if _finished(t) and "elapsed" in t]
+    else:
+        done = [(t["number"] + 1, t["value"]) for t in trials if _finished(t)]
+    p.setLabel("bottom", "minutes since the start" if against == "time" else "trial")
     if not done:
         return
     x = np.array([d[0] for d in done], dtype=float)
@@ -26,7 +32,7 @@ def draw_best_so_far(p: pg.PlotWidget, trials: list[dict[str, Any]], maximize: b
     best = np.maximum.accumulate(y) if maximize else np.minimum.accumulate(y)
     p.addItem(pg.ScatterPlotItem(x=x, y=y, size=8, brush=(90, 140, 220, 160), pen=None, name="trial"))
     p.addItem(pg.PlotDataItem(x=x, y=best, pen=pg.mkPen((220, 120, 40), width=2), name="best so far"))
-    if len(trials) <= 20:  # whole trial numbers, not 1.5
+    if against == "trial" and len(trials) <= 20:  # whole trial numbers, not 1.5
         p.getAxis("bottom").setTicks([[(n, str(n)) for n in range(1, len(trials) + 1)]])
     else:
         p.getAxis("bottom").setTicks(None)
