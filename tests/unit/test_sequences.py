@@ -138,3 +138,33 @@ def test_epochs_are_seeded_and_differ():
     assert not torch.equal(all_batches(a, 0)[1], all_batches(a, 1)[1])
     assert len(a) == -(-a.n_examples // 8)
     assert isinstance(a.generator, torch.Generator)
+
+
+def test_without_timestamps_each_epoch_reads_a_users_items_in_a_new_order_within_the_user():
+    """A fixed file order taught GRU4Rec and SASRec transitions that do not exist (below popularity
+    on ml-1m); with no times to follow, each epoch shuffles inside every user's block instead."""
+    rng = np.random.default_rng(3)
+    users = np.repeat(np.arange(6), 12)
+    items = np.concatenate([rng.choice(40, 12, replace=False) for _ in range(6)])
+    d = data(users, items, n_users=6, n_items=40)
+    b = SequenceBatcher(d, batch_size=100, device=CPU, seed=0, max_len=20, mode="windows")
+
+    def sequences(epoch: int) -> dict[int, list[int]]:
+        u, its, tgs = all_batches(b, epoch)
+        out = {}
+        for user, row, tgt in zip(u.tolist(), its.tolist(), tgs.tolist(), strict=True):
+            real = [i for i in row if i != 40]
+            out[user] = [*real, tgt[-1]]  # the window's inputs then its last target: the whole sequence
+        return out
+
+    e0, e1, e0_again = sequences(0), sequences(1), sequences(0)
+    assert e0 == e0_again, "seeded by the epoch"
+    for user in range(6):
+        mine = sorted(items[users == user].tolist())
+        assert sorted(e0[user]) == mine and sorted(e1[user]) == mine, "a user's own items, each once"
+    assert sum(e0[u] != e1[u] for u in range(6)) >= 5, "a new order every epoch"
+
+    timed = data(users, items, ts=np.arange(len(users)), n_users=6, n_items=40)
+    tb = SequenceBatcher(timed, batch_size=100, device=CPU, seed=0, max_len=20, mode="windows")
+    windows = [{tuple(r) for r in all_batches(tb, epoch)[1].tolist()} for epoch in (0, 1)]
+    assert windows[0] == windows[1], "with timestamps the time order stays (only the batch order changes)"
