@@ -103,7 +103,7 @@ def test_results_metrics_k_curves_activity_and_inspector(qtbot, state, trained):
     assert len(plot.listDataItems()) == 1 and len(plot.legend.items) == 1
     page.k_metric.setCurrentIndex(page.k_metric.findData("accuracy"))
     curves = plot.listDataItems()
-    assert len(curves) == len(plot.legend.items) == len(ACCURACY_CURVES), "one curve and one legend entry per metric"
+    assert len(curves) == len(plot.legend.items) == len(ACCURACY_CURVES), "one curve, one legend entry each"
     assert all(len(c.getData()[0]) == 5 for c in curves)
 
     page.user_edit.setText("u3")

@@ -80,8 +80,7 @@ def make_sampler(name: str, *, seed: int, space, trials_done: int, budget: int):
     seed = seed + trials_done  # the same seed again would repeat a random search's first points
     if name == "tpe":
         startup = max(3, min(10, budget // 4))  # a short budget would otherwise be all random
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        with warnings.catch_warnings(record=True):  # multivariate is "experimental": said, not shown
             return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup, multivariate=True)
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
