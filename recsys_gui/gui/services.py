@@ -70,6 +70,8 @@ def evaluate(
     return evaluate_run(workspace, run_id, metrics=metrics, compare_with=compare_with, device=device)
 
 
+# The Results page's metric-against-K families (it draws the accuracy ones as one plot).
+ACCURACY_CURVES = ("ndcg", "recall", "precision", "f1", "hit")
 BEYOND = ("coverage", "gini", "novelty", "ild", "arp")
 
 
@@ -77,7 +79,7 @@ def metric_vs_k(
     workspace: str,
     run_id: str,
     ks: tuple[int, ...] = (1, 5, 10, 20, 50),
-    names: tuple[str, ...] = ("ndcg", "recall", "precision", "f1", "hit", *BEYOND),
+    names: tuple[str, ...] = (*ACCURACY_CURVES, *BEYOND),
 ) -> dict[str, Any]:
     """Every metric in ``names`` at every K (one evaluation pass) and the breakdown by user activity."""
     keys = ",".join(f"{n}@{k}" for n in names for k in ks)

@@ -29,11 +29,10 @@ from recsys_gui.gui import services
 from recsys_gui.gui.plots.axes import show_grid
 from recsys_gui.gui.plots.live_curves import PALETTE
 from recsys_gui.gui.qtmodels.frame_model import FrameModel
+from recsys_gui.gui.services import ACCURACY_CURVES, BEYOND
 from recsys_gui.gui.threading import error_text, run_in_thread
 from recsys_gui.gui.widgets import Message, RunPicker, WhenShown, title
 
-BEYOND = ("coverage", "gini", "novelty", "ild", "arp")
-ACCURACY_CURVES = ("ndcg", "recall", "precision", "f1", "hit")
 PLOTS = {
     "accuracy": "Accuracy (nDCG, recall, precision, F1, hit)",
     "coverage": "Catalogue coverage",
