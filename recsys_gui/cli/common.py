@@ -31,6 +31,14 @@ def add_load_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--date-format", metavar="FMT",
                    help="how the time column's dates are written, as strptime writes it, e.g. "
                         "'%%d.%%m.%%Y %%H:%%M' (default: day-first or month-first as the values show)")
+    g.add_argument("--table", metavar="NAME", help="SQLite database: the table (or view) to read")
+    g.add_argument("--query", metavar="SQL", help="SQLite database: a SELECT giving the interactions")
+    g.add_argument("--sheet", metavar="NAME", help="Excel workbook: the sheet to read (default: the first)")
+    g.add_argument("--sample-users", type=sample_size, metavar="N|SHARE",
+                   help="read only a sample of whole users: a share (0.35) or a count (10000), taken "
+                        "while reading, so a file too large to import whole can be sampled")
+    g.add_argument("--sample-seed", type=int, metavar="N",
+                   help="which users --sample-users takes (default 0; the same seed takes the same users)")
     c = parser.add_argument_group("cleaning")
     c.add_argument("--min-rating", type=float, metavar="X",
                    help="keep rows with rating >= X and treat them as implicit feedback")
@@ -79,6 +87,21 @@ def add_seeds(p: argparse.ArgumentParser, what: str) -> None:
                         "of every metric and the runs' ids.")
 
 
+def sample_size(text: str) -> float:
+    """--sample-users: a share in (0, 1) or a whole number of users."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a share of the users (0.35) or a number of users (10000), got {text!r}"
+        ) from None
+    if not (0 < value < 1 or (value >= 1 and value.is_integer())):
+        raise argparse.ArgumentTypeError(
+            f"expected a share between 0 and 1 (0.35) or a whole number of users (10000), got {text}"
+        )
+    return value
+
+
 def thread_count(text: str) -> int:
     """--threads as argparse reads it: main applies the count before the command runs, so a count
     torch refuses (0 or less, past a C int) must be a usage error here, not its RuntimeError."""
@@ -92,7 +115,8 @@ def thread_count(text: str) -> int:
 
 
 LOAD_OPTION_NAMES = ("user", "item", "rating", "timestamp", "sep", "header", "min_rating", "min_user_count",
-                     "min_item_count", "dedupe", "date_format")
+                     "min_item_count", "dedupe", "date_format", "table", "query", "sheet", "sample_users",
+                     "sample_seed")
 
 
 def load_options_from_args(args: argparse.Namespace) -> dict[str, Any]:

@@ -17,10 +17,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "import",
         help="read an interaction file and report what it holds",
-        description="Read an interaction file (CSV, TSV, whitespace, '::', Parquet), map the "
-        "ids and report users, items, interactions and dropped rows.",
+        description="Read interactions (CSV, TSV, whitespace, '::', also .gz/.bz2/.zst compressed; a "
+        "Parquet file or folder; a SQLite table or query; an Excel sheet), map the ids and report "
+        "users, items, interactions and dropped rows.",
     )
-    p.add_argument("file", type=Path, help="interaction file")
+    p.add_argument("file", type=Path, help="interaction file, Parquet folder, SQLite database or .xlsx")
     add_load_options(p)
     p.add_argument("--items-meta", type=Path, metavar="FILE", help="item metadata (titles, genres)")
     p.add_argument("--json", action="store_true", help="end with one line of JSON (the full report)")

@@ -13,6 +13,7 @@ When nothing can be measured the guard stays silent rather than refuse work it c
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,7 +39,6 @@ RANK_BYTES_PER_CELL = 24
 # The ways out, in the words the CLI and the GUI use.
 KCORE = ("filter rare users and items first (k-core: --min-user-count / --min-item-count, or the "
          "minimum counts on the Data page)")
-SAMPLE_ROWS = "import a sample of the file (for example its first rows, or a random share of the users)"
 SAMPLE_USERS = "export or evaluate a sample of the users (--users FILE)"
 SMALLER_BATCH = "lower the batch size (--batch-size) or the evaluation batch"
 USE_CPU = "run on the CPU (--device cpu), which usually has more memory than the GPU"
@@ -162,6 +162,30 @@ def batch_that_fits(wanted: int, per_row_bytes: float, what: str, device: object
     return 1  # one row fits in all that is free, though not in a batch's share of it
 
 
+def sample_users_remedy(share: float | None, fixed_bytes: float) -> str:
+    """The way out for a file too large to import whole: the largest share of its users that fits
+    (``share``), or, when not even a small one does, what a sample needs at the least."""
+    if share is None:
+        return (f"a sample of whole users (--sample-users) needs about {format_bytes(fixed_bytes)} "
+                "free at the least")
+    return f"import a sample of whole users: try --sample-users {share:g} (or a smaller share)"
+
+
+def share_that_fits(fixed_bytes: float, per_share_bytes: float, device: object = "cpu") -> float | None:
+    """The largest share s (two significant digits, rounded down) with fixed + s * per_share fitting
+    in free memory; None when memory cannot be measured or not even 0.1 % fits."""
+    free = available_bytes(device)
+    if free is None or per_share_bytes <= 0:
+        return None
+    share = (free * SAFETY - fixed_bytes) / per_share_bytes
+    if share >= 1:
+        return 1.0
+    if share < 0.001:
+        return None
+    digits = 1 - math.floor(math.log10(share))  # two significant digits: 0.35, 0.048
+    return math.floor(share * 10**digits) / 10**digits
+
+
 def csv_load_bytes(file_bytes: int, bytes_per_row: float) -> int:
     """Peak memory of reading a delimited file of ``file_bytes`` with lines of ``bytes_per_row``."""
     rows = file_bytes / max(bytes_per_row, 1.0)
@@ -176,7 +200,6 @@ def rank_bytes(n_users: int, n_items: int, bytes_per_cell: int = RANK_BYTES_PER_
 __all__ = [
     "CLOSE_OTHERS",
     "KCORE",
-    "SAMPLE_ROWS",
     "SAMPLE_USERS",
     "SMALLER_BATCH",
     "USE_CPU",
@@ -186,4 +209,6 @@ __all__ = [
     "csv_load_bytes",
     "format_bytes",
     "rank_bytes",
+    "sample_users_remedy",
+    "share_that_fits",
 ]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from recsys_gui.core.data.loading import arrays
 from recsys_gui.core.data.loading.options import LoadOptions, SniffResult
 from recsys_gui.core.errors import DataError
 
@@ -29,6 +30,10 @@ class ParsedFile:
     rows: int
     sniff: SniffResult
     warnings: list[str] = field(default_factory=list)
+    sampled: tuple[int, int] | None = None  # (users sampled, users in the file) with --sample-users
+
+_BLOCK = 1 << 20
+
 
 @dataclass
 class Rows:
@@ -39,11 +44,15 @@ class Rows:
     ratings: np.ndarray | None = None  # the ratings behind implicit values (for the report only)
 
     def take(self, keep: np.ndarray) -> Rows:
+        if keep.dtype == bool:  # positions, then a gather: twice as fast as four masked copies
+            keep = arrays.positions(keep)
+
         def sub(a: np.ndarray | None) -> np.ndarray | None:
-            return None if a is None else a[keep]
+            return None if a is None else arrays.take(a, keep)
 
         return Rows(
-            self.users[keep], self.items[keep], self.values[keep], sub(self.timestamps), sub(self.ratings)
+            arrays.take(self.users, keep), arrays.take(self.items, keep), arrays.take(self.values, keep),
+            sub(self.timestamps), sub(self.ratings),
         )
 
 
@@ -83,14 +92,23 @@ def clean(parsed: ParsedFile, options: LoadOptions, dropped: dict[str, int]) -> 
 
 
 def _dedupe(rows: Rows, n_items: int, policy: str) -> tuple[Rows, int]:
-    """Merge repeated user-item rows. A sort (SIMD, ~0.2 s per 10M) proves most files have none."""
-    key = rows.users * max(n_items, 1) + rows.items
-    s = np.sort(key)
-    if s.size < 2 or not (s[1:] == s[:-1]).any():
+    """Merge repeated user-item rows (most files have none, which one sort proves)."""
+    n = len(rows.users)
+    if n < 2:
         return rows, 0
+    last = _last_of_each_pair(rows.users, rows.items, n_items)
+    if last is not None and last.all():
+        return rows, 0
+    key = rows.users * max(n_items, 1) + rows.items
+    if last is None:  # the (pair, position) key would overflow int64: hash instead
+        if policy == "last":
+            last = ~pd.Series(key).duplicated(keep="last").to_numpy()
+            if last.all():
+                return rows, 0
+        elif not pd.Series(key).duplicated().any():
+            return rows, 0
     if policy == "last":
-        keep = ~pd.Series(key).duplicated(keep="last").to_numpy()
-        return rows.take(keep), int((~keep).sum())
+        return rows.take(last), int(n - last.sum())  # type: ignore[union-attr]
     codes, uniq = pd.factorize(key)  # groups in order of first appearance
     if policy == "max":
         values = pd.Series(rows.values).groupby(codes, sort=True).max().to_numpy(np.float32)
@@ -105,6 +123,37 @@ def _dedupe(rows: Rows, n_items: int, policy: str) -> tuple[Rows, int]:
     uniq = np.asarray(uniq, dtype=np.int64)
     out = Rows(uniq // max(n_items, 1), uniq % max(n_items, 1), values, ts)
     return out, len(key) - len(uniq)
+
+
+def _last_of_each_pair(users: np.ndarray, items: np.ndarray, n_items: int) -> np.ndarray | None:
+    """Mask of the rows that are the last in file order of their user-item pair.
+
+    One in-place SIMD sort of (pair, position) keys, packed into one int64, does it (0.2 s for 20M
+    rows, where hashing the pairs took 3 s); None when such a key would not fit in 63 bits.
+    Block by block around the sort: no other full-size temporary.
+    """
+    n = len(users)
+    shift = max(int(n - 1).bit_length(), 1)
+    pairs = (int(users.max()) + 1) * max(n_items, 1)
+    if pairs >= 1 << (63 - shift):
+        return None
+    key = arrays.empty(n, np.int64)
+    for s in range(0, n, _BLOCK):
+        e = min(s + _BLOCK, n)
+        block = key[s:e]
+        np.multiply(users[s:e], max(n_items, 1), out=block)
+        block += items[s:e]
+        block <<= shift
+        block |= np.arange(s, e, dtype=np.int64)
+    key.sort()
+    last = np.ones(n, dtype=bool)
+    low = (1 << shift) - 1
+    for s in range(0, n - 1, _BLOCK):
+        e = min(s + _BLOCK, n - 1)
+        pair = key[s : e + 1] >> shift
+        repeated = pair[:-1] == pair[1:]  # the next key has the same pair: this row is not its last
+        last[key[s:e][repeated] & low] = False
+    return last
 
 
 def k_core(rows: Rows, n_users: int, n_items: int, min_u: int, min_i: int) -> tuple[Rows, int]:

@@ -35,7 +35,12 @@ def check_path(path: str | Path) -> Path:
     if not p.exists():
         raise DataError("file not found", path=p)
     if p.is_dir():
-        raise DataError("this is a folder, not a file", path=p)
+        if not any(p.rglob("*.parquet")):
+            raise DataError(
+                "this is a folder, not a file (a folder of Parquet files can be read; this one has none)",
+                path=p,
+            )
+        return p
     if p.stat().st_size == 0:
         raise DataError("the file is empty", path=p)
     return p

@@ -14,6 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from recsys_gui.core.data.loading import arrays
 from recsys_gui.core.data.loading.reading import to_numpy
 
 
@@ -53,17 +54,19 @@ def _encode_ints(col: pa.ChunkedArray) -> tuple[np.ndarray, pd.Index]:
         if col.null_count:
             codes[to_numpy(pc.is_null(col))] = -1
         return codes, pd.Index(uniq, dtype=np.int64)
+    # Small non-negative ids index the table directly: no shifted copy of every chunk.
+    base = 0 if lo >= 0 and hi <= max(4 * n, 1 << 20) else lo
     parts = []
     for chunk in col.chunks:
         missing = to_numpy(pc.is_null(chunk)) if chunk.null_count else None
         filled = pc.fill_null(chunk, lo) if missing is not None else chunk
         vals = to_numpy(filled).astype(np.int64, copy=False)
-        parts.append((vals - lo if lo else vals, missing))
-    seen = np.zeros(hi - lo + 1, dtype=bool)
+        parts.append((vals - base if base else vals, missing))
+    seen = np.zeros(hi - base + 1, dtype=bool)
     for vals, missing in parts:
         seen[vals if missing is None else vals[~missing]] = True
     remap = np.cumsum(seen, dtype=np.int64) - 1
-    codes = np.empty(n, dtype=np.int64)
+    codes = arrays.empty(n, np.int64)
     pos = 0
     for vals, missing in parts:
         out = codes[pos : pos + len(vals)]
@@ -71,7 +74,7 @@ def _encode_ints(col: pa.ChunkedArray) -> tuple[np.ndarray, pd.Index]:
         if missing is not None:
             out[missing] = -1
         pos += len(vals)
-    return codes, pd.Index(np.flatnonzero(seen) + lo, dtype=np.int64)
+    return codes, pd.Index(np.flatnonzero(seen) + base, dtype=np.int64)
 
 
 CANONICAL_INT = re.compile(r"0|-?[1-9][0-9]{0,17}")  # exactly what str(int) gives back ("-0" is text)

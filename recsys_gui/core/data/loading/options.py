@@ -39,6 +39,11 @@ class LoadOptions:
     min_item_count: int = 0
     dedupe: DedupePolicy = "last"  # 'last' by file order; max/sum/mean of the values
     date_format: str | None = None  # None: dates are read day- or month-first as their values show
+    table: str | None = None  # SQLite: the table (or view) to read; None = the only one there is
+    query: str | None = None  # SQLite: a SELECT giving the rows instead of a table
+    sheet: str | None = None  # Excel: the sheet to read; None = the first
+    sample_users: float | None = None  # < 1: that share of the users; >= 1: that many users (whole)
+    sample_seed: int = 0  # which users a sample takes; the same seed always takes the same ones
 
     def __post_init__(self) -> None:
         if self.dedupe not in ("last", "max", "sum", "mean"):
@@ -47,6 +52,15 @@ class LoadOptions:
             raise ConfigError("minimum counts cannot be negative")
         if self.min_rating is not None and not math.isfinite(self.min_rating):
             raise ConfigError("the rating threshold must be a finite number")
+        if self.table is not None and self.query is not None:
+            raise ConfigError("give a table (--table) or a query (--query), not both")
+        if self.sample_users is not None and not (
+            0 < self.sample_users < 1 or (self.sample_users >= 1 and float(self.sample_users).is_integer())
+        ):
+            raise ConfigError(
+                f"cannot sample {self.sample_users:g} users: give a share between 0 and 1 (0.35) "
+                "or a whole number of users (10000)"
+            )
         if self.date_format is not None and "%" not in self.date_format:
             raise ConfigError(
                 f"the date format '{self.date_format}' has no field; write it as strptime does, "
@@ -59,16 +73,20 @@ class SniffResult:
     """What the sniffer found; the GUI preview shows it and lets the user override each part."""
 
     path: str
-    format: Literal["text", "parquet"]
-    sep: str | None  # one of SEPARATORS or another single character; None for Parquet
+    format: Literal["text", "parquet", "sqlite", "excel"]
+    sep: str | None  # one of SEPARATORS or another single character; None for the other formats
     header: bool
-    encoding: str | None  # 'utf-8', 'utf-8-sig' or 'latin-1'; None for Parquet
+    encoding: str | None  # 'utf-8', 'utf-8-sig' or 'latin-1'; None for the other formats
     columns: tuple[str, ...]
     roles: dict[str, str | None]
     quoting: bool = True
     skip_rows: int = 0  # physical lines before the first data row (blank lines + header)
     sample_rows: tuple[tuple[str, ...], ...] = ()
     warnings: tuple[str, ...] = ()
+    table: str | None = None  # SQLite: the table read (None with a query)
+    query: str | None = None  # SQLite: the query read
+    sheet: str | None = None  # Excel: the sheet read
+    compression: str | None = None  # text: 'gzip', 'bz2' or 'zstd' when the file is compressed
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from recsys_gui.core.data.interactions import InteractionData, Split
+from recsys_gui.core.data.loading import arrays
 from recsys_gui.core.data.loading.cleaning import ParsedFile, check_enough, clean, compact, k_core
 from recsys_gui.core.data.loading.columns import value_kind
 from recsys_gui.core.data.loading.guards import guard
@@ -25,8 +25,14 @@ from recsys_gui.core.data.loading.options import (
     SniffResult,
     tick,
 )
-from recsys_gui.core.data.loading.reading import TypedReadFailed, arrow_read, check_memory, ids_need_text
+from recsys_gui.core.data.loading.reading import (
+    TypedReadFailed,
+    arrow_read,
+    check_memory,
+    ids_need_text,
+)
 from recsys_gui.core.data.loading.report import LoadReport, build_report
+from recsys_gui.core.data.loading.sampling import UserSample
 from recsys_gui.core.data.loading.sniffing import sniff
 from recsys_gui.core.data.loading.values import to_ratings, to_seconds
 from recsys_gui.core.errors import ConfigError, DataError
@@ -35,21 +41,26 @@ from recsys_gui.core.errors import ConfigError, DataError
 def read_parsed(path: str | Path, options: LoadOptions, progress: ProgressFn | None) -> ParsedFile:
     """Sniff, read the needed columns and convert them: ids to codes, ratings, times to seconds."""
     sn = sniff(path, options)
-    check_memory(sn)
+    check_memory(sn, options.sample_users)
     tick(progress, 0.05, "reading")
     roles = sn.roles
     needed = [c for c in (roles[r] for r in ROLES) if c is not None]
-    if sn.format == "parquet":
-        table = pq.read_table(sn.path, columns=needed)
+    sample = None if options.sample_users is None else UserSample(options.sample_users, options.sample_seed)
+    if sn.format == "text":
+        table, sn = _read_text(sn, needed, options, sample)
     else:
-        table, sn = _read_text(sn, needed, options)
+        table, sn = arrow_read(sn, needed, {}, sample=sample)
     tick(progress, 0.6, "mapping ids")
     rows = table.num_rows
     if rows == 0:
-        raise DataError("the file has no data rows", path=sn.path)
+        whose = " of the sampled users" if sample else ""
+        raise DataError(f"the file has no data rows{whose}", path=sn.path)
     warnings = list(sn.warnings)
-    users, user_ids = encode_ids(table.column(roles["user"]))
-    items, item_ids = encode_ids(table.column(roles["item"]))
+    # Each column is converted, then let go: its memory (in the reader's pool) holds the next arrays.
+    columns = {c: table.column(c) for c in needed}
+    del table
+    users, user_ids = encode_ids(columns.pop(roles["user"]))
+    items, item_ids = encode_ids(columns.pop(roles["item"]))
     for role, ids in (("user", user_ids), ("item", item_ids)):
         count, example = blank_edged(ids)
         if count:
@@ -60,18 +71,23 @@ def read_parsed(path: str | Path, options: LoadOptions, progress: ProgressFn | N
             )
     values = None
     if roles["rating"]:
-        values, note = to_ratings(table.column(roles["rating"]), sn, roles["rating"])
+        values, note = to_ratings(columns.pop(roles["rating"]), sn, roles["rating"])
         warnings += [note] if note else []
     timestamps = ts_missing = None
     if roles["timestamp"]:
         timestamps, ts_missing, note = to_seconds(
-            table.column(roles["timestamp"]), sn, roles["timestamp"], options.date_format
+            columns.pop(roles["timestamp"]), sn, roles["timestamp"], options.date_format
         )
         warnings += [note] if note else []
-    return ParsedFile(users, user_ids, items, item_ids, values, timestamps, ts_missing, rows, sn, warnings)
+    sampled = None if sample is None else (sample.kept(), sample.total)
+    return ParsedFile(
+        users, user_ids, items, item_ids, values, timestamps, ts_missing, rows, sn, warnings, sampled
+    )
 
 
-def _read_text(sn: SniffResult, needed: list[str], options: LoadOptions) -> tuple[pa.Table, SniffResult]:
+def _read_text(
+    sn: SniffResult, needed: list[str], options: LoadOptions, sample: UserSample | None = None
+) -> tuple[pa.Table, SniffResult]:
     """Integer ids typed when the sample and a byte scan allow it; ratings as float64 (so 1e308 is
     seen as the finite number it is); times as text when a date format is given."""
     roles = sn.roles
@@ -93,9 +109,9 @@ def _read_text(sn: SniffResult, needed: list[str], options: LoadOptions) -> tupl
     if roles["timestamp"] and options.date_format is not None:
         types[roles["timestamp"]] = pa.string()
     try:
-        return arrow_read(sn, needed, types)
+        return arrow_read(sn, needed, types, sample=sample)
     except TypedReadFailed:  # some value does not convert: read it all as text to say where
-        return arrow_read(sn, needed, {c: pa.string() for c in needed})
+        return arrow_read(sn, needed, {c: pa.string() for c in needed}, sample=sample)
 
 
 def load_interactions(
@@ -142,7 +158,9 @@ def load_interactions(
             has_rating=parsed.values is not None,
             start=start,
             ratings=rows.ratings,
+            sampled=parsed.sampled,
         )
+    arrays.release()
     tick(progress, 1.0, "done")
     return data, report
 
@@ -218,6 +236,7 @@ def load_predefined_split(
             else np.concatenate([r.ratings for r in cleaned]),
         )  # type: ignore[misc]
         report.path = ", ".join(str(p) for _n, p in named)
+    arrays.release()
     tick(progress, 1.0, "done")
     return split, report
 

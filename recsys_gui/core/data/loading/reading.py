@@ -8,7 +8,6 @@ and the same line numbers. Problems become a DataError naming the file and the 1
 
 from __future__ import annotations
 
-import mmap
 import re
 from collections.abc import Iterator
 from dataclasses import replace
@@ -18,12 +17,22 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from recsys_gui.core import memory
+from recsys_gui.core.data.loading.arrays import read_pool
 from recsys_gui.core.data.loading.guards import guard
 from recsys_gui.core.data.loading.options import NULLS, SAMPLE_BYTES, LoadOptions, SniffResult
+from recsys_gui.core.data.loading.sampling import UserSample
 from recsys_gui.core.data.loading.sniffing import sniff, split_line
+from recsys_gui.core.data.loading.sources import parquet_fragments, read_source, source_bytes
+from recsys_gui.core.data.loading.streams import (
+    arrow_input,
+    compressed_size_ratio,
+    iter_chunks,
+    open_text,
+    read_all,
+    read_head,
+)
 from recsys_gui.core.errors import DataError
 
 SPLIT_CHAR = "\x1f"  # what '::' and other multi-character separators become in memory
@@ -36,9 +45,9 @@ class TypedReadFailed(Exception):
 def _source(sn: SniffResult, encoding: str) -> tuple[object, str, str]:
     """(what Arrow reads, its one-character delimiter, its encoding)."""
     if sn.sep is not None and len(sn.sep) == 1:
-        return sn.path, sn.sep, ("utf8" if encoding.startswith("utf-8") else "latin1")
+        return arrow_input(sn.path), sn.sep, ("utf8" if encoding.startswith("utf-8") else "latin1")
     # '::', other multi-character separators and whitespace runs: rewrite to one character in memory
-    data = Path(sn.path).read_bytes()
+    data = read_all(sn.path)
     if encoding == "latin-1":
         data = data.decode("latin-1").encode("utf-8")
     if sn.sep == "whitespace":
@@ -49,16 +58,34 @@ def _source(sn: SniffResult, encoding: str) -> tuple[object, str, str]:
 
 
 def arrow_read(
-    sn: SniffResult, columns: list[str] | None, types: dict[str, pa.DataType], *, source: object = None
+    sn: SniffResult,
+    columns: list[str] | None,
+    types: dict[str, pa.DataType],
+    *,
+    source: object = None,
+    sample: UserSample | None = None,
 ) -> tuple[pa.Table, object]:
-    """Read with Arrow; ragged rows and encoding trouble are handled here, conversions by callers."""
+    """Read with Arrow; ragged rows and encoding trouble are handled here, conversions by callers.
+
+    With ``sample`` only the sampled users' rows are kept, batch by batch as the text is parsed,
+    so a sample of a file too large to read whole needs memory only for what it keeps.
+    """
+    if sn.format != "text":
+        table = read_source(sn, columns)
+        if sample is not None:
+            user = str(sn.roles["user"])
+            table = sample.finish(table.filter(sample.keep(table.column(user))), user)
+        for c, t in types.items():
+            if c in table.column_names and table.schema.field(c).type != t:
+                table = table.set_column(table.column_names.index(c), c, table.column(c).cast(t))
+        return table, sn
     encoding = sn.encoding or "utf-8"
     multiline = False  # quoted fields with line breaks: a slower parse, only when a file needs it
     attempt = 0
     while attempt < 2:
         src, delim, enc = _source(sn, encoding) if source is None else (source, _delimiter(sn), "utf8")
         try:
-            table = pacsv.read_csv(
+            table = _read_csv(
                 pa.BufferReader(src) if isinstance(src, pa.Buffer) else src,
                 read_options=pacsv.ReadOptions(
                     column_names=list(sn.columns), skip_rows=sn.skip_rows, encoding=enc, block_size=1 << 22
@@ -76,6 +103,8 @@ def arrow_read(
                     strings_can_be_null=True,
                     quoted_strings_can_be_null=True,
                 ),
+                sample=sample,
+                user=sn.roles["user"],
             )
         except pa.ArrowInvalid as exc:
             msg = str(exc)
@@ -99,13 +128,31 @@ def arrow_read(
     raise DataError("cannot decode the text (tried UTF-8 and latin-1)", path=sn.path)
 
 
+def _read_csv(
+    src: object,
+    read_options: pacsv.ReadOptions,
+    parse_options: pacsv.ParseOptions,
+    convert_options: pacsv.ConvertOptions,
+    *,
+    sample: UserSample | None,
+    user: str | None,
+) -> pa.Table:
+    """The whole text at once (all cores), or, for a sample, batch by batch keeping its users' rows."""
+    options = {"read_options": read_options, "parse_options": parse_options,
+               "convert_options": convert_options, "memory_pool": read_pool()}
+    if sample is None or user is None:
+        return pacsv.read_csv(src, **options)
+    sample.reset()
+    reader = pacsv.open_csv(src, **options)
+    kept = [batch.filter(sample.keep(batch.column(user))) for batch in reader]
+    return sample.finish(pa.Table.from_batches(kept, schema=reader.schema), user)
+
+
 def _has_quote(sn: SniffResult, source: object) -> bool:
     """Does the text hold a double quote at all? (Only then can a field span lines.)"""
     if isinstance(source, pa.Buffer):
         return b'"' in source.to_pybytes()
-    buf = np.memmap(sn.path, dtype=np.uint8, mode="r")
-    step = 1 << 24
-    return any((np.asarray(buf[s : s + step]) == 34).any() for s in range(0, len(buf), step))
+    return any(b'"' in chunk for chunk in iter_chunks(sn.path))
 
 
 def _delimiter(sn: SniffResult) -> str:
@@ -118,7 +165,7 @@ def _delimiter(sn: SniffResult) -> str:
 def _iter_lines(sn: SniffResult) -> Iterator[tuple[int, str]]:
     """(1-based line number, text) of each non-blank physical line after the header."""
     enc = "latin-1" if sn.encoding == "latin-1" else "utf-8-sig"
-    with open(sn.path, encoding=enc, errors="replace", newline="") as f:
+    with open_text(sn.path, enc) as f:
         for lineno, line in enumerate(f, 1):
             text = line.rstrip("\r\n")
             if lineno > sn.skip_rows and text:
@@ -127,7 +174,9 @@ def _iter_lines(sn: SniffResult) -> Iterator[tuple[int, str]]:
 
 def line_of_record(sn: SniffResult, index: int) -> int | None:
     """File line of the index-th data record (Arrow skips blank lines, so count them out)."""
-    if sn.format == "parquet":
+    if sn.format == "excel":
+        return index + 1 + int(sn.header)  # the sheet's own row number
+    if sn.format != "text":
         return index + 1
     for k, (lineno, _text) in enumerate(_iter_lines(sn)):
         if k == index:
@@ -156,31 +205,58 @@ def ids_need_text(sn: SniffResult) -> bool:
     (runs of blanks are the separator of a whitespace-separated file, so not there). A false
     alarm only costs speed.
     """
-    buf = np.memmap(sn.path, dtype=np.uint8, mode="r")
     sep = 32 if sn.sep in (None, "whitespace") else ord(sn.sep[-1])  # '::' -> the byte before a field
     blanks = sn.sep not in (None, "whitespace")
-    step, n = 1 << 24, len(buf)
-    with open(sn.path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as text:
-        for s in range(0, n, step):
-            e = min(s + step, n)
-            pre = np.asarray(buf[s - 2 : s]) if s >= 2 else np.array([10, 10], dtype=np.uint8)
-            post = np.asarray(buf[e : e + 1]) if e < n else np.array([10], dtype=np.uint8)
-            seg = np.concatenate([pre, np.asarray(buf[s:e]), post])
-            zero, prev = seg[2:-1] == 48, seg[1:-2]
-            if (zero & ((prev < 45) | (prev == sep)) & ((seg[3:] - 48) < 10)).any():
+    # Each chunk is scanned with the 2 bytes before it and the 1 after it, so no field is cut.
+    before, current = b"\n\n", None
+    for chunk in _then_empty(iter_chunks(sn.path)):
+        if current is not None:
+            seg = before + current + (chunk[:1] or b"\n")
+            if _zero_led_field(np.frombuffer(seg, dtype=np.uint8), sep):
                 return True
-            minus = np.flatnonzero(zero & (prev == 45)) + 2
-            if minus.size and ((seg[minus - 2] < 45) | (seg[minus - 2] == sep)).any():
-                return True
-            # memchr-fast finds skip the blank check in chunks that hold no blank at all
-            if not blanks:
-                continue
-            tab = sep != 9 and text.find(b"\t", s, e) >= 0
-            quoted_tab = sep == 9 and text.find(b'"', s, e) >= 0
-            if (text.find(b" ", s, e) >= 0 or tab or quoted_tab) and _blank_at_field_edge(
-                seg, sep, tab=tab, quoted_tab=quoted_tab
+            tab = sep != 9 and b"\t" in current
+            quoted_tab = sep == 9 and b'"' in current
+            if (
+                blanks
+                and (b" " in current or tab or quoted_tab)
+                and _blank_at_field_edge(
+                    np.frombuffer(seg, dtype=np.uint8), sep, tab=tab, quoted_tab=quoted_tab
+                )
             ):
                 return True
+            before = seg[-3:-1]
+        current = chunk
+    return False
+
+
+def _then_empty(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    yield from chunks
+    yield b""
+
+
+def _zero_led_field(seg: np.ndarray, sep: int) -> bool:
+    """Does a field in ``seg`` (2 bytes of context before, 1 after) start with "0<digit>" or "-0"?
+
+    Byte pairs (field start, '0') are found as 16-bit words, at even and at odd offsets: a third
+    of the passes over the bytes that comparing byte by byte takes.
+    """
+    body = seg[1:-1]  # pairs start here: their '0' lies in seg[2:-1]
+    for offset in (0, 1):
+        words = body[offset : offset + (len(body) - offset) // 2 * 2].view("<u2")
+        hit = (words - np.uint16(0x3000)) < 46  # '0' after a byte below '.' (incl. '-')
+        if sep >= 46:
+            hit |= words == 0x3000 + sep
+        if not hit.any():
+            continue
+        at = np.flatnonzero(hit) * 2 + offset + 1  # seg index of the byte before the '0'
+        prev = seg[at]
+        minus = prev == 45
+        led_by_digit = (seg[at + 2] - np.uint8(48)) < 10
+        if (led_by_digit & ((~minus) | (sep == 45))).any():
+            return True
+        before_minus = seg[at[minus] - 1]
+        if ((before_minus < 45) | (before_minus == sep)).any():
+            return True
     return False
 
 
@@ -210,12 +286,8 @@ def read_table(
     options = options or LoadOptions()
     sn = sniff(path, options)
     with guard(sn.path):
-        if sn.format == "parquet":
-            if nrows is None:
-                return pq.read_table(sn.path).to_pandas(), sn
-            batch = next(pq.ParquetFile(sn.path).iter_batches(batch_size=max(nrows, 1)), None)
-            frame = pq.read_schema(sn.path).empty_table().to_pandas() if batch is None else batch.to_pandas()
-            return frame.head(nrows), sn
+        if sn.format != "text":
+            return read_source(sn, None, limit=nrows).to_pandas(), sn
         types = {c: pa.string() for r, c in sn.roles.items() if r in ("user", "item") and c}
         source = None
         if nrows is not None:
@@ -230,7 +302,7 @@ def read_table(
 def _head_buffer(sn: SniffResult, nrows: int) -> pa.Buffer:
     lines: list[str] = []
     enc = "latin-1" if sn.encoding == "latin-1" else "utf-8-sig"
-    with open(sn.path, encoding=enc, errors="replace", newline="") as f:
+    with open_text(sn.path, enc) as f:
         taken = 0
         for k, line in enumerate(f):
             lines.append(line)
@@ -245,21 +317,41 @@ def _head_buffer(sn: SniffResult, nrows: int) -> pa.Buffer:
     return pa.py_buffer(text.encode("utf-8"))
 
 
-def check_memory(sn: SniffResult) -> None:
-    """Refuse, before reading, a file whose import would not fit in free RAM (MemoryLimitError)."""
+def check_memory(sn: SniffResult, sample_users: float | None = None) -> None:
+    """Refuse, before reading, a file whose import would not fit in free RAM (MemoryLimitError).
+
+    What grows with the rows scales with a sample's share (the reader keeps only its rows), so the
+    refusal names the largest share of the users that would fit.
+    """
     p = Path(sn.path)
-    size = p.stat().st_size
-    if sn.format == "parquet":
-        meta = pq.ParquetFile(p).metadata
-        raw = sum(meta.row_group(g).total_byte_size for g in range(meta.num_row_groups))
-        need = memory.csv_load_bytes(raw, raw / max(meta.num_rows, 1))
-    else:
-        with p.open("rb") as f:
-            head = f.read(SAMPLE_BYTES)
+    size = source_bytes(p)
+    if sn.format == "text":
+        size = int(size * compressed_size_ratio(p))
+        head, _more = read_head(p, SAMPLE_BYTES)
         need = memory.csv_load_bytes(size, len(head) / max(head.count(b"\n"), 1))
-    memory.check_fits(need, f"Reading {p.name} ({memory.format_bytes(size)})", "cpu",
-                      (memory.SAMPLE_ROWS, memory.CLOSE_OTHERS))
+    elif sn.format == "parquet":
+        metas = [f.metadata for f in parquet_fragments(sn)]
+        raw = sum(m.row_group(g).total_byte_size for m in metas for g in range(m.num_row_groups))
+        need = memory.csv_load_bytes(raw, raw / max(sum(m.num_rows for m in metas), 1))
+    else:  # SQLite, Excel: rows pass through Python objects, about 40 file bytes a row
+        need = memory.csv_load_bytes(size, 40)
+    per_share = need - memory.LOAD_FIXED
+    share = sample_users if sample_users is not None and sample_users < 1 else 1.0
+    fits = memory.share_that_fits(memory.LOAD_FIXED, per_share)
+    ways = [memory.CLOSE_OTHERS]
+    if fits is None:
+        ways.append(memory.sample_users_remedy(None, memory.LOAD_FIXED))
+    elif fits < share:
+        ways.insert(0, memory.sample_users_remedy(fits, memory.LOAD_FIXED))
+    memory.check_fits(memory.LOAD_FIXED + share * per_share,
+                      f"Reading {p.name} ({memory.format_bytes(size)})", "cpu", ways)
 
 
 def to_numpy(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    return col.to_numpy() if isinstance(col, pa.ChunkedArray) else col.to_numpy(zero_copy_only=False)
+    """One numpy array (read-only when Arrow's memory is shared); chunks are joined in the read pool."""
+    if isinstance(col, pa.ChunkedArray):
+        if col.num_chunks != 1 and col.null_count == 0 and pa.types.is_primitive(col.type):
+            col = col.combine_chunks(memory_pool=read_pool())
+        else:
+            return col.to_numpy()
+    return col.to_numpy(zero_copy_only=False)

@@ -38,6 +38,9 @@ class LoadReport:
     items_with_metadata: int | None = None
     parts: dict[str, int] | None = None
     seconds: float = 0.0
+    sampled_users: int | None = None  # with --sample-users: users taken ...
+    users_in_file: int | None = None  # ... of this many
+    source: str | None = None  # what was read of a database or workbook ("table events", "sheet 1")
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -46,11 +49,11 @@ class LoadReport:
         sep = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe", " ": "space"}.get(
             self.sep or "", self.sep or ""
         )
-        how = (
-            "Parquet"
-            if self.format == "parquet"
-            else (f"{sep}-separated, {'header' if self.header else 'no header'}, {self.encoding}")
+        how = {"parquet": "Parquet", "sqlite": "SQLite", "excel": "Excel"}.get(self.format) or (
+            f"{sep}-separated, {'header' if self.header else 'no header'}, {self.encoding}"
         )
+        if self.source:
+            how = f"{how}, {self.source}"
         lines = [
             f"{self.path}",
             f"  users: {self.users:,}   items: {self.items:,}   interactions: {self.interactions:,}"
@@ -58,6 +61,8 @@ class LoadReport:
             f"  rows read: {self.rows:,} ({how}, {self.seconds:.2f} s)",
             "  columns: " + ", ".join(f"{r}={c if c is not None else '-'}" for r, c in self.columns.items()),
         ]
+        if self.sampled_users is not None:
+            lines.append(f"  sampled {self.sampled_users:,} of {self.users_in_file:,} users (--sample-users)")
         if self.parts:
             lines.append("  parts: " + ", ".join(f"{k} {v:,}" for k, v in self.parts.items()))
         if self.rating_min is not None:
@@ -92,6 +97,7 @@ def build_report(
     start: float,
     parts: dict[str, int] | None = None,
     ratings: np.ndarray | None = None,
+    sampled: tuple[int, int] | None = None,
 ) -> LoadReport:
     v, t = (data.values if ratings is None else ratings), data.timestamps
     meta_count = None
@@ -122,4 +128,17 @@ def build_report(
         items_with_metadata=meta_count,
         parts=parts,
         seconds=round(time.perf_counter() - start, 3),
+        sampled_users=None if sampled is None else sampled[0],
+        users_in_file=None if sampled is None else sampled[1],
+        source=_source_of(sn),
     )
+
+
+def _source_of(sn: SniffResult) -> str | None:
+    if sn.table is not None:
+        return f"table {sn.table}"
+    if sn.query is not None:
+        return f"query {sn.query[:60]}{'...' if len(sn.query) > 60 else ''}"
+    if sn.sheet is not None:
+        return f"sheet {sn.sheet}"
+    return f"{sn.compression}-compressed" if sn.compression else None

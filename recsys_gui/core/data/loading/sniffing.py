@@ -11,13 +11,14 @@ import contextlib
 import csv
 import re
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
-
-import pyarrow.parquet as pq
 
 from recsys_gui.core.data.loading.columns import EXACT_NAMES, guess_roles, is_number, norm_name
 from recsys_gui.core.data.loading.guards import check_path, guard
 from recsys_gui.core.data.loading.options import SAMPLE_BYTES, SEPARATORS, LoadOptions, SniffResult
+from recsys_gui.core.data.loading.sources import detect_format, sniff_source
+from recsys_gui.core.data.loading.streams import codec_of, read_head
 from recsys_gui.core.errors import ConfigError, DataError
 
 _SAMPLE_LINES = 200
@@ -29,12 +30,22 @@ def sniff(path: str | Path, options: LoadOptions | None = None) -> SniffResult:
     options = options or LoadOptions()
     p = check_path(path)
     with guard(p):
-        with p.open("rb") as f:
-            head = f.read(SAMPLE_BYTES)
-            truncated = bool(f.read(1))
-        if head[:4] == b"PAR1":
-            return _sniff_parquet(p, options)
-        return _sniff_text(p, head, truncated, options)
+        raw = b""
+        if not p.is_dir():
+            with p.open("rb") as f:
+                raw = f.read(_FORMAT_HEAD)
+        fmt = detect_format(p, raw)
+        if fmt != "text":
+            return sniff_source(p, fmt, options)
+        codec = codec_of(p)
+        head, truncated = read_head(p, SAMPLE_BYTES)
+        if codec is not None and not head:
+            raise DataError(f"the file is empty once decompressed ({codec})", path=p)
+        sn = _sniff_text(p, head, truncated, options)
+        return replace(sn, compression=codec)
+
+
+_FORMAT_HEAD = 16  # bytes that tell the formats apart
 
 
 def _sniff_text(p: Path, head: bytes, truncated: bool, options: LoadOptions) -> SniffResult:
@@ -127,31 +138,6 @@ def _records(text: str) -> list[str]:
             out.append("".join(parts))
             parts = []
     return out  # an unfinished last record (the sample was cut inside it) is left out
-
-
-def _sniff_parquet(p: Path, options: LoadOptions) -> SniffResult:
-    schema = pq.read_schema(p)
-    columns = tuple(schema.names)
-    preview = pq.ParquetFile(p).iter_batches(batch_size=200)
-    batch = next(preview, None)
-    data = (
-        []
-        if batch is None
-        else [[("" if v is None else str(v)) for v in row.values()] for row in batch.to_pylist()]
-    )
-    roles, warnings = guess_roles(p, columns, True, data, options)
-    return SniffResult(
-        path=str(p),
-        format="parquet",
-        sep=None,
-        header=True,
-        encoding=None,
-        columns=columns,
-        roles=roles,
-        quoting=False,
-        sample_rows=tuple(tuple(r) for r in data[:10]),
-        warnings=tuple(warnings),
-    )
 
 
 def normalise_sep(sep: str) -> str:

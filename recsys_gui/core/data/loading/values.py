@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from recsys_gui.core.data.loading import arrays
 from recsys_gui.core.data.loading.dates import parse_dates
 from recsys_gui.core.data.loading.options import SniffResult
 from recsys_gui.core.data.loading.reading import line_of_record, to_numpy
@@ -61,7 +62,7 @@ def to_ratings(col: pa.ChunkedArray, sn: SniffResult, name: str) -> tuple[np.nda
         raise DataError(f"expected numbers, found {t}", path=sn.path, column=name)
     elif not pa.types.is_floating(t):
         col = pc.cast(col, pa.float64())
-    out = np.empty(len(col), dtype=np.float32)
+    out = arrays.empty(len(col), np.float32)
     capped, first_capped, pos = 0, -1, 0
     for chunk in col.chunks:  # chunk by chunk: no full-size float64 copy next to Arrow's column
         vals = chunk.to_numpy(zero_copy_only=False)  # nulls become NaN
