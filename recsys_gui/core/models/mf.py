@@ -14,16 +14,17 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from recsys_gui.core.config import setting
+from recsys_gui.core.config import TrainConfig, setting
 from recsys_gui.core.data.batching import PairBatch, PointBatch
 from recsys_gui.core.data.interactions import InteractionData
-from recsys_gui.core.models import foldin, kernels
+from recsys_gui.core.models import foldin, kernels, row_updates
 from recsys_gui.core.models.base import (
     BatchOptions,
     Capabilities,
     EmbeddingConfig,
     Losses,
     Recommender,
+    StepContext,
     inference,
 )
 from recsys_gui.core.models.layers import Embedding
@@ -38,6 +39,11 @@ class MFConfig(EmbeddingConfig):
                              min=1, max=256)
     reg: float = setting(3e-3, "L2 on used embeddings", "Penalty on the embeddings touched by each batch.",
                          min=0.0, max=1.0)
+    updates: str = setting("auto", "Embedding updates",
+                           "rows: each step updates only the rows its batch used (row-wise Adagrad, "
+                           "fast for large tables on the CPU); dense: Adam over the whole tables; "
+                           "auto: rows for large tables on the CPU.",
+                           choices=("auto", "dense", "rows"))
 
 
 class MF(Recommender):
@@ -77,6 +83,18 @@ class MF(Recommender):
     def prepare(self, train: InteractionData) -> None:
         if self.explicit:
             self.global_mean.fill_(float(train.values.mean()) if len(train) else 0.0)
+            return
+        # Decided here, on the device training runs on: the trainer reads the capabilities after this.
+        entries = (self.n_users + self.n_items) * self.config.embedding_dim
+        self.rowwise = row_updates.use_row_updates(self.config.updates, entries, self.P.weight.device)
+        self.capabilities = dataclasses.replace(MF.capabilities, manual_optimization=self.rowwise)
+
+    def configure_optimizers(self, train: TrainConfig) -> list[torch.optim.Optimizer]:
+        if getattr(self, "rowwise", False):
+            return [row_updates.RowAdagrad([self.P.weight, self.Q.weight], lr=train.lr * self.ROW_LR_SCALE)]
+        return super().configure_optimizers(train)
+
+    ROW_LR_SCALE: ClassVar[float] = 20.0
 
     def forward(self, batch: PairBatch | PointBatch) -> Losses:
         if isinstance(batch, PointBatch):  # explicit ratings
@@ -88,6 +106,19 @@ class MF(Recommender):
         neg = batch.neg if batch.neg.dim() == 2 else batch.neg.unsqueeze(1)
         q = self.Q(torch.cat([batch.pos.unsqueeze(1), neg], 1))  # one lookup: [B, 1 + k, d]
         loss, bpr = kernels.bpr_with_l2(pu, q, self.config.reg)
+        return {"loss": loss, "bpr": bpr}
+
+    def training_step(self, batch: PairBatch, ctx: StepContext) -> Losses:
+        """A BPR step that reads and writes only the batch's rows (``rowwise``: large tables on the CPU)."""
+        neg = batch.neg if batch.neg.dim() == 2 else batch.neg.unsqueeze(1)
+        p, q = self.P.weight.detach(), self.Q.weight.detach()
+        qn = q.index_select(0, neg.reshape(-1)).view(*neg.shape, -1)
+        loss, bpr, g_u, g_i, g_n = row_updates.bpr_row_gradients(
+            p.index_select(0, batch.users), q.index_select(0, batch.pos), qn, self.config.reg)
+        (opt,) = ctx.optimizers
+        opt.update_rows(p, batch.users, g_u)
+        items = torch.cat([batch.pos, neg.reshape(-1)])
+        opt.update_rows(q, items, torch.cat([g_i, g_n.view(-1, g_n.shape[-1])]))
         return {"loss": loss, "bpr": bpr}
 
     def _reg(self, *embs: Tensor) -> Tensor:

@@ -1,0 +1,94 @@
+"""One MF epoch at 1%, 10% and 100% of the ML-20M-shaped data: seconds, and microseconds per interaction.
+
+The claim it checks (issue "MovieLens-20M on a laptop"): with row-wise updates an epoch costs time
+in proportion to the interactions it trains on, so the time per (positive, negative) pair stays
+flat while the data grows 100-fold over the same 138k × 27k tables. Dense Adam is printed beside it
+where it is affordable, and implicit's BPR epoch on the full matrix when implicit is installed
+(the side-by-side the acceptance check makes). The data comes from ``ml20m_shaped.py`` in-process:
+distinct pairs, 80% of them per the random split the CLI's default makes as the training rows.
+
+    .venv/bin/python benchmarks/scale_epoch.py [--fractions 0.01,0.1,1] [--negatives 1] [--dense-upto 0.1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import pandas as pd
+import torch
+from ml20m_shaped import N_ROWS, ml20m_shaped  # beside this file
+
+from recsys_gui.core.config import TrainConfig
+from recsys_gui.core.data.interactions import InteractionData, Split
+from recsys_gui.core.models.base import build_model
+from recsys_gui.core.training.trainer import Trainer
+from recsys_gui.process_setup import configure_allocator
+
+
+def training_rows(fraction: float, seed: int = 0) -> InteractionData:
+    """The distinct pairs of the first ``fraction`` of the rows, 80% of them kept as training rows."""
+    df = ml20m_shaped(N_ROWS, seed).iloc[: round(N_ROWS * fraction)]
+    pairs = df[["userId", "movieId"]].drop_duplicates()
+    keep = np.random.default_rng(seed).random(len(pairs)) < 0.8
+    users = pd.Index(np.arange(1, 138_494))
+    items = pd.Index(np.arange(1, 26_745))
+    u = pairs["userId"].to_numpy()[keep].astype(np.int64) - 1
+    i = pairs["movieId"].to_numpy()[keep].astype(np.int64) - 1
+    return InteractionData(u, i, np.ones(len(u), np.float32), None, users, items)
+
+
+def mf_epoch(train: InteractionData, updates: str, negatives: int) -> float:
+    model = build_model("mf", {"updates": updates, "negatives": negatives}, train.n_users, train.n_items)
+    cfg = TrainConfig(**{**dict(model.train_defaults), "epochs": 1, "device": "cpu", "seed": 0})
+    fit = Trainer(cfg).fit(model, Split(train, None, train), torch.device("cpu"))
+    return fit.seconds_per_epoch
+
+
+def implicit_epoch(train: InteractionData) -> float | None:
+    try:
+        from implicit.cpu.bpr import BayesianPersonalizedRanking
+        from scipy import sparse
+    except ImportError:
+        return None
+    x = sparse.csr_matrix((train.values, (train.users, train.items)), shape=(train.n_users, train.n_items))
+    model = BayesianPersonalizedRanking(factors=63, iterations=1, num_threads=torch.get_num_threads(),
+                                        random_state=0)
+    t = time.perf_counter()
+    model.fit(x, show_progress=False)
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--fractions", default="0.01,0.1,1")
+    ap.add_argument("--negatives", type=int, default=1)
+    ap.add_argument("--dense-upto", type=float, default=0.1, help="also time dense Adam up to this fraction")
+    ap.add_argument("--threads", type=int, default=None)
+    args = ap.parse_args()
+    configure_allocator()  # as the CLI and the window do: steps reuse their buffers
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"MF, one epoch, {args.negatives} negative(s) per positive, {torch.get_num_threads()} threads")
+    print(f"{'share':>6} {'train pairs':>12} {'updates':>8} {'s/epoch':>8} {'µs/pair':>8}")
+    per_pair: list[float] = []
+    for fraction in (float(f) for f in args.fractions.split(",")):
+        train = training_rows(fraction)
+        pairs = len(train) * args.negatives
+        modes = ["rows"] + (["dense"] if fraction <= args.dense_upto else [])
+        for mode in modes:
+            s = mf_epoch(train, mode, args.negatives)
+            if mode == "rows":
+                per_pair.append(s / pairs * 1e6)
+            print(f"{fraction:>6.0%} {len(train):>12,} {mode:>8} {s:>8.2f} {s / pairs * 1e6:>8.3f}")
+        if fraction == 1.0:
+            s = implicit_epoch(train)
+            if s is not None:
+                print(f"{'':>6} {len(train):>12,} {'implicit':>8} {s:>8.2f} {s / len(train) * 1e6:>8.3f}"
+                      "  (BPR, 63 factors + bias, same threads)")
+    print(f"row-wise µs per pair, largest / smallest across the shares: {max(per_pair) / min(per_pair):.2f}x")
+
+
+if __name__ == "__main__":
+    main()
