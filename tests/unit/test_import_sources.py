@@ -270,3 +270,20 @@ def test_dedupe_matches_pandas_on_many_repeats(tmp_path, policy):
         last_rows = frame.drop_duplicates(["user", "item"], keep="last")
         order = [(data.user_ids[u], data.item_ids[i]) for u, i in zip(data.users, data.items, strict=True)]
         assert order == list(zip(last_rows.user, last_rows.item, strict=True))
+
+
+def test_tables_in_lists_what_a_database_or_workbook_offers(tmp_path, plain):
+    from recsys_gui.core.data.loaders import tables_in
+
+    db = tmp_path / "e.sqlite"
+    _sqlite_from_csv(plain, db)
+    assert tables_in(db) == ["events", "other"] and tables_in(plain) == []
+    pytest.importorskip("openpyxl")
+    p = tmp_path / "book.xlsx"
+    with pd.ExcelWriter(p) as w:
+        pd.DataFrame({"note": ["read me"]}).to_excel(w, sheet_name="About", index=False)
+        pd.read_csv(plain).to_excel(w, sheet_name="Ratings", index=False)
+    assert tables_in(p) == ["About", "Ratings"]
+    with pytest.raises(DataError) as info:
+        load_interactions(p)  # the first sheet is a note: say which sheets there are
+    assert "sheet 'About'" in str(info.value) and "About, Ratings" in str(info.value)

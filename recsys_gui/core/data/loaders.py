@@ -23,6 +23,7 @@ from recsys_gui.core.data.loading.pipeline import load_interactions, load_predef
 from recsys_gui.core.data.loading.reading import read_table
 from recsys_gui.core.data.loading.report import LoadReport
 from recsys_gui.core.data.loading.sniffing import sniff
+from recsys_gui.core.data.loading.sources import tables_in
 
 __all__ = [
     "DROP_REASONS",
@@ -38,4 +39,5 @@ __all__ = [
     "load_predefined_split",
     "read_table",
     "sniff",
+    "tables_in",
 ]

@@ -53,7 +53,12 @@ def sniff_source(p: Path, fmt: str, options: LoadOptions) -> SniffResult:
         preview = _excel_read(p, sheet, options.header, nrows=_PREVIEW_ROWS)
     columns = tuple(str(c) for c in preview.column_names)
     if len(columns) < 2:
-        raise DataError("found a single column; a user column and an item column are needed", path=p)
+        where = ""
+        if sheet is not None:
+            where = f" in sheet '{sheet}' (sheets: {', '.join(tables_in(p))}; choose one with --sheet)"
+        raise DataError(
+            f"found a single column{where}; a user column and an item column are needed", path=p
+        )
     data = [["" if v is None else str(v) for v in row.values()] for row in preview.to_pylist()]
     roles, warnings = guess_roles(p, columns, True, data, options)
     return SniffResult(
@@ -89,6 +94,25 @@ def read_source(sn: SniffResult, columns: list[str] | None, *, limit: int | None
 def parquet_fragments(sn: SniffResult) -> list[pads.ParquetFileFragment]:
     """The Parquet files of a source (one, or each file of a folder), whose footers give row counts."""
     return list(_parquet_dataset(Path(sn.path)).get_fragments())
+
+
+def tables_in(path: str | Path) -> list[str]:
+    """What a file offers to read: a SQLite database's tables and views, a workbook's sheets;
+    [] for the other formats (the Data page lists them to pick from)."""
+    p = Path(path)
+    if p.is_dir():
+        return []
+    with p.open("rb") as f:
+        head = f.read(16)
+    fmt = detect_format(p, head)
+    if fmt == "sqlite":
+        return sqlite_tables(p)
+    if fmt == "excel":
+        import pandas as pd
+
+        with pd.ExcelFile(p, engine="openpyxl") as book:
+            return [str(s) for s in book.sheet_names]
+    return []
 
 
 def source_bytes(p: Path) -> int:
