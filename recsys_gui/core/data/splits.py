@@ -17,7 +17,7 @@ import numpy as np
 from recsys_gui.core.data.interactions import InteractionData, Split
 from recsys_gui.core.errors import ConfigError
 
-SplitKind = Literal["ratio", "random", "loo", "temporal", "users", "predefined"]
+SplitKind = Literal["ratio", "random", "loo", "temporal", "users", "cold-items", "predefined"]
 DEFAULT_SPLIT = "ratio:8,1,1"
 
 SPLIT_HELP: dict[str, str] = {
@@ -38,6 +38,10 @@ SPLIT_HELP: dict[str, str] = {
     "and 10% test users, never trained on. For each of them a fold-in share (80%) of their "
     "interactions is given as history when ranking and the rest are the targets. Ignores time, so "
     "a target can be older than the history: it leaks some of the future.",
+    "cold-items": "Held-out items (cold start): 20% of the items are never trained on; the interactions "
+    "of half of them are the validation part, of the other half the test part. Metrics rank the "
+    "held-out items only (what a new catalogue entry would get); the mixed ranking, where they compete "
+    "with the trained items, is reported beside them. Only models that read item features can rank them.",
     "predefined": "Ready-made train/valid/test files, used as they are. Whether the future leaks depends "
     "on how the files were made.",
 }
@@ -54,6 +58,7 @@ class SplitSpec:
     valid_users: float = 0.1  # users: share of users held out for validation
     test_users: float = 0.1  # users: share of users held out for test
     fold_in: float = 0.8  # users: share of each held-out user's interactions given as history
+    cold_items: float = 0.2  # cold-items: share of the items held out (half valid, half test)
 
     @property
     def text(self) -> str:
@@ -66,6 +71,8 @@ class SplitSpec:
         if self.kind == "users":
             shares = (self.valid_users, self.test_users) if self.valid else (self.test_users,)
             return f"users:{_nums(shares)},foldin={self.fold_in:g}"
+        if self.kind == "cold-items":
+            return f"cold-items:{self.cold_items:g}"
         return "predefined"
 
     def __str__(self) -> str:
@@ -77,7 +84,8 @@ def _nums(values: tuple[float, ...]) -> str:
 
 
 def parse_split_spec(text: str) -> SplitSpec:
-    """'ratio:8,1,1' | 'random:8,1,1' | 'loo[:novalid]' | 'temporal:0.8,0.9' | 'users:0.1,0.1,foldin=0.8'."""
+    """'ratio:8,1,1' | 'random:8,1,1' | 'loo[:novalid]' | 'temporal:0.8,0.9' | 'users:0.1,0.1,foldin=0.8'
+    | 'cold-items:0.2'."""
     raw = (text or DEFAULT_SPLIT).strip()
     kind, _, rest = raw.partition(":")
     kind = kind.strip().lower()
@@ -100,13 +108,18 @@ def parse_split_spec(text: str) -> SplitSpec:
             )
         if kind == "users":
             return _parse_users(args)
+        if kind in ("cold-items", "cold_items", "colditems"):
+            share = float(args[0]) if args else 0.2
+            if len(args) > 1 or not 0 < share < 1:
+                raise ValueError("give the share of items to hold out, between 0 and 1 (e.g. cold-items:0.2)")
+            return SplitSpec(kind="cold-items", cold_items=share)
         if kind == "predefined":
             return SplitSpec(kind="predefined")
     except ValueError as exc:
         raise ConfigError(f"split '{raw}': {exc}") from None
     raise ConfigError(
         f"unknown split '{raw}'; use one of: ratio:8,1,1, random:8,1,1, loo, "
-        "temporal:0.8,0.9, users:0.1,0.1,foldin=0.8"
+        "temporal:0.8,0.9, users:0.1,0.1,foldin=0.8, cold-items:0.2"
     )
 
 
@@ -156,6 +169,8 @@ def make_split(data: InteractionData, spec: SplitSpec | str, *, seed: int) -> Sp
         part = _leave_last_out(data, 2 if spec.valid else 1, rng)
     elif spec.kind == "temporal":
         part = _temporal(data, spec)
+    elif spec.kind == "cold-items":
+        part = _held_out_items(data, spec, rng)
     else:
         part = _held_out_users(data, spec, rng)
     protocol = f"{spec.text} (seed {seed})"
@@ -260,6 +275,30 @@ def _temporal(data: InteractionData, spec: SplitSpec) -> np.ndarray:
     return part
 
 
+def _held_out_items(data: InteractionData, spec: SplitSpec, rng: np.random.Generator) -> np.ndarray:
+    """0 train; the rows of a seeded ``cold_items`` share of the items: 1 (first half) or 2 (second)."""
+    active = np.flatnonzero(np.bincount(data.items, minlength=data.n_items))
+    n_out = int(np.floor(spec.cold_items * len(active) + 0.5))
+    n_valid = n_out // 2
+    if n_out - n_valid < 1 or n_valid < 1 or len(active) - n_out < 1:
+        raise ConfigError(f"cannot hold out {spec.cold_items:g} of the items: the data has "
+                          f"{len(active)} items")
+    chosen = rng.permutation(active)[:n_out]
+    role = np.zeros(data.n_items, dtype=np.int8)
+    role[chosen[:n_valid]] = 1
+    role[chosen[n_valid:]] = 2
+    return role[data.items]
+
+
+def held_out_items(split: Split, part: str = "test") -> np.ndarray | None:
+    """Item indices of a cold-items split's ``part`` ("valid" or "test"): the only candidates its
+    held-out metrics rank; None for any other protocol."""
+    if not split.protocol.startswith("cold-items"):
+        return None
+    rows = split.valid if part == "valid" else split.test
+    return None if rows is None else np.unique(rows.items)
+
+
 def _held_out_users(data: InteractionData, spec: SplitSpec, rng: np.random.Generator) -> np.ndarray:
     """0 train, 1 valid targets, 2 test targets, 3 fold-in history of held-out users."""
     active = np.flatnonzero(np.bincount(data.users, minlength=data.n_users))
@@ -282,4 +321,5 @@ def _held_out_users(data: InteractionData, spec: SplitSpec, rng: np.random.Gener
     return part
 
 
-__all__ = ["DEFAULT_SPLIT", "SPLIT_HELP", "SplitSpec", "describe_split", "make_split", "parse_split_spec"]
+__all__ = ["DEFAULT_SPLIT", "SPLIT_HELP", "SplitSpec", "describe_split", "held_out_items", "make_split",
+           "parse_split_spec"]

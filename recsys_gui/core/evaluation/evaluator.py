@@ -51,14 +51,18 @@ class Evaluator:
         sampled_negatives: int | None = None,
         seed: int = 0,
         new_users: np.ndarray | None = None,
+        candidates: np.ndarray | None = None,
     ) -> None:
         """``new_users``: bool [n_users], the users no model trained on (``held_out_users(split)``);
-        a model with trained user vectors scores them through fold-in from their history rows."""
+        a model with trained user vectors scores them through fold-in from their history rows.
+        ``candidates``: item indices, the only items ranked (a cold-items split's held-out items,
+        ``splits.held_out_items``); None ranks the whole catalogue."""
         self.specs = M.parse_metrics(metrics)
         self.batch_users = int(batch_users)
         self.sampled_negatives = sampled_negatives
         self.seed = seed
         self.new_users = new_users
+        self.candidates = candidates
 
     @property
     def keys(self) -> list[str]:
@@ -154,6 +158,8 @@ class Evaluator:
         )
         gen = torch.Generator(device=device)
         gen.manual_seed(self.seed)
+        allow = None if self.candidates is None else torch.as_tensor(self.candidates, dtype=torch.long,
+                                                                     device=device)
 
         for ub in user_batches(users_t, self.batch_users, n_items=model.n_items):
             if should_stop is not None and should_stop():
@@ -164,7 +170,7 @@ class Evaluator:
                 for key, v in vals.items():
                     per_user[key].append(v)
             elif kmax:
-                idx, _ = topk_for_users(scorer, ub, k=kmax, history=hist, exclude=excl)
+                idx, _ = topk_for_users(scorer, ub, k=kmax, history=hist, exclude=excl, allow_items=allow)
                 rows = tgt.dense(ub, dtype=torch.float64)
                 hits = rows.gather(1, idx)
                 for s in ranking:

@@ -11,6 +11,7 @@ from recsys_gui.core.models.base import Recommender
 from recsys_gui.core.models.baselines import EASE, ItemKNN, Popularity
 from recsys_gui.core.models.cnn import ConvNCF
 from recsys_gui.core.models.gan import CFGAN
+from recsys_gui.core.models.genre_pop import GenrePop
 from recsys_gui.core.models.mf import MF
 from recsys_gui.core.models.mlp import MLP
 from recsys_gui.core.models.neumf import NeuMF
@@ -21,6 +22,7 @@ MODELS: tuple[type[Recommender], ...] = (
     Popularity,
     ItemKNN,
     EASE,
+    GenrePop,
     ConvNCF,
     CFGAN,
     MF,
