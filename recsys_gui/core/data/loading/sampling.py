@@ -25,14 +25,15 @@ class UserSample:
         self.count = int(spec) if spec >= 1 else None
         self.cut = None if self.count is not None else np.uint64(min(int(spec * _TOP), 2**64 - 1))
         self.key = f"{seed % 10**16:016d}"
-        self.seen = np.zeros(0, dtype=np.uint64)  # distinct user hashes so far, sorted
+        self.reset()
 
     def reset(self) -> None:
         """Forget the users seen (a read that starts over, e.g. in another encoding)."""
-        self.seen = np.zeros(0, dtype=np.uint64)
+        self.ids: pa.Array | None = None  # every distinct user seen so far ...
+        self.hashes = np.zeros(0, dtype=np.uint64)  # ... and their hashes: each id is hashed once
 
-    def _hashes(self, col: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
-        """Each distinct user's hash, and each row's index into them (-1: no user id)."""
+    def _row_hashes(self, col: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+        """The hash of every row's user, and which rows have no user id."""
         if isinstance(col, pa.ChunkedArray):
             col = col.combine_chunks()
         if pa.types.is_dictionary(col.type):
@@ -42,40 +43,45 @@ class UserSample:
             if pc.all(whole).as_py():
                 col = col.cast(pa.int64())
         uniq = pc.unique(col).drop_null()
-        text = uniq.cast(pa.string()).to_numpy(zero_copy_only=False).astype(object)
-        hashes = pd.util.hash_array(text, hash_key=self.key, categorize=False).astype(np.uint64)
-        rows = pc.fill_null(pc.index_in(col, value_set=uniq), -1).to_numpy(zero_copy_only=False)
-        self.seen = np.union1d(self.seen, hashes)
-        return hashes, rows
+        if self.ids is not None and self.ids.type == uniq.type:
+            uniq = uniq.filter(pc.is_null(pc.index_in(uniq, value_set=self.ids)))
+            known = self.ids
+        else:
+            known = None
+        if len(uniq):
+            text = uniq.cast(pa.string()).to_numpy(zero_copy_only=False).astype(object)
+            fresh = pd.util.hash_array(text, hash_key=self.key, categorize=False).astype(np.uint64)
+            self.ids = uniq if known is None else pa.concat_arrays([known, uniq])
+            self.hashes = fresh if known is None else np.concatenate([self.hashes, fresh])
+        at = pc.index_in(col, value_set=self.ids) if self.ids is not None else pa.nulls(len(col), pa.int32())
+        missing = pc.is_null(at).to_numpy(zero_copy_only=False)
+        rows = pc.fill_null(at, 0).to_numpy(zero_copy_only=False)
+        return (self.hashes[rows] if len(self.hashes) else np.zeros(len(col), np.uint64)), missing
 
     def _threshold(self) -> np.uint64:
+        """Users whose hash is at most this are (still) in: the share's cut, or the count-th
+        smallest hash seen so far (it only falls as more users are seen)."""
         if self.cut is not None:
-            return self.cut
-        if len(self.seen) <= (self.count or 0):
+            return self.cut - np.uint64(1) if self.cut else np.uint64(0)
+        n = int(self.count or 0)
+        if len(self.hashes) <= n:
             return np.uint64(2**64 - 1)
-        return self.seen[int(self.count or 0) - 1]
+        return np.partition(self.hashes, n - 1)[n - 1]
 
     def keep(self, col: pa.Array | pa.ChunkedArray) -> pa.Array:
         """Mask of the rows whose user is (still) in the sample; rows without a user are not."""
-        hashes, rows = self._hashes(col)
-        threshold = self._threshold()
-        ok = hashes < threshold if self.cut is not None else hashes <= threshold
-        mask = np.append(ok, False)[rows]  # row index -1 (missing id) -> False
-        return pa.array(mask, pa.bool_())
+        hashes, missing = self._row_hashes(col)
+        return pa.array((hashes <= self._threshold()) & ~missing, pa.bool_())
 
     def finish(self, table: pa.Table, user: str) -> pa.Table:
         """The final cut: users a count let in early may have been pushed out by later ones."""
         if self.count is None or len(table) == 0:
             return table
-        seen = self.seen
-        mask = self.keep(table.column(user))
-        self.seen = seen
-        return table.filter(mask)
+        return table.filter(self.keep(table.column(user)))
 
     @property
     def total(self) -> int:
-        return len(self.seen)
+        return len(self.hashes)
 
     def kept(self) -> int:
-        threshold = self._threshold()
-        return int((self.seen < threshold).sum() if self.cut is not None else (self.seen <= threshold).sum())
+        return int((self.hashes <= self._threshold()).sum())
