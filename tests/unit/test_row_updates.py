@@ -75,7 +75,9 @@ def test_a_row_step_changes_only_the_rows_it_was_given_by_the_row_wise_adagrad_r
     opt = RowAdagrad([table], lr=0.1)
     rows = torch.tensor([3, 7, 3, 11])  # row 3 twice: two occurrences, summed
     grads = torch.randn(4, 4)
-    opt.update_rows(table.detach(), rows, grads.clone())
+    opt.update_rows(table, rows, grads.clone())
+    opt.update_rows(table, rows[:0], grads[:0])  # the same state again, not a new one
+    assert len(opt.state) == 1
     acc = torch.zeros(50).index_add_(0, rows, grads.pow(2).mean(1))
     expected = before.clone()
     for r, g in zip(rows.tolist(), grads, strict=True):
@@ -94,7 +96,7 @@ def test_the_dense_gradient_step_is_the_row_step_on_the_rows_with_a_gradient():
     grad[[2, 5, 9]] = torch.randn(3, 3)
     a.grad = grad.clone()
     RowAdagrad([a], lr=0.05).step()
-    RowAdagrad([b], lr=0.05).update_rows(b.detach(), torch.tensor([2, 5, 9]), grad[[2, 5, 9]].clone())
+    RowAdagrad([b], lr=0.05).update_rows(b, torch.tensor([2, 5, 9]), grad[[2, 5, 9]].clone())
     assert torch.allclose(a.detach(), b.detach())
 
 
@@ -131,6 +133,8 @@ def test_a_row_wise_mf_step_leaves_rows_outside_the_batch_as_they_were():
     moved_items = (model.Q.weight.detach() != q0).any(1).nonzero().view(-1).tolist()
     assert moved_users == [0, 1]
     assert moved_items == [1, 2, 3, 4, 5, 6, 7, 9, 11]
+    model.training_step(batch, ctx)
+    assert set(opt[0].state) == {model.P.weight, model.Q.weight}  # accumulators persist across steps
 
 
 @pytest.mark.slow
@@ -139,7 +143,8 @@ def test_row_wise_mf_learns_as_well_as_dense_adam_on_a_learnable_split():
     scores = {}
     for updates in ("dense", "rows"):
         model = build_model("mf", {"updates": updates, "embedding_dim": 16}, split.n_users, split.n_items)
-        cfg = TrainConfig(epochs=40, batch_size=256, lr=5e-3, seed=0, device="cpu", eval_every_n_epochs=40)
+        cfg = TrainConfig(epochs=100, batch_size=256, lr=5e-3, seed=0, device="cpu", eval_every_n_epochs=5,
+                          early_stop_metric="ndcg@10", patience=4)
         Trainer(cfg, evaluator=Evaluator(["ndcg@10"], seed=0)).fit(model, split, CPU)
         model.eval()
         res = Evaluator(["ndcg@10"], seed=0).evaluate(model, history=split.known_for_valid(),

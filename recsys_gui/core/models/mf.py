@@ -111,10 +111,11 @@ class MF(Recommender):
     def training_step(self, batch: PairBatch, ctx: StepContext) -> Losses:
         """A BPR step that reads and writes only the batch's rows (``rowwise``: large tables on the CPU)."""
         neg = batch.neg if batch.neg.dim() == 2 else batch.neg.unsqueeze(1)
-        p, q = self.P.weight.detach(), self.Q.weight.detach()
-        qn = q.index_select(0, neg.reshape(-1)).view(*neg.shape, -1)
-        loss, bpr, g_u, g_i, g_n = row_updates.bpr_row_gradients(
-            p.index_select(0, batch.users), q.index_select(0, batch.pos), qn, self.config.reg)
+        p, q = self.P.weight, self.Q.weight  # not detached copies: the optimiser keys its state by them
+        with torch.no_grad():
+            qn = q.index_select(0, neg.reshape(-1)).view(*neg.shape, -1)
+            loss, bpr, g_u, g_i, g_n = row_updates.bpr_row_gradients(
+                p.index_select(0, batch.users), q.index_select(0, batch.pos), qn, self.config.reg)
         (opt,) = ctx.optimizers
         opt.update_rows(p, batch.users, g_u)
         items = torch.cat([batch.pos, neg.reshape(-1)])
