@@ -287,3 +287,23 @@ def test_tables_in_lists_what_a_database_or_workbook_offers(tmp_path, plain):
     with pytest.raises(DataError) as info:
         load_interactions(p)  # the first sheet is a note: say which sheets there are
     assert "sheet 'About'" in str(info.value) and "About, Ratings" in str(info.value)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".sqlite"])
+def test_a_bad_value_in_a_sample_names_the_files_own_line(tmp_path, suffix):
+    rows = _rows()
+    plain = tmp_path / "all.csv"
+    plain.write_text(_csv_text(rows))
+    opts = LoadOptions(sample_users=0.5, sample_seed=4, table="events" if suffix == ".sqlite" else None)
+    sampled = set(_user_rows(load_interactions(plain, LoadOptions(sample_users=0.5, sample_seed=4))[0]))
+    k = max(j for j, r in enumerate(rows) if int(r[0]) in sampled or r[0] in sampled)  # a late sampled row
+    text = _csv_text(rows).splitlines(keepends=True)
+    text[k + 1] = text[k + 1].replace(f",{rows[k][2]},", ",lots,")
+    plain.write_text("".join(text))
+    path = plain
+    if suffix == ".sqlite":
+        path = tmp_path / "all.sqlite"
+        _sqlite_from_csv(plain, path)
+    with pytest.raises(DataError) as info:
+        load_interactions(path, opts)
+    assert info.value.row == k + (2 if suffix == ".csv" else 1) and info.value.column == "rating"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Literal
+
+import numpy as np
 
 from recsys_gui.core.errors import ConfigError
 
@@ -87,9 +89,11 @@ class SniffResult:
     query: str | None = None  # SQLite: the query read
     sheet: str | None = None  # Excel: the sheet read
     compression: str | None = None  # text: 'gzip', 'bz2' or 'zstd' when the file is compressed
+    # With --sample-users: each kept row's position among the file's records (for line numbers).
+    kept_rows: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, object]:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if k != "kept_rows"}
 
 
 def tick(progress: ProgressFn | None, fraction: float, text: str) -> None:

@@ -74,7 +74,9 @@ def arrow_read(
         table = read_source(sn, columns)
         if sample is not None:
             user = str(sn.roles["user"])
-            table = sample.finish(table.filter(sample.keep(table.column(user))), user)
+            taken, rows = sample.take(table, user)
+            table, rows = sample.finish(taken, user, rows)  # type: ignore[arg-type]
+            sn = replace(sn, kept_rows=rows)
         for c, t in types.items():
             if c in table.column_names and table.schema.field(c).type != t:
                 table = table.set_column(table.column_names.index(c), c, table.column(c).cast(t))
@@ -85,7 +87,7 @@ def arrow_read(
     while attempt < 2:
         src, delim, enc = _source(sn, encoding) if source is None else (source, _delimiter(sn), "utf8")
         try:
-            table = _read_csv(
+            table, kept_rows = _read_csv(
                 pa.BufferReader(src) if isinstance(src, pa.Buffer) else src,
                 read_options=pacsv.ReadOptions(
                     column_names=list(sn.columns), skip_rows=sn.skip_rows, encoding=enc, block_size=1 << 22
@@ -124,7 +126,7 @@ def arrow_read(
         if encoding != "latin-1" and any(pa.types.is_binary(t) for t in table.schema.types) and attempt == 0:
             encoding, attempt = "latin-1", attempt + 1  # Arrow reads undecodable text as binary: not UTF-8
             continue
-        return table, replace(sn, encoding=encoding)
+        return table, replace(sn, encoding=encoding, kept_rows=kept_rows)
     raise DataError("cannot decode the text (tried UTF-8 and latin-1)", path=sn.path)
 
 
@@ -136,16 +138,23 @@ def _read_csv(
     *,
     sample: UserSample | None,
     user: str | None,
-) -> pa.Table:
-    """The whole text at once (all cores), or, for a sample, batch by batch keeping its users' rows."""
+) -> tuple[pa.Table, np.ndarray | None]:
+    """The whole text at once (all cores), or, for a sample, batch by batch keeping its users'
+    rows (and their positions in the file)."""
     options = {"read_options": read_options, "parse_options": parse_options,
                "convert_options": convert_options, "memory_pool": read_pool()}
     if sample is None or user is None:
-        return pacsv.read_csv(src, **options)
+        return pacsv.read_csv(src, **options), None
     sample.reset()
     reader = pacsv.open_csv(src, **options)
-    kept = [batch.filter(sample.keep(batch.column(user))) for batch in reader]
-    return sample.finish(pa.Table.from_batches(kept, schema=reader.schema), user)
+    kept, rows, offset = [], [], 0
+    for batch in reader:
+        part, at = sample.take(batch, user, offset)
+        kept.append(part)
+        rows.append(at)
+        offset += batch.num_rows
+    table = pa.Table.from_batches(kept, schema=reader.schema)  # type: ignore[arg-type]
+    return sample.finish(table, user, np.concatenate(rows) if rows else np.zeros(0, np.int64))
 
 
 def _has_quote(sn: SniffResult, source: object) -> bool:
@@ -174,6 +183,8 @@ def _iter_lines(sn: SniffResult) -> Iterator[tuple[int, str]]:
 
 def line_of_record(sn: SniffResult, index: int) -> int | None:
     """File line of the index-th data record (Arrow skips blank lines, so count them out)."""
+    if sn.kept_rows is not None:  # a sample: the index-th row kept
+        index = int(sn.kept_rows[index])
     if sn.format == "excel":
         return index + 1 + int(sn.header)  # the sheet's own row number
     if sn.format != "text":

@@ -73,11 +73,19 @@ class UserSample:
         hashes, missing = self._row_hashes(col)
         return pa.array((hashes <= self._threshold()) & ~missing, pa.bool_())
 
-    def finish(self, table: pa.Table, user: str) -> pa.Table:
-        """The final cut: users a count let in early may have been pushed out by later ones."""
+    def take(self, table: pa.Table | pa.RecordBatch, user: str, offset: int = 0) -> tuple[object, np.ndarray]:
+        """The rows of ``table`` whose user is (still) in, and their positions (plus ``offset``)."""
+        mask = self.keep(table.column(user))
+        rows = np.flatnonzero(mask.to_numpy(zero_copy_only=False))
+        return table.filter(mask), rows + offset
+
+    def finish(self, table: pa.Table, user: str, rows: np.ndarray) -> tuple[pa.Table, np.ndarray]:
+        """The final cut (users a count let in early may have been pushed out by later ones), and
+        the kept rows' positions in the whole file, so errors still name the file's own lines."""
         if self.count is None or len(table) == 0:
-            return table
-        return table.filter(self.keep(table.column(user)))
+            return table, rows
+        kept, at = self.take(table, user)
+        return kept, rows[at]
 
     @property
     def total(self) -> int:
