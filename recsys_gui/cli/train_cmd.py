@@ -26,6 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                        description="Train a model on one file split by --split, or on predefined files.")
     add_data_arguments(p)
     add_load_options(p)
+    add_feature_arguments(p)
     add_model_arguments(p)
     p.add_argument("--dp-epsilon", type=float, metavar="E",
                    help="Differentially private training: the privacy budget ε (the dp_epsilon setting).")
@@ -57,12 +58,13 @@ def build_spec(args: argparse.Namespace):
             raise ConfigError("Give the data: --data FILE, or --train FILE --test FILE [--valid FILE].")
         if args.train and not args.test:
             raise ConfigError("A predefined split needs --test as well as --train.")
-        for f in (args.data, args.train, args.valid, args.test, args.items_meta):
+        for f in (args.data, args.train, args.valid, args.test, args.items_meta, args.users_meta):
             if f:
                 _check_readable_path(f)
         data = DataSpec(path=_abs(args.data), train=_abs(args.train), valid=_abs(args.valid),
                         test=_abs(args.test), item_metadata=_abs(args.items_meta),
-                        options=load_options_from_args(args))
+                        options=load_options_from_args(args), user_metadata=_abs(args.users_meta),
+                        features=feature_options_from_args(args))
         spec = RunSpec(data=data, model=args.model, split=args.split or "ratio:8,1,1")
     cls = get_model_class(spec.model)
     model_fields = {f.name for f in dataclasses.fields(cls.config_cls)}
@@ -100,6 +102,28 @@ def build_spec(args: argparse.Namespace):
                                name=getattr(args, "name", None) or spec.name)
     check_settings(spec)
     return spec
+
+
+def add_feature_arguments(p: argparse.ArgumentParser) -> None:
+    """Cold start: a user file for user features, and which metadata columns become features."""
+    g = p.add_argument_group("features (cold start)")
+    g.add_argument("--users-meta", metavar="FILE",
+                   help="User attributes for user features: MovieLens users.dat or u.user, or a CSV/TSV "
+                        "keyed by user id (models with --set features=users or both).")
+    g.add_argument("--feature-text", metavar="COL[,COL]",
+                   help="Metadata columns read as text (TF-IDF terms), e.g. title or description.")
+    g.add_argument("--feature-exclude", metavar="COL[,COL]",
+                   help="Metadata columns that must not become features.")
+
+
+def feature_options_from_args(args: argparse.Namespace) -> dict[str, list[str]]:
+    """The spec's ``data.features`` (FeatureOptions fields) from --feature-text/--feature-exclude."""
+    out = {}
+    for flag, key in (("feature_text", "text"), ("feature_exclude", "exclude")):
+        value = getattr(args, flag, None)
+        if value:
+            out[key] = [c.strip() for c in value.split(",") if c.strip()]
+    return out
 
 
 def _dp_settings(args: argparse.Namespace) -> list[str]:

@@ -22,11 +22,15 @@ import numpy as np
 import torch
 
 from recsys_gui import __version__
+from recsys_gui.core import cold_start
 from recsys_gui.core import config as cfgmod
 from recsys_gui.core.config import TrainConfig
+from recsys_gui.core.data.features import FeatureOptions
 from recsys_gui.core.data.interactions import Split
+from recsys_gui.core.data.splits import held_out_items
 from recsys_gui.core.errors import ConfigError, DataChangedError, RecsysError, TrainingCancelled
 from recsys_gui.core.evaluation.evaluator import EvalResult, Evaluator, held_out_users
+from recsys_gui.core.evaluation.item_segments import item_segments
 from recsys_gui.core.evaluation.metrics import DEFAULT_METRICS
 from recsys_gui.core.models import base as models
 from recsys_gui.core.store.run_store import RunStore, new_run_id
@@ -52,6 +56,8 @@ class DataSpec:
     test: str | None = None
     item_metadata: str | None = None
     options: dict[str, Any] = field(default_factory=dict)  # LoadOptions fields
+    user_metadata: str | None = None  # users.dat, u.user or a CSV keyed by user id (user features)
+    features: dict[str, Any] = field(default_factory=dict)  # FeatureOptions fields (columns, text, ...)
 
     @property
     def predefined(self) -> bool:
@@ -74,6 +80,9 @@ class RunSpec:
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["metrics"] = list(self.metrics)
+        for key in FEATURE_DATA_KEYS:  # written only when set: older readers know no such keys
+            if not d["data"].get(key):
+                d["data"].pop(key, None)
         return d
 
     @classmethod
@@ -81,9 +90,12 @@ class RunSpec:
         """A spec from its JSON document; a wrong key is a ConfigError naming ``source`` and the key."""
         from recsys_gui.core.spec_checks import check_spec_document
 
+        extra: dict[str, Any] = {}
+        if isinstance(d, dict):
+            d = dict(d)
+            extra = _feature_data_keys(d, source)
         check_spec_document(d, source)
-        d = dict(d)
-        d["data"] = DataSpec(**{**d["data"], "options": dict(d["data"].get("options") or {})})
+        d["data"] = DataSpec(**{**d["data"], "options": dict(d["data"].get("options") or {}), **extra})
         d["metrics"] = tuple(d.get("metrics") or DEFAULT_METRICS)
         d["model_config"], d["train"] = dict(d.get("model_config") or {}), dict(d.get("train") or {})
         return cls(**d)
@@ -93,6 +105,29 @@ class RunSpec:
         cls = models.get_model_class(self.model)
         values = {**cls.train_defaults, **self.train}
         return cfgmod.from_mapping(TrainConfig, values, "the trainer")
+
+
+FEATURE_DATA_KEYS = ("user_metadata", "features")
+
+
+def _feature_data_keys(d: dict[str, Any], source: str | None) -> dict[str, Any]:
+    """Take the cold-start keys out of a spec document's ``data`` (spec_checks does not list them yet)
+    and check them here: a path or null, and an object of feature options."""
+    data = d.get("data")
+    if not isinstance(data, dict) or not any(k in data for k in FEATURE_DATA_KEYS):
+        return {}
+    data = dict(data)
+    extra = {k: data.pop(k) for k in FEATURE_DATA_KEYS if k in data}
+    d["data"] = data
+    where = f"{source}: " if source else ""
+    if extra.get("user_metadata") is not None and not isinstance(extra["user_metadata"], str):
+        raise ConfigError(f"{where}'data.user_metadata' must be a file path or null.")
+    if extra.get("features") is not None:
+        if not isinstance(extra["features"], dict):
+            raise ConfigError(f"{where}'data.features' must be an object of feature options.")
+        FeatureOptions.from_mapping(extra["features"])
+    extra["features"] = dict(extra.get("features") or {})
+    return extra
 
 
 @dataclass
@@ -106,6 +141,7 @@ class RunOutcome:
     device: str
     split_summary: dict[str, Any]
     test_result: EvalResult | None = None
+    cold_start: dict[str, Any] = field(default_factory=dict)  # test_mixed, item_segments, features
 
     def summary(self) -> dict[str, Any]:
         private = {} if self.fit.epsilon_spent is None else {"epsilon_spent": self.fit.epsilon_spent}
@@ -122,6 +158,7 @@ class RunOutcome:
             "valid": self.valid,
             "test": self.test,
             "split": self.split_summary,
+            **self.cold_start,
             **private,
         }
 
@@ -167,7 +204,8 @@ def make_evaluator(metrics: Sequence[str], early_stop_metric: str | None, *, see
     keys = list(metrics)
     if early_stop_metric and early_stop_metric not in keys:
         keys.append(early_stop_metric)
-    return Evaluator(keys, seed=seed, new_users=held_out_users(split) if split is not None else None)
+    return Evaluator(keys, seed=seed, new_users=held_out_users(split) if split is not None else None,
+                     candidates=held_out_items(split, "valid") if split is not None else None)
 
 
 def run_training(
@@ -189,7 +227,7 @@ def run_training(
     spec = dataclasses.replace(spec, model=model_name)
     tcfg = spec.train_config()
     device = resolve_device(tcfg.device)
-    model_config = models.make_config(model_name, spec.model_config)
+    model_config = models.make_config(model_name, cold_start.resolve_settings(spec, model_name))
     dist = dist or DistContext()
     ws = Workspace(workspace).ensure() if not isinstance(workspace, Workspace) else workspace.ensure()
     seed_everything(tcfg.seed, dist.rank)
@@ -197,8 +235,12 @@ def run_training(
     if split is None:
         split, report = load_split(spec, seed=tcfg.seed)
     check_scores_held_out_users(models.get_model_class(model_name), split)
+    features = cold_start.run_features(spec, split, models.get_model_class(model_name))
+    if features is not None:
+        report["features"] = features.report()
     seed_everything(tcfg.seed, 0)  # identical initial weights on every rank
     model = models.build_model(model_name, model_config, split.n_users, split.n_items)
+    cold_start.attach(model, features)
     cls = type(model)
 
     order_warning = None
@@ -264,7 +306,8 @@ def run_training(
             ) from None
         model.set_context(split.known_for_test())
         test_eval = Evaluator([*spec.metrics, *_beyond(spec.metrics)], seed=tcfg.seed,
-                              new_users=held_out_users(split))
+                              new_users=held_out_users(split), candidates=held_out_items(split, "test"),
+                              item_segments=item_segments(split.train))
         test_res = test_eval.evaluate(
             model,
             history=split.known_for_valid(),
@@ -286,6 +329,8 @@ def run_training(
             describe_device(device),
             split.describe(),
             test_res,
+            cold_start.test_extras(model, split, spec.metrics, test_res, device=device, seed=tcfg.seed,
+                                   features=report.get("features")) if dist.is_main else {},
         )
         if store is not None:
             _persist_outcome(store, ws, outcome, report)

@@ -88,5 +88,5 @@ def test_genre_pop_ranks_cold_items_by_the_users_favourite_features():
     # a new item by its features: even users (taste A) before odd users
     rows = model.item_rows.features.encode_text("genres=A")
     hist = torch.as_tensor(split.train.to_csr().toarray())
-    s = model.score_new_items(rows, hist)[:, 0]
+    s = model.score_new_items(rows, torch.arange(split.n_users), hist)[:, 0]
     assert s[0::2].min() > s[1::2].max()

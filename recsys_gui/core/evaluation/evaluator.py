@@ -19,6 +19,7 @@ from recsys_gui.core.data.interactions import InteractionData, Split
 from recsys_gui.core.errors import TrainingCancelled
 from recsys_gui.core.evaluation import metrics as M
 from recsys_gui.core.evaluation.ild_basis import item_basis
+from recsys_gui.core.evaluation.item_segments import ITEM_SEGMENTS, segment_recall
 from recsys_gui.core.evaluation.ranking import (
     DeviceCSR,
     FoldInScorer,
@@ -38,6 +39,7 @@ class EvalResult:
     users: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     per_user: dict[str, np.ndarray] = field(default_factory=dict)
     n_users: int = 0
+    item_segments: dict[str, dict[str, float]] = field(default_factory=dict)  # see item_segments.py
 
 
 class Evaluator:
@@ -52,17 +54,21 @@ class Evaluator:
         seed: int = 0,
         new_users: np.ndarray | None = None,
         candidates: np.ndarray | None = None,
+        item_segments: np.ndarray | None = None,
     ) -> None:
         """``new_users``: bool [n_users], the users no model trained on (``held_out_users(split)``);
         a model with trained user vectors scores them through fold-in from their history rows.
         ``candidates``: item indices, the only items ranked (a cold-items split's held-out items,
-        ``splits.held_out_items``); None ranks the whole catalogue."""
+        ``splits.held_out_items``); None ranks the whole catalogue. ``item_segments``: int [n_items]
+        (``item_segments.item_segments``): the result then says how many test rows of each item segment
+        reach the top-k (no extra ranking pass)."""
         self.specs = M.parse_metrics(metrics)
         self.batch_users = int(batch_users)
         self.sampled_negatives = sampled_negatives
         self.seed = seed
         self.new_users = new_users
         self.candidates = candidates
+        self.item_segments = item_segments
 
     @property
     def keys(self) -> list[str]:
@@ -158,6 +164,9 @@ class Evaluator:
         )
         gen = torch.Generator(device=device)
         gen.manual_seed(self.seed)
+        seg = None if self.item_segments is None else torch.as_tensor(self.item_segments, dtype=torch.long,
+                                                                      device=device)
+        seg_found = torch.zeros(len(ITEM_SEGMENTS), dtype=torch.float64, device=device)
         allow = None if self.candidates is None else torch.as_tensor(self.candidates, dtype=torch.long,
                                                                      device=device)
 
@@ -173,6 +182,8 @@ class Evaluator:
                 idx, _ = topk_for_users(scorer, ub, k=kmax, history=hist, exclude=excl, allow_items=allow)
                 rows = tgt.dense(ub, dtype=torch.float64)
                 hits = rows.gather(1, idx)
+                if seg is not None:
+                    seg_found += torch.bincount(seg[idx][hits > 0], minlength=len(ITEM_SEGMENTS)).double()
                 for s in ranking:
                     per_user[s.key].append(M.RANKING_METRICS[s.name](hits[:, : s.k], n_rel))
                 for s in lists:
@@ -205,6 +216,8 @@ class Evaluator:
                 out.update(self._rating_errors(scorer, target, device))
         ordered = {s.key: out[s.key] for s in self.specs if s.key in out}
         result = EvalResult(ordered, n_users=int(n))
+        if seg is not None and kmax and not sampled:
+            result.item_segments = segment_recall(self.item_segments, target, seg_found.cpu().numpy(), kmax)
         if keep_per_user:
             result.users = shard
             result.per_user = {k: torch.cat(v).cpu().numpy() for k, v in per_user.items() if v}

@@ -128,6 +128,12 @@ class FeatureAware:
                               "metadata file (--users-meta FILE) with at least one usable column")
         self._use_features(features.items if want_items else None, features.users if want_users else None)
 
+    def score_new_items(self, rows: sp.csr_matrix, users: Tensor, history: Tensor | None) -> Tensor:
+        """Scores [B, n] of ``users`` for n items the model never saw, given only by their feature rows
+        (``FeatureMatrix.encode_text``); ``history`` [B, n_items]: the users' known items, for models
+        that score from them. Evaluation mode, no gradients."""
+        raise NotImplementedError
+
     def features_from_training(self, train: Any) -> None:
         """Called from ``prepare``: when nothing was attached, item features from the training data's
         metadata (default columns), so a model built outside the session still gets them."""
@@ -152,6 +158,86 @@ class FeatureAware:
         return super().load_state_dict(state_dict, strict=strict, assign=assign)  # type: ignore[misc]
 
 
+class HybridEmbeddings(FeatureAware):
+    """LightFM-style vectors for a model with id tables ``P`` (users) and ``Q`` (items) and a
+    ``features`` setting: an item's vector is its id vector plus the sum of its feature vectors
+    (weights normalised per item); the same for users. An item with no training rows has an untrained
+    id vector, so only its feature part counts: a new item is scored from its features alone.
+
+    The model calls ``_init_hybrid()`` in ``__init__`` and ``_hybrid_prepare(train)`` in ``prepare``,
+    and reads its vectors through ``user_vectors``, ``item_vectors`` and ``all_item_vectors``.
+    """
+
+    P: nn.Module
+    Q: nn.Module
+
+    def _init_hybrid(self) -> None:
+        self.item_rows = None
+        self.user_rows = None
+        self.item_table: nn.Parameter | None = None
+        self.user_table: nn.Parameter | None = None
+        self.register_buffer("item_trained", torch.ones(self.n_items, dtype=torch.bool))  # type: ignore[attr-defined]
+        self.register_buffer("user_trained", torch.ones(self.n_users, dtype=torch.bool))  # type: ignore[attr-defined]
+
+    def wanted_sides(self) -> tuple[bool, bool]:
+        mode = self.config.features  # type: ignore[attr-defined]
+        return mode in ("items", "both", "auto"), mode in ("users", "both")
+
+    @property
+    def uses_features(self) -> bool:
+        return self.item_rows is not None or self.user_rows is not None
+
+    def features_from_training(self, train: Any) -> None:
+        if self.config.features == "auto" and getattr(train, "item_meta", None) is None:  # type: ignore[attr-defined]
+            return  # auto without metadata: ids only
+        super().features_from_training(train)
+
+    def _use_features(self, items: FeatureMatrix | None, users: FeatureMatrix | None) -> None:
+        d = self.P.weight.shape[1]
+        device = self.P.weight.device
+        if items is not None:
+            self.item_rows = FeatureRows(items).to(device)
+            self.item_table = _table(items.n_features, d, device)
+        if users is not None:
+            self.user_rows = FeatureRows(users).to(device)
+            self.user_table = _table(users.n_features, d, device)
+
+    def _hybrid_prepare(self, train: Any) -> None:
+        """Features from the training metadata when none were attached; which ids were trained."""
+        self.features_from_training(train)
+        self.item_trained.copy_(torch.as_tensor(train.item_counts() > 0))  # type: ignore[attr-defined]
+        self.user_trained.copy_(torch.as_tensor(train.user_counts() > 0))  # type: ignore[attr-defined]
+
+    def item_vectors(self, items: Tensor) -> Tensor:
+        v = self.Q(items)
+        if self.item_rows is None or self.item_table is None:
+            return v
+        return v * self.item_trained[items].unsqueeze(-1) + self.item_rows.pool(items, self.item_table)
+
+    def all_item_vectors(self) -> Tensor:
+        q = self.Q.weight
+        if self.item_rows is None or self.item_table is None:
+            return q
+        return q * self.item_trained.unsqueeze(-1) + self.item_rows.pool_all(self.item_table)
+
+    def user_vectors(self, users: Tensor) -> Tensor:
+        p = self.P(users)
+        if self.user_rows is None or self.user_table is None:
+            return p
+        return p * self.user_trained[users].unsqueeze(-1) + self.user_rows.pool(users, self.user_table)
+
+    def new_item_vectors(self, rows: sp.csr_matrix) -> Tensor:
+        """Vectors [n, d] of items given only by their feature rows (no id vector)."""
+        if self.item_rows is None or self.item_table is None:
+            raise ConfigError(f"{self.label} was trained without item features, so a new item cannot be "  # type: ignore[attr-defined]
+                              "scored: train it with --set features=items and --items-meta FILE")
+        return pool_new(self.item_rows.features, rows, self.item_table)
+
+
+def _table(n_features: int, d: int, device: torch.device) -> nn.Parameter:
+    return nn.Parameter(nn.init.xavier_normal_(torch.empty(n_features, d, device=device)))
+
+
 def resolve_features_setting(values: Mapping[str, Any], config_fields: Any, *,
                              item_metadata: bool) -> dict[str, Any]:
     """A model's settings with ``features="auto"`` made concrete for this run: items when an item
@@ -162,5 +248,5 @@ def resolve_features_setting(values: Mapping[str, Any], config_fields: Any, *,
     return out
 
 
-__all__ = ["FEATURES_HELP", "FEATURE_CHOICES", "FeatureAware", "FeatureRows", "pool_new",
+__all__ = ["FEATURES_HELP", "FEATURE_CHOICES", "FeatureAware", "FeatureRows", "HybridEmbeddings", "pool_new",
            "resolve_features_setting"]

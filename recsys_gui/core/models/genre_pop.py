@@ -88,10 +88,11 @@ class GenrePop(FeatureAware, Recommender):
         affinity = torch.sparse.mm(x, profile.t()).t()  # [B, items]
         return (affinity + TIE_BREAK) * self.pop
 
-    def score_new_items(self, rows: sp.csr_matrix, history: Tensor) -> Tensor:
+    def score_new_items(self, rows: sp.csr_matrix, users: Tensor, history: Tensor | None) -> Tensor:
         """Scores [B users, n new items] for items given only by their feature rows (``FeatureMatrix.
         encode_text``), ``history`` [B, n_items] the users' known items: the cold-item formula."""
-        assert self.item_rows is not None
+        if history is None or self.item_rows is None:
+            raise ConfigError(f"{self.label} scores new items from the users' known items and its features.")
         norm = FeatureMatrix(sp.csr_matrix(rows), self.item_rows.features.encodings).row_normalised()
         new = torch.as_tensor(norm.toarray(), dtype=torch.float32, device=history.device)  # [n, F]
         x = self.item_rows.sparse()
