@@ -37,6 +37,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="Export every user's list to this file: .sqlite/.db, .csv or .parquet (or give --format).",
     )
     p.add_argument("--user", metavar="ID", help="Print this known user's list (raw id; no --out).")
+    p.add_argument("--new-item", metavar="FEATURES",
+                   help="A new item given by its features, e.g. 'genres=Comedy|Romance' (columns separated "
+                        "by ';'): print the users it would be recommended to (see --top-users). Needs a "
+                        "run trained with item features (mf --set features=items, genre-pop).")
+    p.add_argument("--top-users", type=int, default=10, metavar="N",
+                   help="With --new-item: how many users to print (default 10).")
     p.add_argument(
         "--ratings",
         metavar="R1,R2,...",
@@ -89,6 +95,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.new_item is not None:
+        return print_new_item_users(args)
     if args.out is None:
         return print_one_list(args)
     if args.user is not None or args.ratings is not None:
@@ -182,6 +190,26 @@ def print_one_list(args: argparse.Namespace) -> int:
         )
         return 0
     print(_table(recs, explain=args.explain > 0))
+    return 0
+
+
+def print_new_item_users(args: argparse.Namespace) -> int:
+    """``--new-item FEATURES``: the top users for an item given only by its features, as a table or JSON."""
+    if args.out is not None or args.user is not None or args.items is not None:
+        raise ConfigError("--new-item prints the users for a new item; leave out --out, --user and --items.")
+    if args.top_users < 1:
+        raise ConfigError(f"--top-users must be at least 1 (got {args.top_users}).")
+    from recsys_gui.core.serving import load_run
+
+    run = load_run(args.run_id, args.workspace, device=args.device)
+    users = run.top_users_for_new_item(args.new_item, top=args.top_users)
+    if args.json:
+        print_json({"run_id": run.run_id, "model": run.model_name, "new_item": args.new_item,
+                    "users": [u.to_dict() for u in users]})
+        return 0
+    rows = [["rank", "user", "score"], *[[str(u.rank), str(u.user), f"{u.score:.4f}"] for u in users]]
+    widths = [max(len(r[c]) for r in rows) for c in range(3)]
+    print("\n".join("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows))
     return 0
 
 

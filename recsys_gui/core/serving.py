@@ -26,6 +26,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
+from recsys_gui.core.cold_start import UserScore
 from recsys_gui.core.data.interactions import InteractionData, Split
 from recsys_gui.core.errors import RecsysError
 from recsys_gui.core.evaluation.evaluator import held_out_users
@@ -116,6 +117,7 @@ class LoadedRun:
         known = split.known_for_test()
         model.set_context(known)  # sequence models: recommend after everything known
         self._known = _UserRows(known)  # everything known before the test part: masked, listed
+        self._known_csr: DeviceCSR | None = None  # the same on the device, made for a new item's users
         # Known users are scored as the evaluator and the export score them: users held out of
         # training through fold-in, from the history the export scores from (train + fold-in).
         held_out = held_out_users(split)
@@ -162,6 +164,18 @@ class LoadedRun:
         return [(self._items[i], self.title_of(int(i))) for i in found]
 
     # --- recommending ---------------------------------------------------------------------------
+    def top_users_for_new_item(self, features: str, top: int = 10) -> list[UserScore]:
+        """The ``top`` users (raw ids, best first, with scores) this run's model would recommend a new
+        item to, the item given only by its features (``"genres=Comedy|Romance"``; several columns
+        separated by ';'). Users are scored with everything known about them (train and valid).
+        Needs a model trained with item features (MF with features=items or both, genre-pop)."""
+        from recsys_gui.core.cold_start import top_users_for_new_item
+
+        if self._known_csr is None:
+            self._known_csr = DeviceCSR(self.split.known_for_test(), self.device)
+        return top_users_for_new_item(self.model, features, history=self._known_csr,
+                                      user_ids=self.user_ids.tolist(), top=top)
+
     def recommend(
         self,
         user: object | None = None,

@@ -24,9 +24,9 @@ from recsys_gui.core.data.features import FeatureMatrix, FeatureSet, fit_feature
 from recsys_gui.core.errors import ConfigError
 
 FEATURE_CHOICES = ("auto", "none", "items", "users", "both")
-FEATURES_HELP = ("none: ids only; items/users/both: add the sum of the item's (user's) feature vectors to "
-                 "its id vector, so items never trained on are scored from their features; auto: items "
-                 "when an item metadata file is loaded.")
+FEATURES_HELP = ("none (or empty): ids only; items/users/both: add the sum of the item's (user's) feature "
+                 "vectors to its id vector, so items never trained on are scored from their features; "
+                 "auto: items when an item metadata file is loaded.")
 
 
 class FeatureRows(nn.Module):
