@@ -307,3 +307,16 @@ def test_a_bad_value_in_a_sample_names_the_files_own_line(tmp_path, suffix):
     with pytest.raises(DataError) as info:
         load_interactions(path, opts)
     assert info.value.row == k + (2 if suffix == ".csv" else 1) and info.value.column == "rating"
+
+
+@pytest.mark.parametrize(
+    ("name", "head"),
+    [("a.sqlite", b"SQLite format 3\x00"), ("b.xlsx", b"PK\x03\x04"), ("c.csv.gz", b"\x1f\x8b"),
+     ("d.bz2", b"BZh9"), ("e.zst", b"\x28\xb5\x2f\xfd")],
+)
+def test_broken_databases_workbooks_and_archives_are_one_line_data_errors(tmp_path, name, head):
+    p = tmp_path / name
+    p.write_bytes(head + bytes(range(256)) * 4)
+    with pytest.raises(DataError) as info:
+        load_interactions(p)
+    assert name in str(info.value) and "\n" not in str(info.value)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import sqlite3
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +23,10 @@ def guard(path: object) -> Iterator[None]:
         raise
     except (OSError, MemoryError) as exc:
         raise DataError(f"cannot read the file ({exc.__class__.__name__}: {short(exc)})", path=path) from exc
+    except sqlite3.Error as exc:
+        raise DataError(f"cannot read this SQLite database: {short(exc)}", path=path) from exc
+    except zipfile.BadZipFile as exc:
+        raise DataError(f"cannot read this workbook: {short(exc)}", path=path) from exc
     except (ValueError, IndexError, pa.ArrowException, csv.Error, OverflowError) as exc:
         raise DataError(f"cannot read this file as a table: {short(exc)}", path=path) from exc
 
