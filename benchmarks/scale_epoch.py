@@ -60,16 +60,54 @@ def implicit_epoch(train: InteractionData) -> float | None:
     return time.perf_counter() - t
 
 
+def crossover(sizes: tuple[int, ...] = (2_000, 9_000, 30_000, 60_000, 165_000), steps: int = 60) -> None:
+    """Milliseconds per 4096-pair step, dense Adam against row-wise updates, as the tables grow
+    (64 factors): where ``updates=auto`` should switch (``ROW_UPDATES_MIN_ENTRIES``)."""
+    from recsys_gui.core.data.batching import PairBatch
+    from recsys_gui.core.models.base import StepContext
+
+    print(f"{'table rows':>10} {'entries':>11} {'dense ms':>9} {'rows ms':>8}")
+    g = torch.Generator().manual_seed(0)
+    for rows in sizes:
+        n_users, n_items = rows * 5 // 6, rows // 6
+        batches = [PairBatch(torch.randint(0, n_users, (4096,), generator=g),
+                             torch.randint(0, n_items, (4096,), generator=g),
+                             torch.randint(0, n_items, (4096,), generator=g)) for _ in range(steps)]
+        times = {}
+        for mode in ("dense", "rows"):
+            model = build_model("mf", {"updates": mode, "negatives": 1}, n_users, n_items)
+            model.rowwise = mode == "rows"
+            (opt,) = model.configure_optimizers(TrainConfig(lr=5e-3))
+            ctx = StepContext(epoch=0, global_step=0, device=torch.device("cpu"), optimizers=[opt],
+                              backward=None, step=None)
+            t = 0.0
+            for i, b in enumerate(batches):
+                t0 = time.perf_counter()
+                if mode == "rows":
+                    model.training_step(b, ctx)
+                else:
+                    opt.zero_grad(set_to_none=True)
+                    model(b)["loss"].backward()
+                    opt.step()
+                t += time.perf_counter() - t0 if i >= 5 else 0.0
+            times[mode] = t / (steps - 5) * 1e3
+        print(f"{rows:>10,} {rows * 64:>11,} {times['dense']:>9.2f} {times['rows']:>8.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--fractions", default="0.01,0.1,1")
     ap.add_argument("--negatives", type=int, default=1)
     ap.add_argument("--dense-upto", type=float, default=0.1, help="also time dense Adam up to this fraction")
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--crossover", action="store_true", help="only the dense/rows step time by table size")
     args = ap.parse_args()
     configure_allocator()  # as the CLI and the window do: steps reuse their buffers
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.crossover:
+        crossover()
+        return
     print(f"MF, one epoch, {args.negatives} negative(s) per positive, {torch.get_num_threads()} threads")
     print(f"{'share':>6} {'train pairs':>12} {'updates':>8} {'s/epoch':>8} {'µs/pair':>8}")
     per_pair: list[float] = []

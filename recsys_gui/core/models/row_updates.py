@@ -19,9 +19,10 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-# Below this many table entries (rows × width, all tables together) dense fused Adam is as fast as
-# touching rows one by one (ml-1m's 9k × 64 tables: dense 0.7 ms a step against 0.9; ML-20M's
-# 165k × 64: 54 against 6; benchmarks/README.md "Scale").
+# From this many table entries (rows × width, all tables) on: a dense Adam step costs 4x a row-wise
+# one at 60k rows × 64 and 12x at ML-20M's 165k, while below it the steps cost about the same and
+# dense Adam reaches its best validation in fewer epochs (P3: 15 against 32). Figures:
+# benchmarks/README.md, "Scale".
 ROW_UPDATES_MIN_ENTRIES = 4_000_000
 
 
