@@ -142,6 +142,8 @@ class FeatureAware:
         want_items, want_users = self.wanted_sides()
         if not (want_items or want_users):
             return
+        if getattr(self.config, "features", None) == "auto" and getattr(train, "item_meta", None) is None:  # type: ignore[attr-defined]
+            return  # auto without metadata: ids only
         items = fit_features(getattr(train, "item_meta", None)) if want_items else None
         self.attach_features(FeatureSet(items=items))
 
@@ -186,11 +188,6 @@ class HybridEmbeddings(FeatureAware):
     @property
     def uses_features(self) -> bool:
         return self.item_rows is not None or self.user_rows is not None
-
-    def features_from_training(self, train: Any) -> None:
-        if self.config.features == "auto" and getattr(train, "item_meta", None) is None:  # type: ignore[attr-defined]
-            return  # auto without metadata: ids only
-        super().features_from_training(train)
 
     def _use_features(self, items: FeatureMatrix | None, users: FeatureMatrix | None) -> None:
         d = self.P.weight.shape[1]

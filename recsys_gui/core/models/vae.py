@@ -18,14 +18,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+import scipy.sparse as sp
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
 from recsys_gui.core.config import setting
 from recsys_gui.core.data.batching import RowBatch
+from recsys_gui.core.data.features import FeatureMatrix
+from recsys_gui.core.data.interactions import InteractionData
+from recsys_gui.core.errors import ConfigError
 from recsys_gui.core.models import foldin, kernels
 from recsys_gui.core.models.base import Capabilities, Losses, ModelConfig, Recommender, inference
+from recsys_gui.core.models.feature_embeddings import FeatureAware, FeatureRows, pool_new
 from recsys_gui.core.models.layers import Dropout, init_linear
 
 
@@ -54,9 +59,15 @@ class VAEConfig(ModelConfig):
         min=1,
         max=10_000_000,
     )
+    # Optional: the settings reader turns "none" into None (ids only). Item features enter on the decoder.
+    features: str | None = setting("auto", "Features",
+                                   "none: item ids only; items: each item's output vector adds the sum of "
+                                   "its feature vectors, so items never trained on are scored from their "
+                                   "features; auto: items when an item metadata file is loaded.",
+                                   choices=("auto", "none", "items"))
 
 
-class MultVAE(Recommender):
+class MultVAE(FeatureAware, Recommender):
     """Mult-VAE / Mult-DAE over dense user history rows."""
 
     name = "vae"
@@ -92,6 +103,36 @@ class MultVAE(Recommender):
             init_linear(m, "xavier")
             nn.init.normal_(m.bias, 0.0, 0.001)
         self.register_buffer("step", torch.zeros((), dtype=torch.long))  # drives β; saved for resume
+        self.item_rows: FeatureRows | None = None
+        self.user_rows = None
+        self.item_table: nn.Parameter | None = None  # [features, hidden + 1]: output weights and bias
+        self.register_buffer("item_trained", torch.ones(n_items, dtype=torch.bool))
+
+    def wanted_sides(self) -> tuple[bool, bool]:
+        return self.config.features in ("auto", "items"), False
+
+    def _use_features(self, items: FeatureMatrix | None, users: FeatureMatrix | None) -> None:
+        if items is None:
+            return
+        device = self.dec_out.weight.device
+        self.item_rows = FeatureRows(items).to(device)
+        table = torch.zeros(items.n_features, self.config.hidden + 1, device=device)
+        nn.init.xavier_uniform_(table[:, :-1])
+        self.item_table = nn.Parameter(table)
+
+    def prepare(self, train: InteractionData) -> None:
+        self.features_from_training(train)
+        self.item_trained.copy_(torch.as_tensor(train.item_counts() > 0))
+
+    def _output(self) -> tuple[Tensor, Tensor]:
+        """Output weights [n_items, hidden] and bias: an item's own, plus its features' (only the
+        features' for an item with no training rows)."""
+        w, b = self.dec_out.weight, self.dec_out.bias
+        if self.item_rows is None or self.item_table is None:
+            return w, b
+        pooled = self.item_rows.pool_all(self.item_table)
+        keep = self.item_trained.to(w.dtype)
+        return w * keep.unsqueeze(1) + pooled[:, :-1], b * keep + pooled[:, -1]
 
     def beta(self) -> Tensor:
         if not self.vae:
@@ -129,8 +170,9 @@ class MultVAE(Recommender):
             z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
         else:
             z = mu
-        nll = kernels.softmax_nll(self._hidden(z), self.dec_out.weight, self.dec_out.bias, batch.row_of_items,
-                                  batch.items, batch.counts.float())
+        w, b = self._output()
+        nll = kernels.softmax_nll(self._hidden(z), w, b, batch.row_of_items, batch.items,
+                                  batch.counts.float())
         beta = self.beta()
         if logvar is None:
             kl = torch.zeros((), device=nll.device)
@@ -144,8 +186,21 @@ class MultVAE(Recommender):
         if history is None:
             raise ValueError("Mult-VAE scores from the user's history row.")
         mu, _ = self._encode(history)
-        hidden = self._hidden(mu).to(self.dec_out.weight.dtype)
-        return kernels.output_logits(hidden, self.dec_out.weight, self.dec_out.bias)
+        w, b = self._output()
+        return kernels.output_logits(self._hidden(mu).to(w.dtype), w, b)
+
+    def score_new_items(self, rows: sp.csr_matrix, users: Tensor, history: Tensor | None) -> Tensor:
+        """Log-probability [B, n] of items given only by their features in each user's softmax (the
+        catalogue plus the new item), comparable across users."""
+        if history is None or self.item_rows is None or self.item_table is None:
+            raise ConfigError(f"{self.label} scores a new item from the users' histories and its item "
+                              "features; train it with --items-meta FILE.")
+        with inference(self):
+            w, b = self._output()
+            new = pool_new(self.item_rows.features, rows, self.item_table)
+            hidden = self._hidden(self._encode(history)[0]).to(w.dtype)
+            logits = torch.cat([F.linear(hidden, w, b), F.linear(hidden, new[:, :-1], new[:, -1])], 1)
+            return F.log_softmax(logits, 1)[:, self.n_items:]
 
     # Fold-in refines the encoder's mean with a few Adam steps on the latent (semi-amortised inference,
     # Kim et al., ICML 2018): the encoder alone leaves an amortisation gap on users it never saw. Chosen
@@ -166,8 +221,9 @@ class MultVAE(Recommender):
         z = mu.clone().requires_grad_(True)
         seen = (history != 0).to(mu.dtype)
         opt = torch.optim.Adam([z], lr=self.FOLD_IN_LR)
-        weights = [t.detach() for t in (self.dec.weight, self.dec.bias, self.dec_out.weight,
-                                        self.dec_out.bias)]
+        with torch.no_grad():
+            out_w, out_b = self._output()
+        weights = [t.detach() for t in (self.dec.weight, self.dec.bias, out_w, out_b)]
         with foldin.frozen(self):
             for _ in range(self.FOLD_IN_STEPS):
                 hidden = torch.tanh(F.linear(z, weights[0], weights[1]))
@@ -176,8 +232,8 @@ class MultVAE(Recommender):
                 (z.grad,) = torch.autograd.grad(loss, [z])
                 opt.step()
         with inference(self):
-            hidden = self._hidden(z.detach()).to(self.dec_out.weight.dtype)
-            return kernels.output_logits(hidden, self.dec_out.weight, self.dec_out.bias)
+            hidden = self._hidden(z.detach()).to(out_w.dtype)
+            return kernels.output_logits(hidden, out_w, out_b)
 
     def user_embeddings(self, users: Tensor, history: Tensor | None) -> Tensor:
         if history is None:
@@ -185,4 +241,4 @@ class MultVAE(Recommender):
         return self._encode(history)[0]
 
     def item_embeddings(self) -> Tensor:
-        return self.dec_out.weight
+        return self._output()[0]
