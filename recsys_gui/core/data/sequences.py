@@ -67,6 +67,35 @@ def sequence_order_warning(data: InteractionData) -> str | None:
             "timestamp column for a true next-item model.")
 
 
+_MASK31 = 0x7FFFFFFF
+
+
+def _mix31(x: Tensor) -> Tensor:
+    """A cheap integer hash of non-negative int64 values into [0, 2^31) (products stay below 2^62)."""
+    x = (x * 1103515245 + 12345) & _MASK31
+    x = x ^ (x >> 13)
+    x = (x * 69069 + 907633385) & _MASK31
+    return x ^ (x >> 16)
+
+
+def shuffled_by_history(rows: Tensor, items: Tensor, n_rows: int, draw: int = 0) -> Tensor:
+    """A random-looking permutation of the entries (``rows``, ``items``) that groups them by row.
+
+    For histories without an order. Each row's order is a hash of its own item set, the item and
+    ``draw``: the same history reads the same way in any batch and on every call (deterministic
+    scores), different histories and different draws read differently, and no item id is favoured
+    (sorting by id would keep a long history's highest ids only).
+    """
+    if rows.numel() == 0:
+        return torch.zeros(0, dtype=torch.long, device=rows.device)
+    items = items.long()
+    row_key = torch.zeros(n_rows, dtype=torch.long, device=rows.device)
+    row_key.index_add_(0, rows, _mix31(items + 1))
+    row_key = _mix31((row_key & _MASK31) + draw * 40503)
+    key = _mix31(items ^ row_key[rows])
+    return torch.argsort(rows.long() * (_MASK31 + 1) + key, stable=True)
+
+
 def ordered_sequences(data: InteractionData) -> tuple[np.ndarray, np.ndarray]:
     """(items in user-then-time order, CSR ``indptr`` of length n_users + 1)."""
     order = time_order(data)

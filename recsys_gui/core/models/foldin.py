@@ -15,6 +15,8 @@ from contextlib import contextmanager
 import torch
 from torch import Tensor, nn
 
+from recsys_gui.core.data.sequences import shuffled_by_history
+
 GRAM_CELLS = 2**24  # users × items × d cells of weighted item factors built at once (128 MiB in double)
 
 
@@ -114,15 +116,16 @@ def optimise_user_vectors(model: nn.Module, starts: Sequence[Tensor], history: T
     return [v.detach() for v in vecs]
 
 
-def sequences_from(history: Tensor, order: Tensor | None, max_len: int, pad: int) -> Tensor:
+def sequences_from(history: Tensor, order: Tensor | None, max_len: int, pad: int, draw: int = 0) -> Tensor:
     """[B, max_len] left-padded item sequences (most recent last) from ``order`` [B, L] (oldest
-    first, right-padded with -1) or, without an order, from the nonzero columns of ``history``."""
+    first, right-padded with -1) or, without an order, from the nonzero columns of ``history``.
+
+    A history has no order, so its items are read in a random order keyed by the history itself and
+    ``draw`` (:func:`shuffled_by_history`), as training reads unordered data: a history longer than
+    ``max_len`` is represented by a random sample of its items, not by its highest item ids.
+    """
     if order is None:
-        n = history.shape[1]
-        cols = torch.arange(n, device=history.device).expand_as(history)
-        key = torch.where(history != 0, cols, torch.full_like(cols, n))
-        order = key.sort(1).values
-        order = torch.where(order == n, torch.full_like(order, -1), order)
+        order = _unordered(history, max_len, draw)
     order = order.to(device=history.device, dtype=torch.long)
     if order.shape[1] == 0:
         return torch.full((history.shape[0], max_len), pad, dtype=torch.long, device=history.device)
@@ -130,3 +133,17 @@ def sequences_from(history: Tensor, order: Tensor | None, max_len: int, pad: int
     at = length - max_len + torch.arange(max_len, device=order.device)  # the last max_len positions
     picked = order.gather(1, at.clamp(min=0, max=order.shape[1] - 1))
     return torch.where((at >= 0) & (picked >= 0), picked, torch.full_like(picked, pad))
+
+
+def _unordered(history: Tensor, max_len: int, draw: int) -> Tensor:
+    """[B, max_len]: up to ``max_len`` of each row's items in a keyed random order, right-padded with -1."""
+    rows, items = (history != 0).nonzero(as_tuple=True)
+    b = history.shape[0]
+    perm = shuffled_by_history(rows, items, b, draw)
+    rows, items = rows[perm], items[perm]
+    counts = torch.bincount(rows, minlength=b)
+    rank = torch.arange(rows.numel(), device=rows.device) - (torch.cumsum(counts, 0) - counts)[rows]
+    keep = rank < max_len
+    out = torch.full((b, max_len), -1, dtype=torch.long, device=history.device)
+    out[rows[keep], rank[keep]] = items[keep]
+    return out

@@ -57,6 +57,8 @@ class SequentialRecommender(Recommender):
     capabilities = Capabilities(batch_kind="sequences", scoring_needs_history=False, user_embeddings=True,
                                 item_embeddings=True)
     config: SequentialConfig
+    # Random orders averaged when folding in a history without one (scores are linear in the state).
+    FOLD_IN_ORDERS: ClassVar[int] = 4
 
     def __init__(self, config: SequentialConfig, n_users: int, n_items: int) -> None:
         super().__init__(config, n_users, n_items)
@@ -109,11 +111,16 @@ class SequentialRecommender(Recommender):
         return self.item_emb.weight[: self.n_items]
 
     def score_new_users(self, history: Tensor, order: Tensor | None = None) -> Tensor:
-        """Encode the new users' own sequences (``order``, else the history's items) like a trained
-        user's: the state after the last item against every item."""
-        seqs = foldin.sequences_from(history, order, self.config.max_len, self.pad)
+        """Encode the new users' own sequences like a trained user's: the state after the last item
+        against every item. Given no ``order``, the history is read in ``FOLD_IN_ORDERS`` keyed random
+        orders (as training reads unordered data) and the states are averaged, so the scores stand
+        for the whole history rather than one arbitrary order of it."""
+        draws = 1 if order is not None else self.FOLD_IN_ORDERS
+        seqs = torch.cat([foldin.sequences_from(history, order, self.config.max_len, self.pad, draw=k)
+                          for k in range(draws)])
         with inference(self):
-            return self.encode(seqs)[:, -1] @ self.item_emb.weight[: self.n_items].T
+            state = self.encode(seqs)[:, -1].view(draws, history.shape[0], -1).mean(0)
+            return state @ self.item_emb.weight[: self.n_items].T
 
 
 # --- GRU4Rec ------------------------------------------------------------------------------------
