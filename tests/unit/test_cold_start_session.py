@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recsys_gui.core.errors import ConfigError
+from recsys_gui.core.errors import ConfigError, RecsysError
 from recsys_gui.core.session import DataSpec, RunSpec, run_training
 
 
@@ -61,3 +61,53 @@ def test_spec_with_user_file_round_trips_and_old_specs_stay_valid(tmp_path):
     bad["data"]["features"] = {"colour": 1}
     with pytest.raises(ConfigError, match="colour"):
         RunSpec.from_dict(bad)
+
+
+def test_hybrid_mf_ranks_cold_items_from_features_and_a_stored_run_scores_a_new_item(tmp_path):
+    from recsys_gui.core.serving import load_run
+
+    data, movies, _ = _files(tmp_path, n_users=100, n_items=200, per_user=20)
+    train = {"epochs": 30, "seed": 1, "device": "cpu", "threads": 1, "lr": 0.05}
+
+    def spec(features):
+        return RunSpec(DataSpec(path=str(data), item_metadata=str(movies)), model="mf",
+                       split="cold-items:0.2", model_config={"features": features, "embedding_dim": 8},
+                       metrics=("ndcg@10",),
+                       train=train, name=features)
+    hybrid = run_training(spec("auto"), workspace=tmp_path / "ws", run_id="hy")
+    plain = run_training(spec("none"), workspace=tmp_path / "ws", run_id="plain")
+    assert hybrid.test["ndcg@10"] > 0.35 and hybrid.test["ndcg@10"] > 1.5 * plain.test["ndcg@10"]
+    run = load_run("hy", tmp_path / "ws")
+    assert run.model.config.features == "items"  # auto, with metadata loaded
+    users = run.top_users_for_new_item("genres=Drama|Romance", top=10)
+    assert [u.rank for u in users] == list(range(1, 11))
+    assert all(u.user % 2 == 0 for u in users)  # even users like the even items' genres
+    with pytest.raises(RecsysError, match="does not read item features"):
+        load_run("plain", tmp_path / "ws").top_users_for_new_item("genres=Action")
+
+
+def test_user_features_reach_mf(tmp_path):
+    data, movies, users = _files(tmp_path)
+    spec = _spec(data, movies, "mf", split="ratio:8,1,1", users=users, features="both", embedding_dim=8)
+    out = run_training(spec, workspace=tmp_path / "ws")
+    assert out.summary()["features"]["users"]["columns"]["gender"]["values"] == 2
+    with pytest.raises(ConfigError, match="--users-meta"):
+        run_training(_spec(data, movies, "mf", features="users"), workspace=tmp_path / "ws")
+
+
+def test_mult_vae_reads_item_features_on_the_decoder(tmp_path):
+    from recsys_gui.core.serving import load_run
+
+    data, movies, _ = _files(tmp_path, n_users=100, n_items=200, per_user=20)
+    train = {"epochs": 20, "seed": 1, "device": "cpu", "threads": 1, "batch_size": 16,
+             "eval_every_n_epochs": 1}
+
+    def spec(features):
+        return RunSpec(DataSpec(path=str(data), item_metadata=str(movies)), model="vae",
+                       split="cold-items:0.2", metrics=("ndcg@10",), train=train,
+                       model_config={"features": features, "hidden": 32, "latent": 8})
+    hybrid = run_training(spec("items"), workspace=tmp_path / "ws", run_id="vh")
+    plain = run_training(spec("none"), workspace=tmp_path / "ws", run_id="vp")
+    assert hybrid.test["ndcg@10"] > 1.3 * plain.test["ndcg@10"]
+    users = load_run("vh", tmp_path / "ws").top_users_for_new_item("genres=Action", top=5)
+    assert all(u.user % 2 == 1 for u in users)

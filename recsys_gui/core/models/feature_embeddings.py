@@ -202,8 +202,8 @@ class HybridEmbeddings(FeatureAware):
     def _hybrid_prepare(self, train: Any) -> None:
         """Features from the training metadata when none were attached; which ids were trained."""
         self.features_from_training(train)
-        self.item_trained.copy_(torch.as_tensor(train.item_counts() > 0))  # type: ignore[attr-defined]
-        self.user_trained.copy_(torch.as_tensor(train.user_counts() > 0))  # type: ignore[attr-defined]
+        self.item_trained.copy_(trained_mask(train.item_counts(), self.n_items))  # type: ignore[attr-defined]
+        self.user_trained.copy_(trained_mask(train.user_counts(), self.n_users))  # type: ignore[attr-defined]
 
     def item_vectors(self, items: Tensor) -> Tensor:
         v = self.Q(items)
@@ -229,6 +229,14 @@ class HybridEmbeddings(FeatureAware):
             raise ConfigError(f"{self.label} was trained without item features, so a new item cannot be "  # type: ignore[attr-defined]
                               "scored: train it with --set features=items and --items-meta FILE")
         return pool_new(self.item_rows.features, rows, self.item_table)
+
+
+def trained_mask(counts: np.ndarray, n: int) -> Tensor:
+    """Bool [n]: the rows with training interactions (a model may be built larger than its data)."""
+    out = torch.zeros(n, dtype=torch.bool)
+    m = min(n, len(counts))
+    out[:m] = torch.as_tensor(counts[:m] > 0)
+    return out
 
 
 def _table(n_features: int, d: int, device: torch.device) -> nn.Parameter:

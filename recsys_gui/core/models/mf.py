@@ -10,6 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar
 
+import scipy.sparse as sp
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
@@ -27,6 +28,7 @@ from recsys_gui.core.models.base import (
     StepContext,
     inference,
 )
+from recsys_gui.core.models.feature_embeddings import FEATURE_CHOICES, FEATURES_HELP, HybridEmbeddings
 from recsys_gui.core.models.layers import Embedding
 
 
@@ -44,9 +46,11 @@ class MFConfig(EmbeddingConfig):
                            "fast for large tables on the CPU); dense: Adam over the whole tables; "
                            "auto: rows for large tables on the CPU.",
                            choices=("auto", "dense", "rows"))
+    # Optional: the settings reader turns the text "none" into None, which here means ids only.
+    features: str | None = setting("auto", "Features", FEATURES_HELP, choices=FEATURE_CHOICES)
 
 
-class MF(Recommender):
+class MF(HybridEmbeddings, Recommender):
     name = "mf"
     label = "MF (BPR matrix factorisation)"
     family = "MF"
@@ -67,6 +71,7 @@ class MF(Recommender):
         self.Q = Embedding(n_items, d)
         nn.init.xavier_normal_(self.P.weight)
         nn.init.xavier_normal_(self.Q.weight)
+        self._init_hybrid()  # item/user feature vectors (features setting), attached before training
         self.explicit = config.loss == "mse"
         if self.explicit:  # trained on the observed ratings: pointwise batches that carry the values
             self.capabilities = dataclasses.replace(MF.capabilities, batch_kind="pointwise",
@@ -81,12 +86,14 @@ class MF(Recommender):
         return BatchOptions(negatives=self.config.negatives)
 
     def prepare(self, train: InteractionData) -> None:
+        self._hybrid_prepare(train)
         if self.explicit:
             self.global_mean.fill_(float(train.values.mean()) if len(train) else 0.0)
             return
         # Decided here, on the device training runs on: the trainer reads the capabilities after this.
         entries = (self.n_users + self.n_items) * self.config.embedding_dim
-        self.rowwise = row_updates.use_row_updates(self.config.updates, entries, self.P.weight.device)
+        self.rowwise = (not self.uses_features  # feature vectors train through autograd
+                        and row_updates.use_row_updates(self.config.updates, entries, self.P.weight.device))
         self.capabilities = dataclasses.replace(MF.capabilities, manual_optimization=self.rowwise)
 
     def configure_optimizers(self, train: TrainConfig) -> list[torch.optim.Optimizer]:
@@ -100,11 +107,11 @@ class MF(Recommender):
         if isinstance(batch, PointBatch):  # explicit ratings
             pred = self.predict_pairs(batch.users, batch.items)
             mse = F.mse_loss(pred, batch.labels)
-            reg = self._reg(self.P(batch.users), self.Q(batch.items))
+            reg = self._reg(self.user_vectors(batch.users), self.item_vectors(batch.items))
             return {"loss": mse + reg, "mse": mse.detach()}
-        pu = self.P(batch.users)
+        pu = self.user_vectors(batch.users)
         neg = batch.neg if batch.neg.dim() == 2 else batch.neg.unsqueeze(1)
-        q = self.Q(torch.cat([batch.pos.unsqueeze(1), neg], 1))  # one lookup: [B, 1 + k, d]
+        q = self.item_vectors(torch.cat([batch.pos.unsqueeze(1), neg], 1))  # one lookup: [B, 1 + k, d]
         loss, bpr = kernels.bpr_with_l2(pu, q, self.config.reg)
         return {"loss": loss, "bpr": bpr}
 
@@ -129,14 +136,14 @@ class MF(Recommender):
         return self.config.reg * sum(e.pow(2).sum() for e in embs) / n
 
     def predict_pairs(self, users: Tensor, items: Tensor, history: Tensor | None = None) -> Tensor:
-        out = (self.P(users) * self.Q(items)).sum(-1)
+        out = (self.user_vectors(users) * self.item_vectors(items)).sum(-1)
         if self.explicit:
             bias = self.user_bias(users).squeeze(-1) + self.item_bias(items).squeeze(-1)
             out = out + bias + self.global_mean
         return out
 
     def score(self, users: Tensor, history: Tensor | None) -> Tensor:
-        out = self.P(users) @ self.Q.weight.T
+        out = self.user_vectors(users) @ self.all_item_vectors().T
         if self.explicit:
             out = out + self.user_bias(users) + self.item_bias.weight.T + self.global_mean
         return out
@@ -151,7 +158,7 @@ class MF(Recommender):
     def fold_in(self, history: Tensor) -> tuple[Tensor, Tensor | None]:
         """User vectors (and, explicit, biases) for new users by least squares against the fixed
         item factors: iALS-weighted for BPR, the model's own MSE objective for ratings."""
-        q = self.Q.weight.detach()
+        q = self.all_item_vectors().detach()
         if self.explicit:
             return foldin.explicit_user_vectors(history, q, self.item_bias.weight.detach().view(-1),
                                                 self.global_mean, self.config.reg)
@@ -160,13 +167,21 @@ class MF(Recommender):
     def score_new_users(self, history: Tensor, order: Tensor | None = None) -> Tensor:
         with inference(self):
             p, bias = self.fold_in(history)
-            out = p @ self.Q.weight.T
+            out = p @ self.all_item_vectors().T
             if bias is not None:
                 out = out + bias.unsqueeze(1) + self.item_bias.weight.T + self.global_mean
             return out
 
+    def score_new_items(self, rows: sp.csr_matrix, users: Tensor, history: Tensor | None = None) -> Tensor:
+        """Scores [B, n] for items given only by their feature rows: the feature part of the vector."""
+        with inference(self):
+            out = self.user_vectors(users) @ self.new_item_vectors(rows).T
+            if self.explicit:
+                out = out + self.user_bias(users) + self.global_mean
+            return out
+
     def user_embeddings(self, users: Tensor, history: Tensor | None) -> Tensor:
-        return self.P(users)
+        return self.user_vectors(users)
 
     def item_embeddings(self) -> Tensor:
-        return self.Q.weight
+        return self.all_item_vectors()

@@ -30,7 +30,7 @@ from recsys_gui.core.data.interactions import InteractionData
 from recsys_gui.core.errors import ConfigError
 from recsys_gui.core.models import foldin, kernels
 from recsys_gui.core.models.base import Capabilities, Losses, ModelConfig, Recommender, inference
-from recsys_gui.core.models.feature_embeddings import FeatureAware, FeatureRows, pool_new
+from recsys_gui.core.models.feature_embeddings import FeatureAware, FeatureRows, pool_new, trained_mask
 from recsys_gui.core.models.layers import Dropout, init_linear
 
 
@@ -122,7 +122,7 @@ class MultVAE(FeatureAware, Recommender):
 
     def prepare(self, train: InteractionData) -> None:
         self.features_from_training(train)
-        self.item_trained.copy_(torch.as_tensor(train.item_counts() > 0))
+        self.item_trained.copy_(trained_mask(train.item_counts(), self.n_items))
 
     def _output(self) -> tuple[Tensor, Tensor]:
         """Output weights [n_items, hidden] and bias: an item's own, plus its features' (only the
