@@ -320,3 +320,20 @@ def test_broken_databases_workbooks_and_archives_are_one_line_data_errors(tmp_pa
     with pytest.raises(DataError) as info:
         load_interactions(p)
     assert name in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("shift", [-3, -2, -1, 0, 1, 2])
+def test_a_leading_zero_id_across_a_scan_chunk_boundary_is_kept(tmp_path, shift):
+    from recsys_gui.core.data.loading.streams import CHUNK
+
+    target = CHUNK + shift  # where the "007" line starts, around the id scan's first chunk end
+    text = "user,item\n"
+    text += "12,3\n" * ((target - len(text) - 20) // 5)
+    gap = target - len(text)
+    text += "1" * (gap - 3) + ",5\n"  # one longer line lands the next one exactly on target
+    text += "007,4\n" + "12,3\n" * 10
+    p = tmp_path / "edge.csv"
+    p.write_text(text)
+    assert p.read_bytes()[target : target + 3] == b"007"
+    data, _ = load_interactions(p)
+    assert "007" in set(data.user_ids.astype(str))

@@ -210,7 +210,7 @@ def ids_need_text(sn: SniffResult) -> bool:
     """Must ids be read as text? Yes when a field may start with "0<digit>" or "-0" ("007") or
     have a blank (space, tab) at either end (" 7"): Arrow's integer parser would turn each into 7.
 
-    A vectorised byte scan (16 MiB at a time) costs far less than reading ids as strings. A field
+    A vectorised byte scan (1 MiB at a time) costs far less than reading ids as strings. A field
     start is a byte after the separator or any byte below '-' (newline, quote, space, comma...);
     a blank touches a field's edge when it sits next to the separator, a quote or a line end
     (runs of blanks are the separator of a whitespace-separated file, so not there). A false

