@@ -32,7 +32,7 @@ class ParsedFile:
     warnings: list[str] = field(default_factory=list)
     sampled: tuple[int, int] | None = None  # (users sampled, users in the file) with --sample-users
 
-_BLOCK = 1 << 20
+_BLOCK = 1 << 17  # rows per block of the dedupe key: its temporaries stay in cache
 
 
 @dataclass
