@@ -58,12 +58,13 @@ def build_spec(args: argparse.Namespace):
             raise ConfigError("Give the data: --data FILE, or --train FILE --test FILE [--valid FILE].")
         if args.train and not args.test:
             raise ConfigError("A predefined split needs --test as well as --train.")
-        for f in (args.data, args.train, args.valid, args.test, args.items_meta, args.users_meta):
+        users_meta = getattr(args, "users_meta", None)  # commands sharing build_spec may lack the flag
+        for f in (args.data, args.train, args.valid, args.test, args.items_meta, users_meta):
             if f:
                 _check_readable_path(f)
         data = DataSpec(path=_abs(args.data), train=_abs(args.train), valid=_abs(args.valid),
                         test=_abs(args.test), item_metadata=_abs(args.items_meta),
-                        options=load_options_from_args(args), user_metadata=_abs(args.users_meta),
+                        options=load_options_from_args(args), user_metadata=_abs(users_meta),
                         features=feature_options_from_args(args))
         spec = RunSpec(data=data, model=args.model, split=args.split or "ratio:8,1,1")
     cls = get_model_class(spec.model)

@@ -31,12 +31,13 @@ if TYPE_CHECKING:
     from recsys_gui.core.session import RunSpec
 
 
-def resolve_settings(spec: RunSpec, model_name: str) -> dict[str, Any]:
-    """The spec's model settings with ``features="auto"`` made concrete (items when an item metadata
-    file is loaded, else none), so the checkpoint records what the run used."""
+def resolve_settings(spec: RunSpec, model_name: str, features: FeatureSet | None) -> dict[str, Any]:
+    """The spec's model settings with ``features="auto"`` made concrete (items when the run's item
+    metadata gave features, else none), so the checkpoint records what the run used."""
     cls = models.get_model_class(model_name)
     fields = {f.name for f in dataclasses.fields(cls.config_cls)}
-    return resolve_features_setting(spec.model_config, fields, item_metadata=bool(spec.data.item_metadata))
+    has_items = features is not None and features.items is not None
+    return resolve_features_setting(spec.model_config, fields, item_metadata=has_items)
 
 
 def run_features(spec: RunSpec, split: Split, cls: type[models.Recommender]) -> FeatureSet | None:

@@ -227,7 +227,7 @@ def run_training(
     spec = dataclasses.replace(spec, model=model_name)
     tcfg = spec.train_config()
     device = resolve_device(tcfg.device)
-    model_config = models.make_config(model_name, cold_start.resolve_settings(spec, model_name))
+    models.make_config(model_name, spec.model_config)  # bad settings are refused before the data loads
     dist = dist or DistContext()
     ws = Workspace(workspace).ensure() if not isinstance(workspace, Workspace) else workspace.ensure()
     seed_everything(tcfg.seed, dist.rank)
@@ -238,6 +238,7 @@ def run_training(
     features = cold_start.run_features(spec, split, models.get_model_class(model_name))
     if features is not None:
         report["features"] = features.report()
+    model_config = models.make_config(model_name, cold_start.resolve_settings(spec, model_name, features))
     seed_everything(tcfg.seed, 0)  # identical initial weights on every rank
     model = models.build_model(model_name, model_config, split.n_users, split.n_items)
     cold_start.attach(model, features)
@@ -436,7 +437,8 @@ def _persist_outcome(store: RunStore, ws: Workspace, out: RunOutcome, report: di
         valid_json=out.valid,
         test_json=out.test,
         notes=json.dumps({"split": out.split_summary, "load_report": report,
-                          **({"privacy": out.fit.privacy} if out.fit.privacy else {})}),
+                          **({"privacy": out.fit.privacy} if out.fit.privacy else {}),
+                          **({"cold_start": out.cold_start} if out.cold_start else {})}),
     )
 
 

@@ -142,9 +142,9 @@ class FeatureAware:
         want_items, want_users = self.wanted_sides()
         if not (want_items or want_users):
             return
-        if getattr(self.config, "features", None) == "auto" and getattr(train, "item_meta", None) is None:  # type: ignore[attr-defined]
-            return  # auto without metadata: ids only
         items = fit_features(getattr(train, "item_meta", None)) if want_items else None
+        if items is None and getattr(self.config, "features", None) == "auto":  # type: ignore[attr-defined]
+            return  # auto without usable metadata: ids only
         self.attach_features(FeatureSet(items=items))
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False):
