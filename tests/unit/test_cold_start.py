@@ -90,3 +90,22 @@ def test_genre_pop_ranks_cold_items_by_the_users_favourite_features():
     hist = torch.as_tensor(split.train.to_csr().toarray())
     s = model.score_new_items(rows, torch.arange(split.n_users), hist)[:, 0]
     assert s[0::2].min() > s[1::2].max()
+
+
+def test_item_segments_count_the_test_rows_of_each_segment_found_in_the_top_k():
+    from recsys_gui.core.evaluation.item_segments import item_segments
+
+    data = genre_data()
+    split = make_split(data, "cold-items:0.2", seed=1)
+    seg = item_segments(split.train)
+    cold = held_out_items(split, "test")
+    assert (seg[cold] == 0).all() and (seg == 2).sum() == int(np.ceil(0.2 * (seg > 0).sum()))
+    order = np.argsort(np.argsort(-seg, kind="stable"), kind="stable")  # head first, then tail, cold last
+    model = _Fixed(order)
+    kw = {"history": split.known_for_valid(), "exclude": split.known_for_test(), "target": split.test,
+          "device": torch.device("cpu")}
+    res = Evaluator(["hit@5"], item_segments=seg).evaluate(model, **kw)
+    assert res.item_segments["cold"]["targets"] == len(split.test)
+    assert res.item_segments["cold"]["recall@5"] == 0.0  # cold items rank last, behind 48 trained ones
+    res = Evaluator(["hit@5"], item_segments=seg, candidates=cold).evaluate(model, **kw)
+    assert res.item_segments["cold"]["recall@5"] > 0.2
