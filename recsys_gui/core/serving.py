@@ -164,6 +164,15 @@ class LoadedRun:
         return [(self._items[i], self.title_of(int(i))) for i in found]
 
     # --- recommending ---------------------------------------------------------------------------
+    def new_item_features(self) -> dict[str, dict[str, Any]]:
+        """What a new item can be described by in this run: {column: {"kind", "values"}} from the
+        model's item encoders (numeric columns list their bins; text columns their terms); empty when
+        the model reads no item features (the what-if panel then hides its new-item box)."""
+        rows = getattr(self.model, "item_rows", None)
+        if rows is None:
+            return {}
+        return {e.column: {"kind": e.kind, "values": list(e.values)} for e in rows.features.encodings}
+
     def top_users_for_new_item(self, features: str, top: int = 10) -> list[UserScore]:
         """The ``top`` users (raw ids, best first, with scores) this run's model would recommend a new
         item to, the item given only by its features (``"genres=Comedy|Romance"``; several columns

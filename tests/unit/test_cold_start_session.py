@@ -79,9 +79,11 @@ def test_hybrid_mf_ranks_cold_items_from_features_and_a_stored_run_scores_a_new_
     assert hybrid.test["ndcg@10"] > 0.35 and hybrid.test["ndcg@10"] > 1.5 * plain.test["ndcg@10"]
     run = load_run("hy", tmp_path / "ws")
     assert run.model.config.features == "items"  # auto, with metadata loaded
+    assert run.new_item_features() == {"genres": {"kind": "multi", "values": ["Action", "Drama", "Romance"]}}
     users = run.top_users_for_new_item("genres=Drama|Romance", top=10)
     assert [u.rank for u in users] == list(range(1, 11))
     assert all(u.user % 2 == 0 for u in users)  # even users like the even items' genres
+    assert load_run("plain", tmp_path / "ws").new_item_features() == {}
     with pytest.raises(RecsysError, match="does not read item features"):
         load_run("plain", tmp_path / "ws").top_users_for_new_item("genres=Action")
 
