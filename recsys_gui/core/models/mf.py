@@ -125,8 +125,8 @@ class MF(HybridEmbeddings, Recommender):
                 p.index_select(0, batch.users), q.index_select(0, batch.pos), qn, self.config.reg)
         (opt,) = ctx.optimizers
         opt.update_rows(p, batch.users, g_u)
-        items = torch.cat([batch.pos, neg.reshape(-1)])
-        opt.update_rows(q, items, torch.cat([g_i, g_n.view(-1, g_n.shape[-1])]))
+        opt.update_rows(q, batch.pos, g_i)
+        opt.update_rows(q, neg.reshape(-1), g_n.view(-1, g_n.shape[-1]))
         return {"loss": loss, "bpr": bpr}
 
     def _reg(self, *embs: Tensor) -> Tensor:
