@@ -7,9 +7,13 @@ random orders, so fold-in does too, deterministically and independently of the b
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import pytest
 import torch
 
+from recsys_gui.core.data.interactions import InteractionData
+from recsys_gui.core.data.sequences import last_items
 from recsys_gui.core.models import build_model, foldin
 
 N_ITEMS, MAX_LEN = 400, 20
@@ -77,3 +81,45 @@ def test_unordered_fold_in_averages_the_states_of_several_orders(name):
     got = model.score_new_users(h)
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(model.score_new_users(h[[4, 0]]), got[[4, 0]], rtol=1e-5, atol=1e-5)
+
+
+def unordered_data(n_users: int = 30, seed: int = 4) -> InteractionData:
+    """Histories of 0 to 119 items without timestamps, each user's rows in ascending item id."""
+    gen = np.random.default_rng(seed)
+    users, items = [], []
+    for u in range(n_users):
+        chosen = np.sort(gen.choice(N_ITEMS, int(gen.integers(0, 120)), replace=False))
+        users += [u] * len(chosen)
+        items += chosen.tolist()
+    return InteractionData(np.asarray(users, np.int64), np.asarray(items, np.int64),
+                           np.ones(len(users), np.float32), None, pd.Index(range(n_users)),
+                           pd.Index(range(N_ITEMS)))
+
+
+def test_a_trained_users_unordered_sequence_is_the_fold_in_sequence_not_the_end_of_the_file():
+    d = unordered_data()
+    h = torch.zeros(d.n_users, N_ITEMS)
+    h[torch.as_tensor(d.users), torch.as_tensor(d.items)] = 1.0
+    for draw in (0, 2):
+        assert torch.equal(last_items(d, MAX_LEN, draw=draw),
+                           foldin.sequences_from(h, None, MAX_LEN, N_ITEMS, draw=draw))
+    long_users = [u for u in range(d.n_users) if (d.users == u).sum() >= 2 * MAX_LEN]
+    file_end = torch.stack([torch.as_tensor(d.items[d.users == u][-MAX_LEN:]) for u in long_users])
+    assert long_users and not torch.equal(last_items(d, MAX_LEN)[long_users], file_end)
+
+
+@pytest.mark.parametrize("name", ["gru4rec", "sasrec"])
+def test_a_trained_user_without_timestamps_scores_as_the_same_history_folded_in(name):
+    torch.manual_seed(0)
+    d = unordered_data()
+    model = build_model(name, {"embedding_dim": 8, "max_len": MAX_LEN, "dropout": 0.0}, d.n_users,
+                        N_ITEMS).eval()
+    model.set_context(d)
+    h = torch.zeros(d.n_users, N_ITEMS)
+    h[torch.as_tensor(d.users), torch.as_tensor(d.items)] = 1.0
+    users = torch.arange(d.n_users)
+    with torch.no_grad():
+        known = model.score(users, None)
+        one_order = model.encode(model.sequences)[:, -1] @ model.item_embeddings().T
+    torch.testing.assert_close(known, model.score_new_users(h), rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(known, one_order, atol=1e-5)  # several orders, averaged

@@ -106,13 +106,21 @@ def ordered_sequences(data: InteractionData) -> tuple[np.ndarray, np.ndarray]:
     return items, indptr
 
 
-def last_items(data: InteractionData, max_len: int, device: torch.device | str = "cpu") -> Tensor:
+def last_items(data: InteractionData, max_len: int, device: torch.device | str = "cpu",
+               draw: int = 0) -> Tensor:
     """[n_users, max_len]: each user's last ``max_len`` items in time order, left-padded with n_items.
 
-    This is what a sequential model scores from ("the user's sequence so far").
+    This is what a sequential model scores from ("the user's sequence so far"). Without timestamps
+    there is no "last": each user's items are read in the keyed random order of fold-in
+    (:func:`shuffled_by_history`, ``draw``), so a long history is represented by a fair sample of
+    its items, not by the end of the file's order (often sorted by item id).
     """
     items, indptr = ordered_sequences(data)
     flat = torch.as_tensor(items, device=device)
+    if data.timestamps is None:
+        counts = torch.as_tensor(np.diff(indptr), device=device)
+        rows = torch.repeat_interleave(torch.arange(data.n_users, device=device), counts)
+        flat = flat[shuffled_by_history(rows, flat, data.n_users, draw)]
     ends = torch.as_tensor(indptr[1:], device=device)
     starts = torch.as_tensor(indptr[:-1], device=device)
     pos = ends.unsqueeze(1) - max_len + torch.arange(max_len, device=device)  # [U, L] flat positions

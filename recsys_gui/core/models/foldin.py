@@ -136,14 +136,16 @@ def sequences_from(history: Tensor, order: Tensor | None, max_len: int, pad: int
 
 
 def _unordered(history: Tensor, max_len: int, draw: int) -> Tensor:
-    """[B, max_len]: up to ``max_len`` of each row's items in a keyed random order, right-padded with -1."""
+    """[B, max_len]: the last ``max_len`` of each row's items in its keyed random order, right-padded
+    with -1 (the sequence ``last_items`` gives a trained user with the same items)."""
     rows, items = (history != 0).nonzero(as_tuple=True)
     b = history.shape[0]
     perm = shuffled_by_history(rows, items, b, draw)
     rows, items = rows[perm], items[perm]
     counts = torch.bincount(rows, minlength=b)
-    rank = torch.arange(rows.numel(), device=rows.device) - (torch.cumsum(counts, 0) - counts)[rows]
-    keep = rank < max_len
+    skip = (counts - max_len).clamp(min=0)[rows]  # entries before a row's last max_len
+    col = torch.arange(rows.numel(), device=rows.device) - (torch.cumsum(counts, 0) - counts)[rows] - skip
+    keep = col >= 0
     out = torch.full((b, max_len), -1, dtype=torch.long, device=history.device)
-    out[rows[keep], rank[keep]] = items[keep]
+    out[rows[keep], col[keep]] = items[keep]
     return out

@@ -66,6 +66,7 @@ class SequentialRecommender(Recommender):
         self.item_emb = nn.Embedding(n_items + 1, config.embedding_dim, padding_idx=n_items)
         self.register_buffer("sequences", torch.full((n_users, config.max_len), n_items, dtype=torch.long))
         self._context_cache: tuple[InteractionData, Tensor] | None = None
+        self._more_orders: Tensor | None = None  # [FOLD_IN_ORDERS - 1, n_users, max_len], derived
 
     # --- context --------------------------------------------------------------------------------
     def prepare(self, train: InteractionData) -> None:
@@ -75,7 +76,8 @@ class SequentialRecommender(Recommender):
         return BatchOptions(max_len=self.config.max_len)
 
     def set_context(self, data: InteractionData) -> None:
-        """Score from each user's last ``max_len`` items of ``data`` (by time, ties by item id).
+        """Score from each user's last ``max_len`` items of ``data`` (by time, ties by item id; without
+        timestamps, in ``FOLD_IN_ORDERS`` keyed random orders, see ``user_embeddings``).
 
         The trainer calls this before every validation with the same object; the sort is skipped
         when the buffer still holds what was built from it (a checkpoint load may have changed it).
@@ -84,9 +86,14 @@ class SequentialRecommender(Recommender):
         if (cached is not None and cached[0] is data and cached[1].device == self.sequences.device
                 and torch.equal(cached[1], self.sequences)):
             return
-        seqs = last_items(data, self.config.max_len, device=self.sequences.device)
+        device, max_len = self.sequences.device, self.config.max_len
+        seqs = last_items(data, max_len, device=device)
         self.sequences.copy_(seqs)
         self._context_cache = (data, seqs)
+        # unordered data: more keyed orders of the same histories, averaged in scoring like fold-in's
+        self._more_orders = (None if data.timestamps is not None or self.FOLD_IN_ORDERS < 2 else
+                             torch.stack([last_items(data, max_len, device=device, draw=k)
+                                          for k in range(1, self.FOLD_IN_ORDERS)]))
 
     # --- model ----------------------------------------------------------------------------------
     def encode(self, items: Tensor) -> Tensor:
@@ -102,7 +109,14 @@ class SequentialRecommender(Recommender):
         return {"loss": ce}
 
     def user_embeddings(self, users: Tensor, history: Tensor | None) -> Tensor:
-        return self.encode(self.sequences[users])[:, -1]
+        """The state after the user's sequence; for a context without timestamps, the mean state over
+        ``FOLD_IN_ORDERS`` keyed orders of the user's items (the same as folding the user in)."""
+        more = self._more_orders
+        if more is None or more.shape[1] != self.n_users:
+            return self.encode(self.sequences[users])[:, -1]
+        more = more.to(self.sequences.device)
+        seqs = torch.cat([self.sequences[users].unsqueeze(0), more[:, users]]).flatten(0, 1)
+        return self.encode(seqs)[:, -1].view(more.shape[0] + 1, users.numel(), -1).mean(0)
 
     def score(self, users: Tensor, history: Tensor | None) -> Tensor:
         return self.user_embeddings(users, history) @ self.item_emb.weight[: self.n_items].T
