@@ -12,6 +12,7 @@ from recsys_gui.core.models.baselines import EASE, ItemKNN, Popularity
 from recsys_gui.core.models.cnn import ConvNCF
 from recsys_gui.core.models.gan import CFGAN
 from recsys_gui.core.models.genre_pop import GenrePop
+from recsys_gui.core.models.ials import IALS
 from recsys_gui.core.models.mf import MF
 from recsys_gui.core.models.mlp import MLP
 from recsys_gui.core.models.neumf import NeuMF
@@ -26,6 +27,7 @@ MODELS: tuple[type[Recommender], ...] = (
     ConvNCF,
     CFGAN,
     MF,
+    IALS,
     MLP,
     NeuMF,
     GRU4Rec,
