@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -13,12 +11,12 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
-    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
+    QProgressBar,
     QPushButton,
     QScrollArea,
     QSpinBox,
@@ -29,22 +27,32 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from recsys_gui.core.errors import RecsysError
 from recsys_gui.gui import services
+from recsys_gui.gui.panels import data_jobs
+from recsys_gui.gui.panels.data_columns import ColumnsBox
+from recsys_gui.gui.panels.data_source import SourceBox
+from recsys_gui.gui.panels.data_split_files import SplitFilesBox
+from recsys_gui.gui.panels.data_stats import StatsView
 from recsys_gui.gui.paths import absolute_or_none, absolute_path
 from recsys_gui.gui.qtmodels.frame_model import FrameModel
 from recsys_gui.gui.threading import error_text, run_in_thread
-from recsys_gui.gui.widgets import Message, in_turns, stat_plot, title
+from recsys_gui.gui.widgets import Message, in_turns, title
 
-NONE = "(none)"
 PROTOCOLS = [
     ("ratio", "Per-user ratio (8:1:1)", "ratio:8,1,1"),
     ("random", "Global random (8:1:1)", "random:8,1,1"),
     ("loo", "Leave last out", "loo"),
     ("temporal", "Temporal cut-offs (80% / 90%)", "temporal:0.8,0.9"),
     ("users", "Held-out users", "users"),
+    ("predefined", "Predefined files (train / valid / test)", "predefined"),
 ]
 LEAKS = {"ratio": True, "random": True, "loo": True, "users": True, "temporal": False}
-FILE_FILTER = "Interaction files (*.csv *.tsv *.txt *.dat *.data *.inter *.parquet);;All files (*)"
+FILE_FILTER = ("Interaction files (*.csv *.tsv *.txt *.dat *.data *.inter *.parquet *.gz *.bz2 *.zst "
+               "*.sqlite *.sqlite3 *.db *.xlsx *.xlsm);;Text files (*.csv *.tsv *.txt *.dat *.data *.inter);;"
+               "Compressed text (*.gz *.bz2 *.zst);;SQLite databases (*.sqlite *.sqlite3 *.db);;"
+               "Excel workbooks (*.xlsx *.xlsm);;Parquet files (*.parquet);;All files (*)")
+PROGRESS_STEPS = 1000
 
 
 class DataPanel(QWidget):
@@ -60,18 +68,26 @@ class DataPanel(QWidget):
         self._help: dict[str, str] = {}
 
         root = QVBoxLayout(self)
-        root.addWidget(title("Data", "Open an interaction file (or drop one on the window), check how it is "
-                             "read, clean it and choose how it is split."))
+        root.addWidget(title("Data", "Open an interaction file, a SQLite database, an Excel workbook or a "
+                             "folder of Parquet files (or drop one on the window), check how it is read, "
+                             "clean it and choose how it is split."))
         # --- file row
         row = QHBoxLayout()
         self.path_edit = QLineEdit()
         self.path_edit.setPlaceholderText("No file opened: use Open… or drop a CSV here")
         self.path_edit.setReadOnly(True)
         self.open_btn = QPushButton("Open…")
+        self.open_btn.setToolTip("A CSV/TSV file (also .gz, .bz2, .zst), a Parquet file, a SQLite "
+                                 "database or an Excel workbook.")
         self.open_btn.clicked.connect(self.choose_file)
-        row.addWidget(QLabel("Interactions:"))
+        self.folder_btn = QPushButton("Open folder…")
+        self.folder_btn.setToolTip("A folder of Parquet files, read as one table.")
+        self.folder_btn.clicked.connect(self.choose_folder)
+        self.path_label = QLabel("Interactions:")
+        row.addWidget(self.path_label)
         row.addWidget(self.path_edit, 1)
         row.addWidget(self.open_btn)
+        row.addWidget(self.folder_btn)
         self.meta_edit = QLineEdit()
         self.meta_edit.setPlaceholderText("optional: items file with titles/genres")
         self.meta_edit.setReadOnly(True)
@@ -84,8 +100,16 @@ class DataPanel(QWidget):
         row.addWidget(self.meta_btn)
         row.addWidget(self.meta_clear)
         root.addLayout(row)
+        status = QHBoxLayout()
         self.message = Message()
-        root.addWidget(self.message)
+        self.progress = QProgressBar()
+        self.progress.setObjectName("load_progress")
+        self.progress.setRange(0, PROGRESS_STEPS)
+        self.progress.setFixedWidth(260)
+        self.progress.setVisible(False)
+        status.addWidget(self.message, 1)
+        status.addWidget(self.progress)
+        root.addLayout(status)
 
         split = QSplitter(Qt.Orientation.Horizontal)
         root.addWidget(split, 1)
@@ -93,18 +117,14 @@ class DataPanel(QWidget):
         left = QWidget()
         ll = QVBoxLayout(left)
         ll.setContentsMargins(0, 0, 6, 0)
-        cols = QGroupBox("Columns")
-        cf = QFormLayout(cols)
-        self.role_boxes: dict[str, QComboBox] = {}
-        for role, label in (("user", "User id"), ("item", "Item id"), ("rating", "Rating / weight"),
-                            ("timestamp", "Timestamp")):
-            cb = QComboBox()
-            cb.setObjectName(f"role_{role}")
-            cb.setToolTip(f"Which column holds the {label.lower()} (pre-filled from the file's guess).")
-            cb.currentIndexChanged.connect(self._options_changed)
-            self.role_boxes[role] = cb
-            cf.addRow(label, cb)
-        ll.addWidget(cols)
+        self.source = SourceBox()
+        self.source.reopen.connect(self.reopen)
+        self.source.reload.connect(self._options_changed)
+        ll.addWidget(self.source)
+        self.columns = ColumnsBox()
+        self.columns.changed.connect(self._options_changed)
+        self.role_boxes = self.columns.role_boxes
+        ll.addWidget(self.columns)
 
         clean = QGroupBox("Cleaning")
         kf = QFormLayout(clean)
@@ -146,7 +166,7 @@ class DataPanel(QWidget):
         ll.addWidget(clean)
 
         sg = QGroupBox("Split")
-        sf = QFormLayout(sg)
+        self.split_form = sf = QFormLayout(sg)
         self.protocol = QComboBox()
         for key, text, spec in PROTOCOLS:
             self.protocol.addItem(text, (key, spec))
@@ -163,6 +183,9 @@ class DataPanel(QWidget):
         self.split_seed.setToolTip("Seed of the split (the trainer's seed is used when training).")
         self.split_seed.valueChanged.connect(self._split_changed)
         sf.addRow("Seed", self.split_seed)
+        self.split_files = SplitFilesBox(FILE_FILTER)
+        self.split_files.changed.connect(self._options_changed)
+        sf.addRow(self.split_files)
         self.split_help = QLabel("")
         self.split_help.setWordWrap(True)
         self.split_help.setProperty("role", "hint")
@@ -189,18 +212,8 @@ class DataPanel(QWidget):
         self.preview.setAlternatingRowColors(True)
         self.preview.verticalHeader().setDefaultSectionSize(22)
         self.tabs.addTab(self.preview, "Preview")
-        stats = QWidget()
-        grid = QGridLayout(stats)
-        self.plot_users = stat_plot("Interactions per user", "interactions", "users", log_x=True, log_y=True)
-        self.plot_items = stat_plot("Interactions per item", "interactions", "items", log_x=True, log_y=True)
-        self.plot_ratings = stat_plot("Rating distribution", "value", "rows")
-        self.plot_time = stat_plot("Activity over time", "", "interactions")
-        self.plot_time.setAxisItems({"bottom": pg.DateAxisItem()})
-        grid.addWidget(self.plot_users, 0, 0)
-        grid.addWidget(self.plot_items, 0, 1)
-        grid.addWidget(self.plot_ratings, 1, 0)
-        grid.addWidget(self.plot_time, 1, 1)
-        self.tabs.addTab(stats, "Statistics")
+        self.stats = StatsView()
+        self.tabs.addTab(self.stats, "Statistics")
         self.report_text = QPlainTextEdit()
         self.report_text.setReadOnly(True)
         self.tabs.addTab(self.report_text, "Load report")
@@ -221,24 +234,40 @@ class DataPanel(QWidget):
         self._help = helptexts
         self._protocol_changed(keep_text=True)
 
+    def predefined(self) -> bool:
+        """The split comes from files: the interactions file is the training part."""
+        return self.protocol.currentData()[0] == "predefined"
+
     def _protocol_changed(self, *_: Any, keep_text: bool = False) -> None:
         key, spec = self.protocol.currentData()
+        was_predefined = self.split_form.isRowVisible(self.split_files)
+        files = key == "predefined"
+        for widget in (self.split_text, self.split_seed):
+            self.split_form.setRowVisible(widget, not files)
+        self.split_form.setRowVisible(self.split_files, files)
+        self.path_label.setText("Train file:" if files else "Interactions:")
         if not keep_text:
             self.split_text.setText(spec)
         self.split_help.setText(self._help.get(key, ""))
-        if LEAKS.get(key):
+        if key == "predefined":
+            self.leak.show_message("Whether the future leaks depends on how the files were made.")
+        elif LEAKS.get(key):
             self.leak.warning("⚠ This protocol ignores global time order, so the model can train on "
                               "interactions that happen after some test interactions (it leaks the future). "
                               "Use Temporal to estimate deployment quality.")
         else:
             self.leak.ok("✓ No future leakage: everything the model trains on happened before validation "
                          "and test.")
-        if not keep_text:
+        if keep_text:
+            return
+        if (key == "predefined") != was_predefined:
+            self._options_changed()  # another kind of load: one file split here, or the split's files
+        else:
             self._split_changed()
 
     def _split_changed(self) -> None:
         self.state.split_text = self.split_text.text().strip() or "ratio:8,1,1"
-        if self.state.data is None:
+        if self.state.data is None or self.predefined():
             return
         self._split_gen += 1
         gen = self._split_gen
@@ -269,6 +298,11 @@ class DataPanel(QWidget):
         if path:
             self.open_file(path)
 
+    def choose_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open a folder of Parquet files")
+        if path:
+            self.open_file(path)
+
     def choose_metadata(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open item metadata", "", FILE_FILTER)
         if path:
@@ -280,38 +314,44 @@ class DataPanel(QWidget):
             self._options_changed()
 
     def open_file(self, path: str, metadata: str | None = None) -> None:
-        """Sniff + preview, fill the role pickers from the guesses, then load. Paths are made absolute:
-        a run's spec is read by a process working in the workspace folder."""
+        """Sniff + preview, fill the source and role pickers from the guesses, then load. Paths are
+        made absolute: a run's spec is read by a process working in the workspace folder."""
         path = absolute_path(path)
         self.path_edit.setText(path)
         if metadata is not None:
             self.meta_edit.setText(absolute_or_none(metadata) or "")
+        self.source.reset()
+        self._open(path, {})
+
+    def reopen(self) -> None:
+        """Another table, query, sheet, separator or header: the columns may differ, so preview and
+        guess them again before loading."""
+        if self.path_edit.text():
+            self._open(self.path_edit.text(), self.source.source_options())
+
+    def _open(self, path: str, source_options: dict[str, Any]) -> None:
+        self._debounce.stop()
         self.message.show_message("Reading the file…")
         self._gen += 1
         gen = self._gen
         self.loading = True
-        run_in_thread(services.preview, path, {}, on_result=lambda r, g=gen: self._got_preview(g, r),
+        run_in_thread(data_jobs.open_source, path, source_options,
+                      on_result=lambda r, g=gen: self._got_preview(g, r),
                       on_error=lambda e, tb, g=gen: self._failed(g, e))
 
-    def _got_preview(self, gen: int, result: tuple[Any, Any]) -> None:
+    def _got_preview(self, gen: int, view: data_jobs.SourceView) -> None:
         if gen != self._gen:
             return
-        frame, sn = result
+        sn = view.sniffed
+        self.source.show_source(view.format, view.tables, sn, view.options)
+        if view.error is not None:
+            self._failed(gen, RecsysError(view.error))
+            return
         self.sniffed = sn
-        self.preview_model.set_frame(frame)
+        self.preview_model.set_frame(view.frame)
         for c, w in enumerate(self.preview_model.column_widths(self.preview.fontMetrics())):
             self.preview.setColumnWidth(c, min(w, 400))
-        self._suppress = True
-        for role, cb in self.role_boxes.items():
-            cb.clear()
-            if role in ("rating", "timestamp"):
-                cb.addItem(NONE, "none")
-            for c in sn.columns:
-                cb.addItem(str(c), str(c))
-            guess = sn.roles.get(role)
-            i = cb.findData(str(guess)) if guess is not None else 0
-            cb.setCurrentIndex(max(i, 0))
-        self._suppress = False
+        self.columns.show_guesses(sn.columns, sn.roles)
         if sn.warnings:
             self.message.warning(" ".join(sn.warnings))
         # Paint the preview in a turn of its own, then load: a paint calls Python per cell, and
@@ -321,10 +361,10 @@ class DataPanel(QWidget):
         QTimer.singleShot(0, self, lambda: in_turns(steps, self))
 
     def options(self) -> dict[str, Any]:
-        opts: dict[str, Any] = {}
-        for role, cb in self.role_boxes.items():
-            if cb.count():
-                opts[role] = cb.currentData()
+        """The LoadOptions fields the page sets (raises ConfigError for a bad sample size)."""
+        opts = self.columns.options()
+        opts.update(self.source.source_options())
+        opts.update(self.source.read_options())
         if self.threshold_on.isChecked():
             opts["min_rating"] = float(self.threshold.value())
         opts["dedupe"] = self.dedupe.currentData()
@@ -335,11 +375,8 @@ class DataPanel(QWidget):
     def set_options(self, opts: dict[str, Any]) -> None:
         self._suppress = True
         try:
-            for role, cb in self.role_boxes.items():
-                if role in opts:
-                    i = cb.findData(str(opts[role]))
-                    if i >= 0:
-                        cb.setCurrentIndex(i)
+            self.source.set_options(opts)
+            self.columns.set_options(opts)
             if opts.get("min_rating") is not None:
                 self.threshold_on.setChecked(True)
                 self.threshold.setValue(float(opts["min_rating"]))
@@ -364,20 +401,68 @@ class DataPanel(QWidget):
             return
         self._gen += 1
         gen = self._gen
-        self.loading = True
-        opts = self.options()
+        try:
+            opts = self.options()
+        except RecsysError as exc:  # a sample size that is no number: said in the page
+            self._failed(gen, exc)
+            return
         meta = self.meta_edit.text() or None
+        valid, test = self.split_files.files()
+        if self.predefined() and test is None:
+            self.loading = False
+            self.summary.setText("—")
+            self.message.warning("Choose the test file (and a validation file if there is one) for the "
+                                 "predefined split.")
+            return
+        self.loading = True
         self.message.show_message("Loading…")
-        run_in_thread(services.load, path, opts, meta,
-                      on_result=lambda r, g=gen, o=opts, m=meta: self._got_data(g, path, o, m, r),
-                      on_error=lambda e, tb, g=gen: self._failed(g, e),
-                      on_progress=lambda f, t: self.message.show_message(f"Loading… {t} ({f:.0%})"))
+        self.progress.setVisible(True)
+        self.progress.setFormat("%p%")
+        self.progress.setValue(0)
+        done = {"on_error": lambda e, tb, g=gen: self._failed(g, e),
+                "on_progress": lambda f, t, g=gen: self._progress(g, f, t)}
+        if self.predefined():
+            run_in_thread(data_jobs.load_predefined, path, valid, test, opts, meta,
+                          on_result=lambda r, g=gen, o=opts, m=meta: self._got_split_files(g, path, o, m, r),
+                          **done)
+        else:
+            run_in_thread(services.load, path, opts, meta,
+                          on_result=lambda r, g=gen, o=opts, m=meta: self._got_data(g, path, o, m, r), **done)
+
+    def _progress(self, gen: int, fraction: float, text: str) -> None:
+        if gen == self._gen:
+            self.progress.setValue(round(max(0.0, min(1.0, fraction)) * PROGRESS_STEPS))
+            self.progress.setFormat(f"{text} %p%" if text else "%p%")
 
     def _got_data(self, gen: int, path: str, opts: dict[str, Any], meta: str | None, result: Any) -> None:
         if gen != self._gen:
             return
         data, report, stats = result
+        self._show_loaded(report, stats)
+        self.state.set_data(path, opts, meta, data, report)
+        self._split_changed()
+        self.loaded.emit()
+
+    def _got_split_files(self, gen: int, path: str, opts: dict[str, Any], meta: str | None,
+                         result: Any) -> None:
+        """A predefined split: the page shows all parts together; runs read the files again (the
+        state's split text 'predefined' is no protocol to split by, so it never splits the train file)."""
+        if gen != self._gen:
+            return
+        split, report, stats, described = result
+        self._show_loaded(report, stats)
+        valid, test = self.split_files.files()
+        self.state.split_files = {"train": path, "valid": valid, "test": test}
+        self.state.split_text = "predefined"
+        self.state.set_data(path, opts, meta, split.train.concat(
+            *[p for p in (split.valid, split.test) if p is not None]), report)
+        self._split_gen += 1
+        self._got_split(self._split_gen, described)
+        self.loaded.emit()
+
+    def _show_loaded(self, report: Any, stats: dict[str, Any]) -> None:
         self.loading = False
+        self.progress.setVisible(False)
         self.summary.setText(f"{report.users:,} users · {report.items:,} items · {report.interactions:,} "
                              f"interactions · density {report.density:.3%}")
         self.report_text.setPlainText("\n".join(report.summary_lines()))
@@ -386,47 +471,13 @@ class DataPanel(QWidget):
             self.message.warning("Loaded with warnings: " + "; ".join(warn))
         else:
             self.message.ok(f"Loaded {report.interactions:,} interactions in {report.seconds:.2f} s.")
-        self._plot(stats)
-        self.state.set_data(path, opts, meta, data, report)
-        self._split_changed()
-        self.loaded.emit()
+        self.state.split_files = None
+        self.stats.show_stats(stats)
 
     def _failed(self, gen: int, exc: BaseException) -> None:
         if gen != self._gen:
             return
         self.loading = False
+        self.progress.setVisible(False)
         self.summary.setText("—")
         self.message.error(error_text(exc))
-
-    # --- plots -----------------------------------------------------------------------------------
-    def _plot(self, stats: dict[str, Any]) -> None:
-        """The four statistics plots, one per event-loop turn (together they held the GUI thread
-        50 ms after a load)."""
-        brush = pg.mkBrush(77, 134, 240, 170)
-
-        def counts(plot: pg.PlotWidget, key: str) -> None:
-            plot.clear()
-            edges, hist = stats[key]
-            keep = hist > 0
-            centers = np.sqrt(edges[:-1] * edges[1:])
-            plot.plot(centers[keep], hist[keep], pen=pg.mkPen("#4d86f0", width=2), symbol="o", symbolSize=5,
-                      symbolBrush=brush)
-
-        def ratings() -> None:
-            self.plot_ratings.clear()
-            x, h = stats["ratings"]
-            width = float(np.min(np.diff(x))) * 0.8 if len(x) > 1 else 0.8
-            self.plot_ratings.addItem(pg.BarGraphItem(x=x, height=h, width=width, brush=brush))
-
-        def activity() -> None:
-            self.plot_time.clear()
-            if stats.get("time") is not None:
-                edges, h = stats["time"]
-                self.plot_time.plot(edges, h, stepMode="center", fillLevel=0, brush=brush,
-                                    pen=pg.mkPen("#4d86f0"))
-                self.plot_time.setTitle("Activity over time")
-            else:
-                self.plot_time.setTitle("Activity over time (no timestamp column)")
-
-        in_turns([lambda: counts(self.plot_users, "users"), lambda: counts(self.plot_items, "items"),
-                  ratings, activity], self)
