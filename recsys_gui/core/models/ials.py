@@ -263,7 +263,8 @@ class IALS(Recommender):
             self.item_factors.copy_(y)
 
     def training_step(self, batch: RowBatch, ctx: StepContext) -> Losses:
-        """The user half, for this batch's users; the loss is the iALS objective per user."""
+        """The user half, for this batch's users. ``loss``: the iALS objective per user (the items'
+        penalty shared out over the users); ``l2``: its regularisation part."""
         with self._solving():
             pattern = Pattern.from_batch(batch)
             reg = self._scaled_reg(pattern.counts(), self.n_items, self.user_weight_mean)
@@ -271,7 +272,8 @@ class IALS(Recommender):
                                       self.user_factors[batch.users], self._cg_steps())
             self.user_factors[batch.users] = x
             item_l2 = (self.item_reg * self.item_factors.pow(2).sum(1)).sum() / max(self.n_users, 1)
-            return {"loss": objective.mean() + item_l2}
+            user_l2 = (reg * x.pow(2).sum(1)).mean()
+            return {"loss": objective.mean() + item_l2, "l2": user_l2 + item_l2}
 
     @contextlib.contextmanager
     def _solving(self) -> Iterator[None]:
