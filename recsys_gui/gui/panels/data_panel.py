@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPlainTextEdit,
-    QProgressBar,
     QPushButton,
     QScrollArea,
     QSpinBox,
@@ -31,6 +30,7 @@ from recsys_gui.core.errors import RecsysError
 from recsys_gui.gui import services
 from recsys_gui.gui.panels import data_jobs
 from recsys_gui.gui.panels.data_columns import ColumnsBox
+from recsys_gui.gui.panels.data_progress import LoadProgress
 from recsys_gui.gui.panels.data_source import SourceBox
 from recsys_gui.gui.panels.data_split_files import SplitFilesBox
 from recsys_gui.gui.panels.data_stats import StatsView
@@ -52,7 +52,6 @@ FILE_FILTER = ("Interaction files (*.csv *.tsv *.txt *.dat *.data *.inter *.parq
                "*.sqlite *.sqlite3 *.db *.xlsx *.xlsm);;Text files (*.csv *.tsv *.txt *.dat *.data *.inter);;"
                "Compressed text (*.gz *.bz2 *.zst);;SQLite databases (*.sqlite *.sqlite3 *.db);;"
                "Excel workbooks (*.xlsx *.xlsm);;Parquet files (*.parquet);;All files (*)")
-PROGRESS_STEPS = 1000
 
 
 class DataPanel(QWidget):
@@ -102,11 +101,7 @@ class DataPanel(QWidget):
         root.addLayout(row)
         status = QHBoxLayout()
         self.message = Message()
-        self.progress = QProgressBar()
-        self.progress.setObjectName("load_progress")
-        self.progress.setRange(0, PROGRESS_STEPS)
-        self.progress.setFixedWidth(260)
-        self.progress.setVisible(False)
+        self.progress = LoadProgress()
         status.addWidget(self.message, 1)
         status.addWidget(self.progress)
         root.addLayout(status)
@@ -410,17 +405,16 @@ class DataPanel(QWidget):
         valid, test = self.split_files.files()
         if self.predefined() and test is None:
             self.loading = False
+            self.progress.finish()
             self.summary.setText("—")
             self.message.warning("Choose the test file (and a validation file if there is one) for the "
                                  "predefined split.")
             return
         self.loading = True
         self.message.show_message("Loading…")
-        self.progress.setVisible(True)
-        self.progress.setFormat("%p%")
-        self.progress.setValue(0)
+        self.progress.start()
         done = {"on_error": lambda e, tb, g=gen: self._failed(g, e),
-                "on_progress": lambda f, t, g=gen: self._progress(g, f, t)}
+                "on_progress": lambda f, t, g=gen: g == self._gen and self.progress.step(f, t)}
         if self.predefined():
             run_in_thread(data_jobs.load_predefined, path, valid, test, opts, meta,
                           on_result=lambda r, g=gen, o=opts, m=meta: self._got_split_files(g, path, o, m, r),
@@ -428,11 +422,6 @@ class DataPanel(QWidget):
         else:
             run_in_thread(services.load, path, opts, meta,
                           on_result=lambda r, g=gen, o=opts, m=meta: self._got_data(g, path, o, m, r), **done)
-
-    def _progress(self, gen: int, fraction: float, text: str) -> None:
-        if gen == self._gen:
-            self.progress.setValue(round(max(0.0, min(1.0, fraction)) * PROGRESS_STEPS))
-            self.progress.setFormat(f"{text} %p%" if text else "%p%")
 
     def _got_data(self, gen: int, path: str, opts: dict[str, Any], meta: str | None, result: Any) -> None:
         if gen != self._gen:
@@ -462,7 +451,7 @@ class DataPanel(QWidget):
 
     def _show_loaded(self, report: Any, stats: dict[str, Any]) -> None:
         self.loading = False
-        self.progress.setVisible(False)
+        self.progress.finish()
         self.summary.setText(f"{report.users:,} users · {report.items:,} items · {report.interactions:,} "
                              f"interactions · density {report.density:.3%}")
         self.report_text.setPlainText("\n".join(report.summary_lines()))
@@ -478,6 +467,6 @@ class DataPanel(QWidget):
         if gen != self._gen:
             return
         self.loading = False
-        self.progress.setVisible(False)
+        self.progress.finish()
         self.summary.setText("—")
         self.message.error(error_text(exc))

@@ -145,7 +145,7 @@ class SourceBox(QGroupBox):
 
         self.sample = QLineEdit()
         self.sample.setObjectName("source_sample")
-        self.sample.setPlaceholderText("all users (or 10000, 0.1, 10%)")
+        self.sample.setPlaceholderText("all users")
         self.sample.setToolTip("Read only a sample of whole users, taken while reading (--sample-users): "
                                "a share (0.1 or 10%) or a number of users (10000). For files too large "
                                "to load whole.")
@@ -155,6 +155,7 @@ class SourceBox(QGroupBox):
         self.sample_seed.setObjectName("source_sample_seed")
         self.sample_seed.setRange(0, 2**31 - 1)
         self.sample_seed.setPrefix("seed ")
+        self.sample_seed.setMaximumWidth(130)
         self.sample_seed.setToolTip("Which users the sample takes; the same seed takes the same users "
                                     "(--sample-seed).")
         self.sample_seed.valueChanged.connect(lambda *_: self.sample.text().strip() and self.reload.emit())
@@ -189,9 +190,10 @@ class SourceBox(QGroupBox):
         try:
             box = self.table if fmt == "sqlite" else self.sheet
             if fmt in ("sqlite", "excel"):
+                before = box.currentText()  # kept on show while a query is read
                 box.clear()
                 box.addItems(tables)
-                chosen = options.get("table" if fmt == "sqlite" else "sheet")
+                chosen = options.get("table" if fmt == "sqlite" else "sheet") or before
                 if chosen in tables:
                     box.setCurrentIndex(tables.index(chosen))
             if fmt == "sqlite" and options.get("query"):

@@ -66,13 +66,14 @@ class StatsView(QWidget):
 
         def activity() -> None:
             self.plot_time.clear()
-            if stats.get("time") is not None:
+            has_time = stats.get("time") is not None
+            if has_time:
                 edges, h = stats["time"]
                 self.plot_time.plot(edges, h, stepMode="center", fillLevel=0, brush=brush,
                                     pen=pg.mkPen("#4d86f0"))
-                self.plot_time.setTitle("Activity over time")
-            else:
-                self.plot_time.setTitle("Activity over time (no timestamp column)")
+            # an empty date axis would label 0..1 as seconds after 1970: hide it instead
+            self.plot_time.getPlotItem().showAxis("bottom", has_time)
+            self.plot_time.setTitle("Activity over time" if has_time else "Activity (no time column)")
 
         def drawn(step: Any) -> Any:
             def run() -> None:
