@@ -244,8 +244,8 @@ class DataPanel(QWidget):
         if not keep_text:
             self.split_text.setText(spec)
         self.split_help.setText(self._help.get(key, ""))
-        if key == "predefined":
-            self.leak.show_message("Whether the future leaks depends on how the files were made.")
+        if files:
+            self.leak.clear_message()  # the protocol's help says it: it depends on how the files were made
         elif LEAKS.get(key):
             self.leak.warning("⚠ This protocol ignores global time order, so the model can train on "
                               "interactions that happen after some test interactions (it leaks the future). "
