@@ -51,7 +51,7 @@ class GilWatch:
     """A thread that sleeps 5 ms at a time; when waking took much longer, the GIL was held by
     another thread (or the machine was busy): it notes where every other thread stands."""
 
-    def __init__(self, late_ms: float = 150.0) -> None:
+    def __init__(self, late_ms: float = 100.0) -> None:
         self.late_ms, self.seen = late_ms, []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="gil-watch", daemon=True)
