@@ -81,6 +81,7 @@ def test_sqlite_query(window, database, qtbot):
     path, df = database
     page = window.data_page
     _loaded(page, qtbot, lambda: page.open_file(str(path)))
+    assert not page.source.run_query.isEnabled()  # nothing written to run yet
     page.source.query.setPlainText("SELECT user_id, item_id, rating FROM events WHERE rating >= 4")
     _loaded(page, qtbot, page.source.run_query.click)
     assert window.state.report.interactions == int((df.rating >= 4).sum())
@@ -89,9 +90,12 @@ def test_sqlite_query(window, database, qtbot):
     page.source.query.setPlainText("SELECT nope FROM missing")
     text = _error(page, qtbot, page.source.run_query.click)
     assert "query failed" in text and "events" in text
-    # back to a table with the radio button
+    # back to a table with the radio button, and to the query written with the other
     _loaded(page, qtbot, lambda: page.source.use_table.setChecked(True))
     assert "query" not in window.state.load_options
+    page.source.query.setPlainText("SELECT * FROM events WHERE rating = 5")
+    _loaded(page, qtbot, lambda: page.source.use_query.setChecked(True))
+    assert window.state.report.interactions == int((df.rating == 5).sum())
 
 
 def test_excel_sheet(window, tmp_path, qtbot):
@@ -211,6 +215,8 @@ def test_sample_users(window, tmp_path, qtbot):
 
 
 def test_predefined_split_files(window, tmp_path, qtbot):
+    from PySide6.QtWidgets import QPushButton
+
     df = _frame(rows=600)
     parts = {"train": df.iloc[:400], "valid": df.iloc[400:500], "test": df.iloc[500:]}
     paths = {}
@@ -233,6 +239,11 @@ def test_predefined_split_files(window, tmp_path, qtbot):
     assert window.state.report.interactions == len(df)
     assert page.split_summary.text().startswith("Parts: train 400 · valid 100")
     assert "test 100" in page.split_summary.text()
+    clear_valid = page.split_files.findChildren(QPushButton)[1]
+    assert clear_valid.text() == "✕"
+    _loaded(page, qtbot, clear_valid.click)
+    assert window.state.split_files["valid"] is None
+    assert window.state.report.interactions == len(df) - 100 and "valid" not in page.split_summary.text()
     # a k-core cannot apply to a published split: the core's message, in the page
     assert "k-core" in _error(page, qtbot, lambda: page.min_user.setValue(3))
     _loaded(page, qtbot, lambda: page.min_user.setValue(0))

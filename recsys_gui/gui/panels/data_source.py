@@ -96,7 +96,10 @@ class SourceBox(QGroupBox):
                               "read-only: a query cannot change it.")
         self.query.setFixedHeight(self.query.fontMetrics().lineSpacing() * 4 + 12)
         self.run_query = QPushButton("Run query")
+        self.run_query.setEnabled(False)
         self.run_query.clicked.connect(self._query_run)
+        self.query.textChanged.connect(self._query_edited)
+        self.use_query.toggled.connect(lambda on: on and self._query_chosen())
         self.query_row = QWidget()
         qr = QVBoxLayout(self.query_row)
         qr.setContentsMargins(0, 0, 0, 0)
@@ -277,9 +280,21 @@ class SourceBox(QGroupBox):
         else:
             self.use_table.setChecked(True)  # its toggle comes back here
 
+    def _query_edited(self) -> None:
+        self.run_query.setEnabled(bool(self.query.toPlainText().strip()))
+
+    def _query_chosen(self) -> None:
+        """The Query button: read the query written, or go and write one."""
+        if self.query.toPlainText().strip():
+            self.reopen.emit()
+        else:
+            self.query.setFocus()
+
     def _query_run(self) -> None:
-        self.use_query.setChecked(True)
-        self.reopen.emit()
+        if self.use_query.isChecked():
+            self.reopen.emit()
+        else:
+            self.use_query.setChecked(True)  # its toggle comes back to read the query
 
     def _date_format_done(self) -> None:
         if self.date_format.text() != self._last_date_format:
