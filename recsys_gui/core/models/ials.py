@@ -52,7 +52,7 @@ class IALSConfig(EmbeddingConfig):
     alpha: float = setting(2.0, "Confidence (α)",
                            "Weight of an observed interaction over an unobserved one: c = 1 + α.",
                            min=0.0, max=1e5)
-    reg: float = setting(6.0, "L2 regularisation (λ)",
+    reg: float = setting(48.0, "L2 regularisation (λ)",
                          "Ridge penalty on the vectors, for a row of average weight (see the scaling).",
                          min=0.0, max=1e6)
     reg_exponent: float = setting(
