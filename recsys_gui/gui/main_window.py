@@ -284,10 +284,10 @@ class MainWindow(QMainWindow):
     # --- drag and drop ---------------------------------------------------------------------------
     @staticmethod
     def _dropped_file(event: QDragEnterEvent | QDropEvent) -> str | None:
-        """The first local file (not folder) in a drag, if any."""
+        """The first local file or folder (of Parquet files) in a drag, if any."""
         urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
         for url in urls:
-            if url.isLocalFile() and Path(url.toLocalFile()).is_file():
+            if url.isLocalFile() and Path(url.toLocalFile()).exists():
                 return url.toLocalFile()
         return None
 

@@ -22,6 +22,9 @@ class AppState(QObject):
         self.data_path: str | None = None
         self.load_options: dict[str, Any] = {}
         self.item_metadata: str | None = None
+        # Predefined split files ({"train", "valid", "test"} paths) when the Data page loaded them;
+        # the interactions file is then the train file.
+        self.split_files: dict[str, str | None] | None = None
         self.data: Any = None  # InteractionData
         self.report: Any = None  # LoadReport
         self.split_text: str = "ratio:8,1,1"
@@ -73,5 +76,10 @@ class AppState(QObject):
     def data_spec(self) -> Any:
         from recsys_gui.core.session import DataSpec
 
+        if self.split_files:
+            files = self.split_files
+            return DataSpec(train=files.get("train") or self.data_path, valid=files.get("valid"),
+                            test=files.get("test"), item_metadata=self.item_metadata,
+                            options=dict(self.load_options))
         return DataSpec(path=self.data_path, item_metadata=self.item_metadata,
                         options=dict(self.load_options))

@@ -237,6 +237,9 @@ def test_predefined_split_files(window, tmp_path, qtbot):
                                         "test": str(paths["test"])}
     assert window.state.split_text == "predefined"  # no protocol to split the train file by
     assert window.state.report.interactions == len(df)
+    spec = window.state.data_spec()  # what a run started now trains on: the three files as they are
+    assert spec.predefined and (spec.train, spec.valid, spec.test) == (
+        str(paths["train"]), str(paths["valid"]), str(paths["test"]))
     assert page.split_summary.text().startswith("Parts: train 400 · valid 100")
     assert "test 100" in page.split_summary.text()
     clear_valid = page.split_files.findChildren(QPushButton)[1]
