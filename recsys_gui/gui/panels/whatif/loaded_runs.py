@@ -110,3 +110,13 @@ def _message(exc: Exception) -> str:
     from recsys_gui.core.errors import RecsysError
 
     return str(exc) if isinstance(exc, RecsysError) else f"{type(exc).__name__}: {exc}"
+
+
+def new_item_users(
+    runs: LoadedRuns, run_id: str, features: str, top: int
+) -> list[tuple[int, Any, int, float]]:
+    """The ``top`` users the run would recommend a new item to, the item given by its features
+    (``"genres=Comedy|Romance"``), as (rank, user id, known interactions, score), best first."""
+    loaded = runs.get(run_id)
+    users = loaded.top_users_for_new_item(features, top=top)
+    return [(u.rank, u.user, len(loaded.history_of(u.user)), u.score) for u in users]

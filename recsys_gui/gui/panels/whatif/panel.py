@@ -6,6 +6,8 @@ older ones (latest_only.py). Each row says why: the history items that contribut
 ItemKNN) or the most similar ones (embedding models). "Compare runs" shows several runs' lists for
 the same basket side by side; "Start from user" copies a known user's history into the basket.
 Runs are loaded once per run id and kept (loaded_runs.py): switching back and forth costs nothing.
+The "New item" tab (new_item.py) asks the other way round: who would get an item the run has never
+seen, described by its features; it is disabled, with the reason, for a model that reads no features.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSpinBox,
     QSplitter,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -29,6 +32,7 @@ from recsys_gui.gui.panels.compare.run_label import run_label
 from recsys_gui.gui.panels.whatif import loaded_runs
 from recsys_gui.gui.panels.whatif.basket import BasketTable
 from recsys_gui.gui.panels.whatif.latest_only import LatestOnly
+from recsys_gui.gui.panels.whatif.new_item import DESCRIBE, NewItemBox
 from recsys_gui.gui.panels.whatif.result_column import ResultColumn
 from recsys_gui.gui.panels.whatif.run_checklist import RunChecklist
 from recsys_gui.gui.panels.whatif.search_box import ItemSearch
@@ -88,7 +92,14 @@ class WhatIfPanel(QWidget):
         split.setStretchFactor(0, 0)
         split.setStretchFactor(1, 1)
         split.setSizes([420, 900])
-        root.addWidget(split, 1)
+        self.modes = QTabWidget()
+        self.modes.setDocumentMode(True)
+        self.modes.addTab(split, "Basket")
+        self.new_item = NewItemBox()
+        self.modes.addTab(self.new_item, "New item")
+        self.modes.setTabToolTip(1, "Who would get an item the run has never seen, described by its features "
+                                    "(models trained with item features).")
+        root.addWidget(self.modes, 1)
 
         self.loader = LatestOnly(self)
         self.loader.result.connect(self._run_loaded)
@@ -99,7 +110,11 @@ class WhatIfPanel(QWidget):
         self.recommender = LatestOnly(self, delay_ms=DEBOUNCE_MS)
         self.recommender.result.connect(self._show_answers)
         self.recommender.failed.connect(lambda exc, _tb: self.message.error(error_text(exc)))
-        self.recommender.busy_changed.connect(lambda b: self.busy_label.setText("updating…" if b else ""))
+        self.recommender.busy_changed.connect(self._busy_changed)
+        self.new_item_users = LatestOnly(self, delay_ms=DEBOUNCE_MS)
+        self.new_item_users.result.connect(self.new_item.show_users)
+        self.new_item_users.failed.connect(lambda exc, _tb: self.new_item.show_error(error_text(exc)))
+        self.new_item_users.busy_changed.connect(self._busy_changed)
         self.templates = LatestOnly(self)
         self.templates.result.connect(self._template_ready)
         self.templates.failed.connect(lambda exc, _tb: self.message.error(error_text(exc)))
@@ -111,6 +126,7 @@ class WhatIfPanel(QWidget):
         self.search.query_changed.connect(self._search)
         self.search.add_requested.connect(self.add_items)
         self.basket.changed.connect(self._basket_changed)
+        self.new_item.changed.connect(self.update_new_item)
         state.runs_changed.connect(self._runs_changed)
         state.workspace_changed.connect(self._workspace_changed)
         self._runs_changed()
@@ -181,12 +197,15 @@ class WhatIfPanel(QWidget):
 
     def _workspace_changed(self, workspace: str) -> None:
         self.runs = loaded_runs.LoadedRuns(workspace)
-        for channel in (self.loader, self.searcher, self.recommender, self.templates):
+        for channel in (self.loader, self.searcher, self.recommender, self.templates, self.new_item_users):
             channel.cancel()
         self._set_columns([])
+        self.new_item.set_loading("Choose a run above.")
 
     def _run_selected(self, run_id: str) -> None:
         self.update_lists()
+        self.new_item_users.cancel()
+        self.new_item.set_loading()
         if not self.isVisible():  # the window's start-up picks a run: load it when the page is opened
             self._load_when_shown = run_id
             return
@@ -208,9 +227,15 @@ class WhatIfPanel(QWidget):
         )
         if self.search.text():
             self._search(self.search.text())
+        self.new_item.set_run(loaded.new_item_features(), loaded.model_name)  # asks for its users
 
     def _load_failed(self, exc: BaseException) -> None:
         self.message.error(error_text(exc))
+        self.new_item.set_loading("The run could not be loaded (see above).")
+
+    def _busy_changed(self, _busy: bool) -> None:
+        busy = self.recommender.busy or self.new_item_users.busy
+        self.busy_label.setText("updating…" if busy else "")
 
     def _compare_toggled(self, on: bool) -> None:
         self.compare_box.setVisible(on)
@@ -301,6 +326,18 @@ class WhatIfPanel(QWidget):
             self.top_spin.value(),
             EXPLAIN,
         )
+
+    def update_new_item(self) -> None:
+        """Ask for the users of the new item as described now (debounced, in a worker)."""
+        run_id, text = self.picker.current(), self.new_item.features_text()
+        if not run_id or not self.new_item.available:
+            self.new_item_users.cancel()
+            return
+        if not text:
+            self.new_item_users.cancel()
+            self.new_item.show_hint(DESCRIBE)
+            return
+        self.new_item_users.request(loaded_runs.new_item_users, self.runs, run_id, text, self.new_item.top())
 
     def _set_columns(self, run_ids: list[str]) -> None:
         if list(self._columns) == run_ids:
