@@ -18,7 +18,8 @@ Either way a target never precedes its inputs in time: no future leakage.
 Without timestamps a user's items have no order to learn, and a fixed file order teaches transitions
 that do not exist (on ml-1m's unordered files GRU4Rec and SASRec scored half of popularity's
 NDCG@10). There each epoch reads every user's items in a fresh random order instead, so the models
-learn "which items go with these" from any order, as set models do.
+learn "which items go with these" from any order, as set models do; scoring likewise reads such a
+user's items in keyed random orders (``last_items`` draws, the same as fold-in's), not file order.
 """
 
 from __future__ import annotations
