@@ -66,9 +66,10 @@ def test_feature_list_shows_columns_and_counts_and_unticking_reaches_the_options
     qtbot.waitUntil(lambda: "items" in box.report(), timeout=WAIT)
     assert box.columns() == {"items": {"genres": (3, True)}}  # Action, Drama, Romance; a title is none
     shown = _listed(box)
-    assert shown["genres"].text(2) == "3" and shown["genres"].checkState(0) == Qt.CheckState.Checked
-    assert shown["title"].text(1).startswith("not a feature")
+    assert shown["genres"].text(1) == "3" and shown["genres"].checkState(0) == Qt.CheckState.Checked
+    assert shown["title"].text(2) == "skipped"
     assert not shown["title"].flags() & Qt.ItemFlag.ItemIsEnabled
+    assert box.skipped.text().startswith("Skipped: title (")
 
     with qtbot.waitSignal(box.changed, timeout=WAIT):
         box.set_user_metadata(str(users))
@@ -76,7 +77,7 @@ def test_feature_list_shows_columns_and_counts_and_unticking_reaches_the_options
     assert box.user_metadata() == str(users.resolve())
     assert box.columns()["users"] == {"gender": (2, True), "age": (3, True), "occupation": (4, True)}
 
-    assert _listed(box)["zip"].text(1).startswith("not a feature")
+    assert _listed(box)["zip"].text(2) == "skipped"
     item = _listed(box)["genres"]
     with qtbot.waitSignal(box.changed, timeout=WAIT):
         item.setCheckState(0, Qt.CheckState.Unchecked)

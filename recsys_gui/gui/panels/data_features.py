@@ -33,8 +33,12 @@ from recsys_gui.gui.threading import error_text, run_in_thread
 from recsys_gui.gui.widgets import Message
 
 SIDES = (("items", "Item features"), ("users", "User features"))
-KIND_TEXT = {"multi": "multi-valued (a|b)", "category": "category", "numeric": "numeric, binned",
-             "text": "text terms (TF-IDF)"}
+KIND_TEXT = {"multi": "multi-valued", "category": "category", "numeric": "numeric bins",
+             "text": "text (TF-IDF)"}
+KIND_TIP = {"multi": "Several values per row, separated by '|' (e.g. Action|Comedy): one feature per value.",
+            "category": "One value per row: one feature per value.",
+            "numeric": "A number, binned at its quantiles: one feature per bin.",
+            "text": "Words (TF-IDF): one feature per term found in at least two rows."}
 USER_FILE_FILTER = "User files (*.dat *.user *.csv *.tsv *.txt);;All files (*)"
 NO_METADATA = ("No item metadata: choose an item metadata file (genres, categories, tags) to give models "
                "item features.")
@@ -75,11 +79,12 @@ class FeaturesBox(QGroupBox):
         self._report: dict[str, Any] = {}
         self._unticked: set[str] = set()  # kept across loads: a reload does not tick a column again
         self._filling = False
+        self._users_path: str | None = None
         lay = QVBoxLayout(self)
         row = QHBoxLayout()
         self.users_edit = QLineEdit()
         self.users_edit.setReadOnly(True)
-        self.users_edit.setPlaceholderText("optional: users file (users.dat, u.user, CSV keyed by user id)")
+        self.users_edit.setPlaceholderText("optional: users.dat, u.user, CSV by user id")
         self.users_btn = QPushButton("User features file…")
         self.users_btn.setToolTip("User attributes (gender, age, occupation…) for models trained with "
                                   "features=users or both.")
@@ -94,17 +99,22 @@ class FeaturesBox(QGroupBox):
         lay.addWidget(self.message)
         self.tree = QTreeWidget()
         self.tree.setColumnCount(3)
-        self.tree.setHeaderLabels(["Column", "Becomes", "Values"])
+        self.tree.setHeaderLabels(["Column", "Values", "Becomes"])
         self.tree.setRootIsDecorated(False)
         self.tree.setUniformRowHeights(True)
         head = self.tree.header()
         head.setStretchLastSection(False)
-        head.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        head.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        head.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)  # the bold side rows span it
+        head.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         head.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         self.tree.itemChanged.connect(self._ticked)
         self.tree.hide()
         lay.addWidget(self.tree)
+        self.skipped = QLabel("")
+        self.skipped.setProperty("role", "hint")
+        self.skipped.setWordWrap(True)
+        self.skipped.hide()
+        lay.addWidget(self.skipped)
         hint = QLabel("Unticked columns are left out of the features. Models read features with their "
                       "setting features (items, users or both; auto: items when metadata is loaded).")
         hint.setProperty("role", "hint")
@@ -126,7 +136,9 @@ class FeaturesBox(QGroupBox):
 
     def set_user_metadata(self, path: str | None) -> None:
         """The user file (absolute: a run reads it from the workspace folder); None clears it."""
-        self.users_edit.setText(str(Path(path).resolve()) if path else "")
+        self._users_path = str(Path(path).resolve()) if path else None
+        self.users_edit.setText(Path(path).name if path else "")
+        self.users_edit.setToolTip(self._users_path or "")
         self._refresh()
         self.changed.emit()
 
@@ -155,6 +167,7 @@ class FeaturesBox(QGroupBox):
         self._report = dict(report or {})
         self._filling = True
         self.tree.clear()
+        skipped = []
         for side, heading in SIDES:
             part = self._report.get(side)
             if not part:
@@ -168,20 +181,25 @@ class FeaturesBox(QGroupBox):
             top.setFont(0, font)
             self.tree.addTopLevelItem(top)
             for column, info in part["columns"].items():
-                item = QTreeWidgetItem([column, KIND_TEXT.get(info["kind"], info["kind"]),
-                                        f"{info['values']:,}"])
+                kind = KIND_TEXT.get(info["kind"], info["kind"])
+                item = QTreeWidgetItem([column, f"{info['values']:,}", kind])
+                item.setToolTip(2, KIND_TIP.get(info["kind"], ""))
                 item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable)
                 item.setData(0, Qt.ItemDataRole.UserRole, column)
                 item.setCheckState(0, Qt.CheckState.Unchecked if column in self._unticked
                                    else Qt.CheckState.Checked)
-                item.setTextAlignment(2, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                item.setTextAlignment(1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.tree.addTopLevelItem(item)
             for column, why in part.get("skipped", {}).items():
-                item = QTreeWidgetItem([column, f"not a feature: {_reason(why)}", "—"])
+                item = QTreeWidgetItem([column, "—", "skipped"])
                 item.setFlags(Qt.ItemFlag.NoItemFlags)
-                item.setToolTip(1, why)
+                for c in range(3):
+                    item.setToolTip(c, f"Not a feature: {why}")
+                skipped.append(f"{column} ({_reason(why)})")
                 self.tree.addTopLevelItem(item)
         self._filling = False
+        self.skipped.setText(f"Skipped: {'; '.join(skipped)}." if skipped else "")
+        self.skipped.setVisible(bool(skipped))
         self.tree.setVisible(self.tree.topLevelItemCount() > 0)
         self.tree.setFixedHeight(self._tree_height())
         self._say_what_is_missing()
@@ -236,7 +254,7 @@ class FeaturesBox(QGroupBox):
 
     def user_metadata(self) -> str | None:
         """The run spec's ``data.user_metadata``: the chosen user file, or None."""
-        return self.users_edit.text() or None
+        return self._users_path
 
     def report(self) -> dict[str, Any]:
         return dict(self._report)

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QScrollArea,
     QSpinBox,
+    QSplitter,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -161,34 +162,44 @@ class NewItemBox(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._features: dict[str, dict[str, Any]] = {}
+        self._run_id = "RUN"
         self._editors: dict[str, Any] = {}
         self._rows: list[tuple[int, Any, int, float]] = []
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 4, 0, 0)
         self.reason = Message()
         lay.addWidget(self.reason)
-        split = QHBoxLayout()
-        lay.addLayout(split, 1)
+        self.body = split = QSplitter(Qt.Orientation.Horizontal)
+        split.setChildrenCollapsible(False)
+        lay.addWidget(split, 1)
 
-        left = QVBoxLayout()
+        left_side = QWidget()
+        left = QVBoxLayout(left_side)
+        left.setContentsMargins(0, 0, 8, 0)
         left.addWidget(QLabel("<b>Describe the new item</b>"))
-        self.form_host = QWidget()
-        self.form = QFormLayout(self.form_host)
-        self.form.setContentsMargins(0, 0, 4, 0)
+        host = QWidget()
+        column = QVBoxLayout(host)
+        column.setContentsMargins(4, 4, 4, 4)
+        self.form = QFormLayout()
         self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        column.addLayout(self.form)
+        column.addStretch(1)  # the editors stay at the top however tall the page is
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
-        scroll.setWidget(self.form_host)
-        scroll.setMinimumWidth(340)
+        scroll.setWidget(host)
+        scroll.setMinimumWidth(300)
         left.addWidget(scroll, 1)
         self.described = QLabel("")
         self.described.setProperty("role", "hint")
         self.described.setWordWrap(True)
         self.described.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         left.addWidget(self.described)
-        split.addLayout(left, 2)
+        split.addWidget(left_side)
 
-        right = QVBoxLayout()
+        right_side = QWidget()
+        right = QVBoxLayout(right_side)
+        right.setContentsMargins(8, 0, 0, 0)
         row = QHBoxLayout()
         row.addWidget(QLabel("<b>Users it would be recommended to</b>"))
         row.addStretch(1)
@@ -197,7 +208,7 @@ class NewItemBox(QWidget):
         self.top_spin.setRange(1, 500)
         self.top_spin.setValue(20)
         self.top_spin.setToolTip("How many users to list.")
-        self.top_spin.valueChanged.connect(lambda _v: self.changed.emit())
+        self.top_spin.valueChanged.connect(self._edited)
         row.addWidget(self.top_spin)
         right.addLayout(row)
         self.message = Message()
@@ -210,13 +221,18 @@ class NewItemBox(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(22)
         head = self.table.horizontalHeader()
         head.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        head.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        head.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
         head.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         head.setSectionResizeMode(3, QHeaderView.ResizeMode.ResizeToContents)
+        head.setStretchLastSection(True)  # the score column takes the rest: ids stay by their numbers
+        self.table.setColumnWidth(1, 160)
         self.table.horizontalHeaderItem(2).setToolTip("Interactions the run knows for the user.")
         self.table.horizontalHeaderItem(3).setToolTip("The model's score for the new item (higher first).")
         right.addWidget(self.table, 1)
-        split.addLayout(right, 3)
+        split.addWidget(right_side)
+        split.setStretchFactor(0, 0)
+        split.setStretchFactor(1, 1)
+        split.setSizes([420, 880])
         self.set_loading("Choose a run above.")
 
     # --- the run ---------------------------------------------------------------------------------
@@ -228,22 +244,27 @@ class NewItemBox(QWidget):
     def set_loading(self, text: str = "Loading the run…") -> None:
         self._set_features({})
         self.setEnabled(False)
+        self.body.show()
         self.reason.show_message(text)
         self.show_hint("")
 
-    def set_run(self, features: dict[str, dict[str, Any]], model: str) -> None:
+    def set_run(self, features: dict[str, dict[str, Any]], model: str, run_id: str = "RUN") -> None:
         """The run's new-item features ({column: {"kind", "values"}}); none: disabled, with the reason.
         The same columns and values as the shown ones (another run on the same data) keep the choice."""
         if not features:
             self._set_features({})
             self.setEnabled(False)
+            self.body.hide()  # nothing to describe: the reason alone, not two empty panes
             self.reason.warning(NO_FEATURES.format(model=model))
             self.show_hint("")
             return
         self.setEnabled(True)
+        self.body.show()
         self.reason.clear_message()
+        self._run_id = run_id
         if features != self._features:
             self._set_features(features)
+        self._describe()
         self.changed.emit()
 
     def _set_features(self, features: dict[str, dict[str, Any]]) -> None:
@@ -260,9 +281,14 @@ class NewItemBox(QWidget):
         self.described.setText("")
 
     def _edited(self) -> None:
-        text = self.features_text()
-        self.described.setText(f"Same as: recommend RUN --new-item \"{text}\"" if text else "")
+        self._describe()
         self.changed.emit()
+
+    def _describe(self) -> None:
+        """The command line that gives the same list (a run's id, the description, the number)."""
+        text = self.features_text()
+        self.described.setText(f"Same as: recsys-gui recommend {self._run_id} --new-item \"{text}\" "
+                               f"--top-users {self.top()}" if text else "")
 
     # --- the description -------------------------------------------------------------------------
     def features_text(self) -> str:
@@ -286,7 +312,7 @@ class NewItemBox(QWidget):
         for r, (rank, user, history, score) in enumerate(rows):
             for c, text in enumerate((str(rank), str(user), f"{history:,}", f"{score:.4g}")):
                 cell = QTableWidgetItem(text)
-                if c != 1:
+                if c in (0, 2):
                     cell.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(r, c, cell)
         if not rows:

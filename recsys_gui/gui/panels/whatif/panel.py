@@ -68,7 +68,8 @@ class WhatIfPanel(QWidget):
         bar = QHBoxLayout()
         self.picker = RunPicker(state)
         bar.addWidget(self.picker, 1)
-        bar.addWidget(QLabel("Top"))
+        self.top_label = QLabel("Top")
+        bar.addWidget(self.top_label)
         self.top_spin = QSpinBox()
         self.top_spin.setRange(1, 200)
         self.top_spin.setValue(10)
@@ -99,6 +100,7 @@ class WhatIfPanel(QWidget):
         self.modes.addTab(self.new_item, "New item")
         self.modes.setTabToolTip(1, "Who would get an item the run has never seen, described by its features "
                                     "(models trained with item features).")
+        self.modes.currentChanged.connect(self._mode_changed)
         root.addWidget(self.modes, 1)
 
         self.loader = LatestOnly(self)
@@ -227,11 +229,17 @@ class WhatIfPanel(QWidget):
         )
         if self.search.text():
             self._search(self.search.text())
-        self.new_item.set_run(loaded.new_item_features(), loaded.model_name)  # asks for its users
+        self.new_item.set_run(loaded.new_item_features(), loaded.model_name, loaded.run_id)  # asks for users
 
     def _load_failed(self, exc: BaseException) -> None:
         self.message.error(error_text(exc))
         self.new_item.set_loading("The run could not be loaded (see above).")
+
+    def _mode_changed(self, _index: int) -> None:
+        """The bar's Top and Compare are the basket's: the new item has its own number of users."""
+        basket = self.modes.currentWidget() is not self.new_item
+        for widget in (self.top_label, self.top_spin, self.compare_btn):
+            widget.setVisible(basket)
 
     def _busy_changed(self, _busy: bool) -> None:
         busy = self.recommender.busy or self.new_item_users.busy
