@@ -139,19 +139,21 @@ def _conjugate_gradient(matrix: Tensor, other: Tensor, gram: Tensor, alpha: floa
     def times_a(p: Tensor) -> Tensor:
         # α·Σ_j (p·y_j) y_j over the row's observed columns: SDDMM then SpMM, no [nnz, d] temporary.
         dots = torch.sparse.sampled_addmm(matrix, p, other_t, beta=0.0, alpha=alpha)
-        return dots @ other + p @ gram + reg.unsqueeze(1) * p
+        return (dots @ other).addmm_(p, gram).addcmul_(reg.unsqueeze(1), p)
 
+    # Few passes over the [rows, d] vectors (fused products, dot products with vecdot): each is a
+    # parallel region whose threads meet at a barrier, which a busy machine makes slow. The step
+    # sizes need no guard: a direction p is zero only where the residual already is, so 0 / tiny = 0.
     r = b - times_a(x)
     p = r.clone()
-    rs = (r * r).sum(1)
+    rs = torch.linalg.vecdot(r, r)
     for _ in range(steps):
         ap = times_a(p)
-        curvature = (p * ap).sum(1)
-        step = torch.where(curvature > 0, rs / curvature.clamp(min=1e-30), torch.zeros_like(rs))
-        x.addcmul_(step.unsqueeze(1), p)
-        r.addcmul_(step.unsqueeze(1), ap, value=-1.0)
-        rs_next = (r * r).sum(1)
-        p = r + torch.where(rs > 0, rs_next / rs.clamp(min=1e-30), torch.zeros_like(rs)).unsqueeze(1) * p
+        step = (rs / torch.linalg.vecdot(p, ap).clamp(min=1e-30)).unsqueeze(1)
+        x.addcmul_(step, p)
+        r.addcmul_(step, ap, value=-1.0)
+        rs_next = torch.linalg.vecdot(r, r)
+        p = torch.addcmul(r, (rs_next / rs.clamp(min=1e-30)).unsqueeze(1), p)
         rs = rs_next
     return x, r
 
