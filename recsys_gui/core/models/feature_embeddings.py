@@ -75,7 +75,10 @@ class FeatureRows(nn.Module):
 
     def pool(self, rows: Tensor, table: Tensor) -> Tensor:
         """Σ_f x[row, f] · table[f] for each of ``rows`` (any shape): [*rows.shape, d], differentiable
-        in ``table``; one ``embedding_bag`` call, no loop over rows."""
+        in ``table``; one ``embedding_bag`` call, no loop over rows. When the batch looks up more rows
+        than the matrix has (a small catalogue), every row is pooled once and indexed: faster."""
+        if rows.numel() > self.n_rows:
+            return self.pool_all(table)[rows]
         flat = rows.reshape(-1)
         starts = self.indptr[flat]
         counts = self.indptr[flat + 1] - starts
@@ -209,19 +212,21 @@ class HybridEmbeddings(FeatureAware):
         v = self.Q(items)
         if self.item_rows is None or self.item_table is None:
             return v
-        return v * self.item_trained[items].unsqueeze(-1) + self.item_rows.pool(items, self.item_table)
+        keep = self.item_trained[items].unsqueeze(-1).to(v.dtype)  # a float mask: bool × float is slow
+        return v * keep + self.item_rows.pool(items, self.item_table)
 
     def all_item_vectors(self) -> Tensor:
         q = self.Q.weight
         if self.item_rows is None or self.item_table is None:
             return q
-        return q * self.item_trained.unsqueeze(-1) + self.item_rows.pool_all(self.item_table)
+        return q * self.item_trained.unsqueeze(-1).to(q.dtype) + self.item_rows.pool_all(self.item_table)
 
     def user_vectors(self, users: Tensor) -> Tensor:
         p = self.P(users)
         if self.user_rows is None or self.user_table is None:
             return p
-        return p * self.user_trained[users].unsqueeze(-1) + self.user_rows.pool(users, self.user_table)
+        keep = self.user_trained[users].unsqueeze(-1).to(p.dtype)
+        return p * keep + self.user_rows.pool(users, self.user_table)
 
     def new_item_vectors(self, rows: sp.csr_matrix) -> Tensor:
         """Vectors [n, d] of items given only by their feature rows (no id vector)."""
