@@ -201,3 +201,39 @@ def test_new_item_is_disabled_with_the_reason_for_a_model_without_features(qtbot
     assert box.features_text() == "" and box.rows() == []
     _choose(qtbot, page, "mf")  # back to a hybrid run: the box works again
     assert box.available and box.isEnabled() and not box.reason.isVisible()
+
+
+def test_new_item_editors_make_the_description_the_core_reads(qtbot):
+    from recsys_gui.core.data.features import parse_feature_text
+    from recsys_gui.gui.panels.whatif.new_item import NewItemBox
+
+    box = NewItemBox()
+    qtbot.addWidget(box)
+    box.show()
+    assert not box.available and not box.isEnabled()
+    features = {"genres": {"kind": "multi", "values": [f"g{i}" for i in range(20)]},
+                "country": {"kind": "category", "values": ["FR", "IT", "US"]},
+                "year": {"kind": "numeric", "values": ["[-inf,1990)", "[1990,2000)", "[2000,inf)"]},
+                "plot": {"kind": "text", "values": ["love", "war"]}}
+    with qtbot.waitSignal(box.changed, timeout=WAIT):
+        box.set_run(features, "MF", "run-1")
+    assert box.available and box.isEnabled() and box.features_text() == ""
+    genres = box._editors["genres"]
+    assert not genres.filter.isHidden()  # 20 values: a filter line
+    genres.filter.setText("g1")
+    hidden = [genres.list.item(r).isHidden() for r in range(genres.list.count())]
+    assert hidden.count(False) == 11  # g1, g10 … g19
+    box.select("genres", "g3|g12")
+    box._editors["country"].setCurrentText("IT")
+    box._editors["year"].setText("1995")
+    box._editors["plot"].setText("a love story")
+    text = box.features_text()
+    assert text == "genres=g3|g12; country=IT; year=1995; plot=a love story"
+    assert parse_feature_text(text) == {"genres": "g3|g12", "country": "IT", "year": "1995",
+                                        "plot": "a love story"}
+    assert "recommend run-1 --new-item" in box.described.text() and "--top-users 20" in box.described.text()
+    box.set_run(features, "MF", "run-2")  # another run on the same data keeps the description
+    assert box.features_text() == text
+    box.set_run({}, "EASE")
+    assert not box.available and box.features_text() == ""
+    assert "EASE reads no item features" in box.reason.text()
