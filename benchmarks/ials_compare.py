@@ -6,7 +6,11 @@ valid masked, test NDCG@10): implicit's factors are copied into an ``ials`` mode
 seconds are the whole fit: for ours the trainer's ``fit`` without validation (``prepare``, the
 batcher, every sweep), for implicit its ``fit``. The runs alternate, ours first, ``--repeats`` times;
 the table gives the median and the fastest of each (the machine is shared: the fastest is the least
-disturbed). implicit runs with the settings PROTOCOLS.md reports for it (64 factors, α 1, λ 10, 15
+disturbed). On a machine with more busy threads than cores, run it with OMP_WAIT_POLICY=PASSIVE: with
+GNU OpenMP's default spin-waiting every parallel torch operation then waits for a descheduled thread
+(an addcmul on 6k × 64 floats took 16 ms instead of 0.05 ms at 2 threads), which torch's many short
+operations feel and implicit's one parallel loop per sweep hardly does. implicit runs with the
+settings PROTOCOLS.md reports for it (64 factors, α 1, λ 10, 15
 iterations, its conjugate-gradient solver).
 
     .venv/bin/python benchmarks/ials_compare.py [--data ml1m.csv] [--threads 2] [--repeats 3] \
@@ -20,6 +24,7 @@ rows are printed.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -114,7 +119,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ials-compare-") as tmp:
         split = p3_split(args.data, Path(tmp))
     print(f"P3: {split.n_users:,} users × {split.n_items:,} items, {len(split.train):,} training rows; "
-          f"{args.threads} threads, torch {torch.__version__}; ials settings {settings or 'defaults'}")
+          f"{args.threads} threads (OMP_WAIT_POLICY {os.environ.get('OMP_WAIT_POLICY', 'unset')}), "
+          f"torch {torch.__version__}; ials settings {settings or 'defaults'}")
     runs: dict[str, list[tuple[float, float]]] = {"ours (ials)": [], "implicit ALS": []}
     for _ in range(args.repeats):
         runs["ours (ials)"].append(fit_ours(split, settings))
