@@ -39,7 +39,7 @@ from recsys_gui.gui.widgets import Message
 FILTER_FROM = 12  # a multi-valued column with more values than this gets a filter line
 LIST_ROWS = 8  # rows a value list shows before it scrolls
 NO_FEATURES = ("{model} reads no item features, so it cannot place a new item: train MF or Mult-VAE "
-               "with an item metadata file (setting features=items) to ask who would get one.")
+               "with an item metadata file (setting features=items), or genre-pop, to ask who would get one.")
 DESCRIBE = "Pick feature values on the left to describe a new item."
 
 
@@ -233,6 +233,8 @@ class NewItemBox(QWidget):
         split.setStretchFactor(0, 0)
         split.setStretchFactor(1, 1)
         split.setSizes([420, 880])
+        self._filler = QWidget()  # holds the reason at the top while the panes are hidden
+        lay.addWidget(self._filler, 1)
         self.set_loading("Choose a run above.")
 
     # --- the run ---------------------------------------------------------------------------------
@@ -244,7 +246,7 @@ class NewItemBox(QWidget):
     def set_loading(self, text: str = "Loading the run…") -> None:
         self._set_features({})
         self.setEnabled(False)
-        self.body.show()
+        self._show_body(True)
         self.reason.show_message(text)
         self.show_hint("")
 
@@ -254,18 +256,22 @@ class NewItemBox(QWidget):
         if not features:
             self._set_features({})
             self.setEnabled(False)
-            self.body.hide()  # nothing to describe: the reason alone, not two empty panes
+            self._show_body(False)  # nothing to describe: the reason alone, not two empty panes
             self.reason.warning(NO_FEATURES.format(model=model))
             self.show_hint("")
             return
         self.setEnabled(True)
-        self.body.show()
+        self._show_body(True)
         self.reason.clear_message()
         self._run_id = run_id
         if features != self._features:
             self._set_features(features)
         self._describe()
         self.changed.emit()
+
+    def _show_body(self, on: bool) -> None:
+        self.body.setVisible(on)
+        self._filler.setVisible(not on)
 
     def _set_features(self, features: dict[str, dict[str, Any]]) -> None:
         while self.form.rowCount():
