@@ -64,7 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         return _open_gui([])
-    apply_thread_count(getattr(args, "threads", None))
+    if getattr(args, "threads", None):  # only then: importing torch costs `import` a second and 150 MB
+        apply_thread_count(args.threads)
     try:
         return int(args.func(args) or 0)
     except RecsysError as exc:
