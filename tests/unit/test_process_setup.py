@@ -88,7 +88,20 @@ def test_the_cli_applies_threads_given_on_the_command_line(monkeypatch):
     monkeypatch.setattr(train_cmd, "run", lambda args: 0)
     assert cli.main(["train", "--model", "mf", "--threads", "3"]) == 0
     cli.main(["models", "--json"])
-    assert seen == [3, None]
+    assert seen == [3]  # without --threads torch's own count stays, and is not even asked for
+
+
+def test_importing_a_file_from_the_cli_does_not_load_torch():
+    """Loading torch costs the 20M-row import about a second and 150 MB it never uses."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    code = ("import sys; from recsys_gui.cli import main; "
+            "main(['import', 'sample_data/interactions.csv']); print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "False"
 
 
 def test_quiet_known_warnings_silences_only_the_sparse_csr_notice():
