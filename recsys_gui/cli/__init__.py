@@ -15,7 +15,12 @@ from collections.abc import Sequence
 
 from recsys_gui import __version__
 from recsys_gui.core.errors import RecsysError
-from recsys_gui.process_setup import apply_thread_count, configure_allocator, quiet_known_warnings
+from recsys_gui.process_setup import (
+    apply_thread_count,
+    configure_allocator,
+    configure_openmp,
+    quiet_known_warnings,
+)
 
 # Explicit list: one module per subcommand, in the order `--help` shows them.
 _COMMAND_MODULES = (
@@ -53,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    configure_openmp()
     configure_allocator()
     quiet_known_warnings()
     if not argv or argv[0].startswith("--data=") or (argv[0] in ("--data", "--workspace")):

@@ -112,8 +112,9 @@ def open_window(args: argparse.Namespace) -> object:
 def main(argv: Sequence[str] | None = None) -> int:
     """The window's entry point: process-wide settings are made here (and in the CLI's ``main``), never
     by the library. The allocator is left alone: this process does not train, its children do."""
-    from recsys_gui.process_setup import quiet_known_warnings
+    from recsys_gui.process_setup import configure_openmp, quiet_known_warnings
 
+    configure_openmp()  # before torch loads: its threads sleep while the window's own work runs
     quiet_known_warnings()  # the Results page's evaluations reach torch's sparse-CSR beta warning
     args = parse_args(sys.argv[1:] if argv is None else argv)
     missing = missing_xcb_packages()

@@ -111,3 +111,20 @@ def test_quiet_known_warnings_silences_only_the_sparse_csr_notice():
         warnings.warn("Sparse CSR tensor support is in beta state", UserWarning, stacklevel=1)
         warnings.warn("something else", UserWarning, stacklevel=1)
     assert [str(w.message) for w in said] == ["something else"]
+
+
+def test_the_cli_lets_openmp_threads_sleep_unless_the_user_chose_a_policy():
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    code = ("import os, sys; from recsys_gui.cli import main; main(['models', '--json']); "
+            "print(os.environ.get('OMP_WAIT_POLICY'))")
+    env = {k: v for k, v in __import__("os").environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
+                         env=env)
+    assert out.stdout.strip().splitlines()[-1] == "PASSIVE"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
+                         env={**env, "OMP_WAIT_POLICY": "ACTIVE"})
+    assert out.stdout.strip().splitlines()[-1] == "ACTIVE"
