@@ -22,6 +22,8 @@ class AppState(QObject):
         self.data_path: str | None = None
         self.load_options: dict[str, Any] = {}
         self.item_metadata: str | None = None
+        self.user_metadata: str | None = None  # user features file (cold start), from the Data page
+        self.feature_options: dict[str, Any] = {}  # FeatureOptions fields: the Data page's unticked columns
         # Predefined split files ({"train", "valid", "test"} paths) when the Data page loaded them;
         # the interactions file is then the train file.
         self.split_files: dict[str, str | None] | None = None
@@ -80,6 +82,8 @@ class AppState(QObject):
             files = self.split_files
             return DataSpec(train=files.get("train") or self.data_path, valid=files.get("valid"),
                             test=files.get("test"), item_metadata=self.item_metadata,
-                            options=dict(self.load_options))
+                            options=dict(self.load_options), user_metadata=self.user_metadata,
+                            features=dict(self.feature_options))
         return DataSpec(path=self.data_path, item_metadata=self.item_metadata,
-                        options=dict(self.load_options))
+                        options=dict(self.load_options), user_metadata=self.user_metadata,
+                        features=dict(self.feature_options))

@@ -273,3 +273,22 @@ def test_progress_bar_moves_and_statistics_come_from_histograms(window, tmp_path
     qtbot.waitUntil(lambda: page.stats.drawn == 4, timeout=WAIT)
     points = page.stats.points()
     assert 0 < points < 300, points  # bins, not one point per user, item or row
+
+
+def test_the_data_page_lists_the_loaded_features_and_an_unticked_one_leaves_the_next_runs_spec(
+        window, qtbot):
+    from PySide6.QtCore import Qt
+
+    from tests.conftest import ROOT
+
+    page = window.data_page
+    page.meta_edit.setText(str(ROOT / "sample_data" / "items.csv"))
+    _loaded(page, qtbot, lambda: page.open_file(str(ROOT / "sample_data" / "interactions.csv")))
+    box = page.features
+    qtbot.waitUntil(lambda: "items" in box.report(), timeout=WAIT)
+    assert "genres" in box.columns()["items"]
+    items = [box.tree.topLevelItem(r) for r in range(box.tree.topLevelItemCount())]
+    rows = {item.text(0): item for item in items}
+    with qtbot.waitSignal(box.changed, timeout=WAIT):
+        rows["genres"].setCheckState(0, Qt.CheckState.Unchecked)
+    assert window.state.data_spec().features == {"exclude": ["genres"]}

@@ -30,6 +30,7 @@ from recsys_gui.core.errors import RecsysError
 from recsys_gui.gui import services
 from recsys_gui.gui.panels import data_jobs
 from recsys_gui.gui.panels.data_columns import ColumnsBox
+from recsys_gui.gui.panels.data_features import FeaturesBox
 from recsys_gui.gui.panels.data_progress import LoadProgress
 from recsys_gui.gui.panels.data_source import SourceBox
 from recsys_gui.gui.panels.data_split_files import SplitFilesBox
@@ -192,6 +193,10 @@ class DataPanel(QWidget):
         self.split_summary.setWordWrap(True)
         sf.addRow(self.split_summary)
         ll.addWidget(sg)
+        self.features = FeaturesBox()
+        self.features.changed.connect(self._features_changed)
+        state.data_changed.connect(lambda: self.features.show_data(self.state.data))
+        ll.addWidget(self.features)
         ll.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -286,6 +291,11 @@ class DataPanel(QWidget):
         if gen == self._split_gen:
             self.split_summary.setText("")
             self.leak.error(error_text(exc))
+
+    def _features_changed(self) -> None:
+        """The user file and the unticked feature columns go with the next run's spec."""
+        self.state.user_metadata = self.features.user_metadata()
+        self.state.feature_options = self.features.feature_options()
 
     # --- files -----------------------------------------------------------------------------------
     def choose_file(self) -> None:
