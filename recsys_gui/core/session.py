@@ -25,7 +25,6 @@ from recsys_gui import __version__
 from recsys_gui.core import cold_start
 from recsys_gui.core import config as cfgmod
 from recsys_gui.core.config import TrainConfig
-from recsys_gui.core.data.features import FeatureOptions
 from recsys_gui.core.data.interactions import Split
 from recsys_gui.core.data.splits import held_out_items
 from recsys_gui.core.errors import ConfigError, DataChangedError, RecsysError, TrainingCancelled
@@ -80,7 +79,7 @@ class RunSpec:
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["metrics"] = list(self.metrics)
-        for key in FEATURE_DATA_KEYS:  # written only when set: older readers know no such keys
+        for key in ("user_metadata", "features"):  # written only when set: older readers know no such keys
             if not d["data"].get(key):
                 d["data"].pop(key, None)
         return d
@@ -90,12 +89,11 @@ class RunSpec:
         """A spec from its JSON document; a wrong key is a ConfigError naming ``source`` and the key."""
         from recsys_gui.core.spec_checks import check_spec_document
 
-        extra: dict[str, Any] = {}
         if isinstance(d, dict):
             d = dict(d)
-            extra = _feature_data_keys(d, source)
         check_spec_document(d, source)
-        d["data"] = DataSpec(**{**d["data"], "options": dict(d["data"].get("options") or {}), **extra})
+        d["data"] = DataSpec(**{**d["data"], "options": dict(d["data"].get("options") or {}),
+                                "features": dict(d["data"].get("features") or {})})
         d["metrics"] = tuple(d.get("metrics") or DEFAULT_METRICS)
         d["model_config"], d["train"] = dict(d.get("model_config") or {}), dict(d.get("train") or {})
         return cls(**d)
@@ -105,29 +103,6 @@ class RunSpec:
         cls = models.get_model_class(self.model)
         values = {**cls.train_defaults, **self.train}
         return cfgmod.from_mapping(TrainConfig, values, "the trainer")
-
-
-FEATURE_DATA_KEYS = ("user_metadata", "features")
-
-
-def _feature_data_keys(d: dict[str, Any], source: str | None) -> dict[str, Any]:
-    """Take the cold-start keys out of a spec document's ``data`` (spec_checks does not list them yet)
-    and check them here: a path or null, and an object of feature options."""
-    data = d.get("data")
-    if not isinstance(data, dict) or not any(k in data for k in FEATURE_DATA_KEYS):
-        return {}
-    data = dict(data)
-    extra = {k: data.pop(k) for k in FEATURE_DATA_KEYS if k in data}
-    d["data"] = data
-    where = f"{source}: " if source else ""
-    if extra.get("user_metadata") is not None and not isinstance(extra["user_metadata"], str):
-        raise ConfigError(f"{where}'data.user_metadata' must be a file path or null.")
-    if extra.get("features") is not None:
-        if not isinstance(extra["features"], dict):
-            raise ConfigError(f"{where}'data.features' must be an object of feature options.")
-        FeatureOptions.from_mapping(extra["features"])
-    extra["features"] = dict(extra.get("features") or {})
-    return extra
 
 
 @dataclass

@@ -19,7 +19,7 @@ from typing import Any
 from recsys_gui.core.errors import ConfigError
 
 SPEC_KEYS = ("data", "model", "split", "model_config", "train", "metrics", "name")
-DATA_PATH_KEYS = ("path", "train", "valid", "test", "item_metadata")
+DATA_PATH_KEYS = ("path", "train", "valid", "test", "item_metadata", "user_metadata")
 
 
 class SpecProblem(Exception):
@@ -66,19 +66,33 @@ def _check_data(data: Any) -> None:
     if not isinstance(data, Mapping):
         raise SpecProblem(f"'data' must be an object (path, train, valid, test, item_metadata, options), "
                           f"got {_shown(data)}.")
-    known = (*DATA_PATH_KEYS, "options")
+    known = (*DATA_PATH_KEYS, "options", "features")
     unknown = [k for k in data if k not in known]
     if unknown:
         raise SpecProblem(f"unknown key 'data.{_plain(unknown[0])}' (known: {', '.join(known)}).")
     for key in DATA_PATH_KEYS:
         if data.get(key) is not None:
             _text(data[key], f"data.{key}", "a file path or null")
+    features = data.get("features")
+    if features is not None:
+        _check_feature_options(features)
     options = data.get("options", {})
     if options is None:
         return
     if not isinstance(options, Mapping):
         raise SpecProblem(f"'data.options' must be an object of loader settings, got {_shown(options)}.")
     _check_load_options(options)
+
+
+def _check_feature_options(features: Any) -> None:
+    from recsys_gui.core.data.features import FeatureOptions
+
+    if not isinstance(features, Mapping):
+        raise SpecProblem(f"'data.features' must be an object of feature options, got {_shown(features)}.")
+    try:
+        FeatureOptions.from_mapping(dict(features))
+    except ConfigError as exc:
+        raise SpecProblem(f"'data.features': {exc}") from None
 
 
 def _check_load_options(options: Mapping[str, Any]) -> None:

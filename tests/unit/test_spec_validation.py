@@ -147,3 +147,14 @@ def test_a_good_spec_file_still_trains(tmp_path, capsys):
     assert cli_main(["train", "--spec", str(path), "--workspace", str(tmp_path / "ws"), "--json"]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out["model"] == "pop" and math.isfinite(out["test"]["ndcg@10"])
+
+
+def test_the_cold_start_keys_of_a_spec_are_checked_where_the_others_are_and_round_trip():
+    spec = RunSpec(data=DataSpec(path="x.csv", user_metadata="users.dat", features={"exclude": ["zip"]}),
+                   model="mf")
+    again = RunSpec.from_dict(json.loads(json.dumps(spec.to_dict())))
+    assert again.data.user_metadata == "users.dat" and again.data.features == {"exclude": ["zip"]}
+    for bad, key in (({"user_metadata": 3}, "data.user_metadata"), ({"features": [1]}, "data.features"),
+                     ({"features": {"colour": 1}}, "data.features")):
+        with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+            RunSpec.from_dict({"data": {"path": "x.csv", **bad}, "model": "mf"}, source="spec.json")
