@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from recsys_gui.core.data.splits import held_out_items
 from recsys_gui.core.errors import ConfigError
 from recsys_gui.core.evaluation.evaluator import Evaluator, breakdown_by_activity, held_out_users
 from recsys_gui.core.session import load_run_model, load_run_split
@@ -36,8 +37,9 @@ def evaluate_run(
     model.set_context(exclude)
     keys = metrics or ",".join(spec.metrics)
     # a held-out-users split's users were never trained on: they are scored through fold-in, as in training
+    # and a cold-items split ranks its held-out items only, as training reported it
     ev = Evaluator(keys, sampled_negatives=sampled_negatives, seed=spec.train_config().seed,
-                   new_users=held_out_users(split))
+                   new_users=held_out_users(split), candidates=held_out_items(split, part))
     res = ev.evaluate(
         model, history=split.known_for_valid(), exclude=exclude, target=target, device=dev, keep_per_user=True
     )
@@ -119,7 +121,7 @@ def compare_runs(
     target = split_b.test if part == "test" else split_b.valid
     model_b.set_context(split_b.known_for_test() if part == "test" else split_b.known_for_valid())
     ev = Evaluator(keys, sampled_negatives=sampled_negatives, seed=spec_b.train_config().seed,
-                   new_users=held_out_users(split_b))
+                   new_users=held_out_users(split_b), candidates=held_out_items(split_b, part))
     res_b = ev.evaluate(
         model_b,
         history=split_b.known_for_valid(),

@@ -113,3 +113,12 @@ def test_mult_vae_reads_item_features_on_the_decoder(tmp_path):
     assert hybrid.test["ndcg@10"] > 1.3 * plain.test["ndcg@10"]
     users = load_run("vh", tmp_path / "ws").top_users_for_new_item("genres=Action", top=5)
     assert all(u.user % 2 == 1 for u in users)
+
+
+def test_evaluating_a_stored_cold_items_run_ranks_its_held_out_items_as_training_reported(tmp_path):
+    from recsys_gui.core.run_evaluation import evaluate_run
+
+    data, movies, _ = _files(tmp_path)
+    out = run_training(_spec(data, movies, "genre-pop"), workspace=tmp_path / "ws")
+    again = evaluate_run(tmp_path / "ws", out.run_id, metrics="ndcg@10", device="cpu")
+    assert again["metrics"]["ndcg@10"] == pytest.approx(out.summary()["test"]["ndcg@10"])
