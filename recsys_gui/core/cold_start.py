@@ -9,9 +9,9 @@ panel) through ``serving.LoadedRun.top_users_for_new_item``.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import torch
@@ -28,33 +28,41 @@ from recsys_gui.core.models.feature_embeddings import FeatureAware, resolve_feat
 
 if TYPE_CHECKING:
     from recsys_gui.core.evaluation.ranking import DeviceCSR
-    from recsys_gui.core.session import RunSpec
 
 
-def resolve_settings(spec: RunSpec, model_name: str, features: FeatureSet | None) -> dict[str, Any]:
-    """The spec's model settings with ``features="auto"`` made concrete (items when the run's item
+class FeatureSources(Protocol):
+    """What a run names for its features: the session's ``DataSpec`` (not imported: it sits above)."""
+
+    item_metadata: str | None
+    user_metadata: str | None
+    features: dict[str, Any]
+
+
+def resolve_settings(model_config: Mapping[str, Any], model_name: str,
+                     features: FeatureSet | None) -> dict[str, Any]:
+    """A run's model settings with ``features="auto"`` made concrete (items when the run's item
     metadata gave features, else none), so the checkpoint records what the run used."""
     cls = models.get_model_class(model_name)
     fields = {f.name for f in dataclasses.fields(cls.config_cls)}
     has_items = features is not None and features.items is not None
-    return resolve_features_setting(spec.model_config, fields, item_metadata=has_items)
+    return resolve_features_setting(model_config, fields, item_metadata=has_items)
 
 
-def run_features(spec: RunSpec, split: Split, cls: type[models.Recommender]) -> FeatureSet | None:
-    """Item features from the split's metadata and user features from the spec's user file, with the
-    spec's feature options; None when the run has neither. A model that needs item features (genre-pop)
+def run_features(data: FeatureSources, split: Split, cls: type[models.Recommender]) -> FeatureSet | None:
+    """Item features from the split's metadata and user features from the run's user file, with its
+    feature options; None when the run has neither. A model that needs item features (genre-pop)
     and gets none is refused here, before a run row exists."""
-    options = FeatureOptions.from_mapping(spec.data.features)
+    options = FeatureOptions.from_mapping(data.features)
     items = fit_features(split.train.item_meta, options)
     users = None
-    if spec.data.user_metadata:
-        frame = load_user_metadata(spec.data.user_metadata, split.train.user_ids)
+    if data.user_metadata:
+        frame = load_user_metadata(data.user_metadata, split.train.user_ids)
         user_options = FeatureOptions(exclude=options.exclude, numeric_bins=options.numeric_bins)
         users = fit_features(frame, user_options)
         if users is None:
-            raise ConfigError(f"user metadata file {spec.data.user_metadata}: no column can be a feature")
+            raise ConfigError(f"user metadata file {data.user_metadata}: no column can be a feature")
     if items is None and getattr(cls, "needs_item_features", False):
-        why = ("its item metadata has no usable column" if spec.data.item_metadata
+        why = ("its item metadata has no usable column" if data.item_metadata
                else "pass an item metadata file with --items-meta FILE (genres, categories, tags)")
         raise ConfigError(f"{cls.label} ranks items by their features and this run has none: {why}.")
     return None if items is None and users is None else FeatureSet(items=items, users=users)

@@ -210,10 +210,11 @@ def run_training(
     if split is None:
         split, report = load_split(spec, seed=tcfg.seed)
     check_scores_held_out_users(models.get_model_class(model_name), split)
-    features = cold_start.run_features(spec, split, models.get_model_class(model_name))
+    features = cold_start.run_features(spec.data, split, models.get_model_class(model_name))
     if features is not None:
         report["features"] = features.report()
-    model_config = models.make_config(model_name, cold_start.resolve_settings(spec, model_name, features))
+    settings = cold_start.resolve_settings(spec.model_config, model_name, features)
+    model_config = models.make_config(model_name, settings)
     seed_everything(tcfg.seed, 0)  # identical initial weights on every rank
     model = models.build_model(model_name, model_config, split.n_users, split.n_items)
     cold_start.attach(model, features)
