@@ -265,6 +265,14 @@ class Check:
         return {"seed": SEED, "device": self.plan.device, **extra}
 
     # --- data sets -----------------------------------------------------------------------------
+    def items_meta(self, key: str) -> Path:
+        """The item metadata beside a smoke data set: ml-100k's ``u.item`` for P1, else the sample's."""
+        if key.startswith("p1"):
+            found = self.shared_file("datasets", "ml-100k", "u.item")
+            if found is not None:
+                return found
+        return SAMPLE / "items.csv"
+
     def p1_data(self) -> tuple[str, Any, str]:
         """P1 (RecBole's ml-100k split), or the bundled sample data split 8:1:1 without ../shared."""
         from recsys_gui.core.session import DataSpec
@@ -396,9 +404,12 @@ def point_smoke(c: Check, families: tuple[str, ...]) -> None:
             config = {"pretrain_epochs": 1} if name == "cnn" else {}  # ConvNCF's 20 MF epochs: not a smoke
             if c.plan.dry:
                 config = dict(cls.test_config)
-            spec = RunSpec(data=data, model=name, split=split_text, model_config=config, metrics=METRICS,
+            model_data, split_key = data, key
+            if getattr(cls, "needs_item_features", False):  # genre-pop ranks by genres: give it the items file
+                model_data, split_key = replace(data, item_metadata=str(c.items_meta(key))), f"{key}+items"
+            spec = RunSpec(data=model_data, model=name, split=split_text, model_config=config, metrics=METRICS,
                            train=c.train_options(epochs=c.plan.smoke_epochs, eval_every_n_epochs=1))
-            s, watch = c.train(spec, c.split(key, spec), c.plan.smoke_cap_s)
+            s, watch = c.train(spec, c.split(split_key, spec), c.plan.smoke_cap_s)
             nd = s["test"].get("ndcg@10", math.nan)
             good = math.isfinite(nd) and (nd > 0 or c.plan.dry) and not watch.capped
             c.table.add(Row(f"smoke {name}", "trains + evaluates on the device", f"NDCG@10 {nd:.4f}",
