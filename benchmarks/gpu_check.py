@@ -405,9 +405,10 @@ def point_smoke(c: Check, families: tuple[str, ...]) -> None:
             if c.plan.dry:
                 config = dict(cls.test_config)
             model_data, split_key = data, key
-            if getattr(cls, "needs_item_features", False):  # genre-pop ranks by genres: give it the items file
+            if getattr(cls, "needs_item_features", False):  # genre-pop ranks by genres: the items file
                 model_data, split_key = replace(data, item_metadata=str(c.items_meta(key))), f"{key}+items"
-            spec = RunSpec(data=model_data, model=name, split=split_text, model_config=config, metrics=METRICS,
+            spec = RunSpec(data=model_data, model=name, split=split_text, model_config=config,
+                           metrics=METRICS,
                            train=c.train_options(epochs=c.plan.smoke_epochs, eval_every_n_epochs=1))
             s, watch = c.train(spec, c.split(split_key, spec), c.plan.smoke_cap_s)
             nd = s["test"].get("ndcg@10", math.nan)

@@ -8,6 +8,7 @@ where it is affordable, and implicit's BPR epoch on the full matrix when implici
 distinct pairs, 80% of them per the random split the CLI's default makes as the training rows.
 
     .venv/bin/python benchmarks/scale_epoch.py [--fractions 0.01,0.1,1] [--negatives 1] [--dense-upto 0.1]
+        [--batch-size 4096 --row-min-batch 1]  # row-wise steps on batches under MF.ROW_MIN_BATCH
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ml20m_shaped import N_ROWS, ml20m_shaped  # beside this file
 from recsys_gui.core.config import TrainConfig
 from recsys_gui.core.data.interactions import InteractionData, Split
 from recsys_gui.core.models.base import build_model
+from recsys_gui.core.models.mf import MF
 from recsys_gui.core.training.trainer import Trainer
 from recsys_gui.process_setup import configure_allocator
 
@@ -39,9 +41,10 @@ def training_rows(fraction: float, seed: int = 0) -> InteractionData:
     return InteractionData(u, i, np.ones(len(u), np.float32), None, users, items)
 
 
-def mf_epoch(train: InteractionData, updates: str, negatives: int) -> float:
+def mf_epoch(train: InteractionData, updates: str, negatives: int, batch_size: int | None = None) -> float:
     model = build_model("mf", {"updates": updates, "negatives": negatives}, train.n_users, train.n_items)
-    cfg = TrainConfig(**{**dict(model.train_defaults), "epochs": 1, "device": "cpu", "seed": 0})
+    batch = {"batch_size": batch_size} if batch_size else {}
+    cfg = TrainConfig(**{**dict(model.train_defaults), "epochs": 1, "device": "cpu", "seed": 0, **batch})
     fit = Trainer(cfg).fit(model, Split(train, None, train), torch.device("cpu"))
     return fit.seconds_per_epoch
 
@@ -101,7 +104,12 @@ def main() -> None:
     ap.add_argument("--dense-upto", type=float, default=0.1, help="also time dense Adam up to this fraction")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--crossover", action="store_true", help="only the dense/rows step time by table size")
+    ap.add_argument("--batch-size", type=int, default=None, help="pairs per step (default: MF's)")
+    ap.add_argument("--row-min-batch", type=int, default=None,
+                    help="lower MF.ROW_MIN_BATCH to time row-wise steps on smaller batches")
     args = ap.parse_args()
+    if args.row_min_batch is not None:
+        MF.ROW_MIN_BATCH = args.row_min_batch
     configure_allocator()  # as the CLI and the window do: steps reuse their buffers
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -116,7 +124,7 @@ def main() -> None:
         pairs = len(train) * args.negatives
         modes = ["rows"] + (["dense"] if fraction <= args.dense_upto else [])
         for mode in modes:
-            s = mf_epoch(train, mode, args.negatives)
+            s = mf_epoch(train, mode, args.negatives, args.batch_size)
             if mode == "rows":
                 per_pair.append(s / pairs * 1e6)
             print(f"{fraction:>6.0%} {len(train):>12,} {mode:>8} {s:>8.2f} {s / pairs * 1e6:>8.3f}")

@@ -46,9 +46,10 @@ def configure_allocator() -> bool:
 def configure_openmp() -> None:
     """Let torch's idle OpenMP threads sleep rather than spin (``OMP_WAIT_POLICY=PASSIVE``), unless the
     user chose a policy. With more busy threads than cores (a second program, the window's own work)
-    a spinning thread waits for a descheduled one at every parallel operation: one MF epoch on a busy
-    2-core machine took 6.6 to 76 s spinning against 1.3 to 1.9 s sleeping, and iALS 5.6x implicit's
-    time against 0.94x (benchmarks/README.md, "Scale"). Read when torch loads: call before importing it.
+    a spinning thread waits for a descheduled one at every parallel operation, and epochs took 10 to
+    50 times as long, erratically; sleeping costs a wake-up per operator instead, which the hot loops
+    amortise with large steps (row-wise MF's ``ROW_MIN_BATCH``). Figures: benchmarks/README.md,
+    "Scale". Read when torch loads: call before importing it.
     """
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 

@@ -11,8 +11,10 @@ from recsys_gui.core.data.batching import PairBatch, PositiveIndex, sample_negat
 from recsys_gui.core.evaluation.evaluator import Evaluator
 from recsys_gui.core.models import kernels
 from recsys_gui.core.models.base import StepContext, build_model
+from recsys_gui.core.models.mf import MF
 from recsys_gui.core.models.row_updates import ROW_UPDATES_MIN_ENTRIES, RowAdagrad, bpr_row_gradients
-from recsys_gui.core.training.trainer import Trainer
+from recsys_gui.core.training.distributed import DistContext
+from recsys_gui.core.training.trainer import Trainer, make_batcher
 from tests.conftest import tiny_split
 
 CPU = torch.device("cpu")
@@ -116,6 +118,19 @@ def test_mf_updates_rows_for_large_tables_on_the_cpu_and_whole_tables_otherwise(
     explicit = build_model("mf", {"updates": "rows", "loss": "mse"}, split.n_users, split.n_items)
     explicit.prepare(split.train)
     assert not explicit.capabilities.manual_optimization  # ratings train through autograd
+
+
+def test_row_wise_mf_trains_in_batches_of_at_least_its_minimum_and_dense_mf_in_the_asked_size():
+    split = tiny_split()
+    cfg = TrainConfig(batch_size=64)
+    for updates, expected in (("rows", MF.ROW_MIN_BATCH), ("dense", 64)):
+        model = build_model("mf", {"updates": updates}, split.n_users, split.n_items)
+        model.prepare(split.train)
+        assert make_batcher(model, split, cfg, CPU, DistContext()).batch_size == expected
+    big = TrainConfig(batch_size=2 * MF.ROW_MIN_BATCH)  # a larger request is kept
+    model = build_model("mf", {"updates": "rows"}, split.n_users, split.n_items)
+    model.prepare(split.train)
+    assert make_batcher(model, split, big, CPU, DistContext()).batch_size == 2 * MF.ROW_MIN_BATCH
 
 
 def test_a_row_wise_mf_step_leaves_rows_outside_the_batch_as_they_were():

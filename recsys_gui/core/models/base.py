@@ -73,6 +73,9 @@ class BatchOptions:
 
     negatives: int = 1  # sampled negatives per positive ("pairs", "pointwise")
     max_len: int = 50  # most recent items per sequence ("sequences")
+    # The smallest batch the model's step is efficient at: the trainer takes the larger of this and
+    # ``batch_size``. Row-wise MF sets it, since each of its steps has a fixed cost in thread wake-ups.
+    min_batch_size: int = 1
 
 
 @dataclass(frozen=True)

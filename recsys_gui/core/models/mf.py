@@ -43,8 +43,8 @@ class MFConfig(EmbeddingConfig):
                          min=0.0, max=1.0)
     updates: str = setting("auto", "Embedding updates",
                            "rows: each step updates only the rows its batch used (row-wise Adagrad, "
-                           "fast for large tables on the CPU); dense: Adam over the whole tables; "
-                           "auto: rows for large tables on the CPU.",
+                           "fast for large tables on the CPU; batches of at least 32,768 pairs); "
+                           "dense: Adam over the whole tables; auto: rows for large tables on the CPU.",
                            choices=("auto", "dense", "rows"))
     # Optional: the settings reader turns the text "none" into None, which here means ids only.
     features: str | None = setting("auto", "Features", FEATURES_HELP, choices=FEATURE_CHOICES)
@@ -83,7 +83,8 @@ class MF(HybridEmbeddings, Recommender):
             self.register_buffer("global_mean", torch.zeros(()))
 
     def batch_options(self) -> BatchOptions:
-        return BatchOptions(negatives=self.config.negatives)
+        rows = getattr(self, "rowwise", False)
+        return BatchOptions(negatives=self.config.negatives, min_batch_size=self.ROW_MIN_BATCH if rows else 1)
 
     def prepare(self, train: InteractionData) -> None:
         self._hybrid_prepare(train)
@@ -102,6 +103,11 @@ class MF(HybridEmbeddings, Recommender):
         return super().configure_optimizers(train)
 
     ROW_LR_SCALE: ClassVar[float] = 20.0
+    # Row-wise steps take batches of at least this many pairs: each parallel operator of a step costs
+    # a thread wake-up whatever its size, so small batches spent most of an epoch waking sleeping
+    # OpenMP threads; at this size they no longer do, and P3's quality rose rather than fell
+    # (benchmarks/README.md, "Scale").
+    ROW_MIN_BATCH: ClassVar[int] = 32_768
 
     def forward(self, batch: PairBatch | PointBatch) -> Losses:
         if isinstance(batch, PointBatch):  # explicit ratings

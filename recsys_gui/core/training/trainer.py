@@ -382,7 +382,7 @@ def make_batcher(model: Recommender, split: Split, cfg: TrainConfig, device: tor
     caps, opts = model.capabilities, model.batch_options()
     # ``batch_size`` is the global batch: each of N ranks takes 1/N of it, so N processes make the same
     # optimiser steps on the same amount of data as one (DDP averages the ranks' gradients).
-    per_rank = max(1, cfg.batch_size // dist.world_size)
+    per_rank = max(1, max(cfg.batch_size, opts.min_batch_size) // dist.world_size)
     if caps.batch_kind == "sequences":
         from recsys_gui.core.data.sequences import SequenceBatcher
 
