@@ -119,7 +119,8 @@ def top_users_for_new_item(model: models.Recommender, features: str, *, history:
     rows_source = getattr(model, "item_rows", None)
     if not isinstance(model, FeatureAware) or rows_source is None:
         raise RecsysError(f"{model.label} does not read item features, so it cannot score a new item by "
-                          "its features: train MF with --set features=items (or genre-pop) and --items-meta.")
+                          "its features: train MF, iALS or Mult-VAE with --set features=items (or "
+                          "genre-pop) and --items-meta.")
     if top < 1:
         raise RecsysError(f"The number of users must be at least 1 (got {top}).")
     row = rows_source.features.encode_text(features)

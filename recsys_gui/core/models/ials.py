@@ -19,6 +19,13 @@ One trainer epoch is one alternating sweep: the items are solved at the start of
 validation curves, early stopping, the stop button and checkpoints work as for every other model.
 After an epoch every trained user is solved against the current items, exactly as ``fold_in`` solves
 a new user.
+
+With features (``features``: items, users or both) a vector is its id part plus the sum of its
+feature vectors, as in the hybrid MF, solved the ALS way: the feature vectors W are the ridge
+regression of the trained rows' vectors on their features (refitted after every sweep), each trained
+row is regularised towards its feature part X·W instead of towards zero (λ‖y − X·W‖²), and a row
+with no interactions (a cold item, a new item given by its features) is X·W itself. With
+uninformative features W tends to zero and the model is plain iALS.
 """
 
 from __future__ import annotations
@@ -28,11 +35,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import ClassVar
 
+import scipy.sparse as sp
 import torch
 from torch import Tensor, nn
 
 from recsys_gui.core.config import TrainConfig, setting
 from recsys_gui.core.data.batching import RowBatch
+from recsys_gui.core.data.features import FeatureMatrix
 from recsys_gui.core.data.interactions import InteractionData
 from recsys_gui.core.errors import ConfigError
 from recsys_gui.core.models.base import (
@@ -43,8 +52,20 @@ from recsys_gui.core.models.base import (
     StepContext,
     inference,
 )
+from recsys_gui.core.models.feature_embeddings import (
+    FEATURE_CHOICES,
+    FEATURES_HELP,
+    FeatureAware,
+    FeatureRows,
+    pool_new,
+    trained_mask,
+)
 
 GRAM_CELLS = 2**22  # float64 cells of per-row Gram matrices (and their Khatri-Rao factors) built at once
+# Ridge of the feature map, relative to the mean squared feature weight per column: keeps the vectors
+# of rare features (a word of a title) near zero without shrinking those of common ones (a genre).
+FEATURE_RIDGE = 0.1
+FEATURE_CG_STEPS = 25  # per refit, warm-started from the last map: the map moves little between sweeps
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,6 +87,8 @@ class IALSConfig(EmbeddingConfig):
                             min=1, max=64, advanced=True)
     init_std: float = setting(0.01, "Initial std", "Standard deviation of the random initial vectors.",
                               min=0.0, max=10.0, advanced=True)
+    # Optional: the settings reader turns the text "none" into None, which here means ids only.
+    features: str | None = setting("auto", "Features", FEATURES_HELP, choices=FEATURE_CHOICES)
 
 
 @dataclass(frozen=True)
@@ -109,26 +132,59 @@ class Pattern:
 
 
 def solve_rows(pattern: Pattern, other: Tensor, alpha: float, reg: Tensor, start: Tensor | None,
-               cg_steps: int | None) -> tuple[Tensor, Tensor]:
+               cg_steps: int | None, prior: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """Every row's iALS least squares against the fixed ``other`` factors [n_cols, d].
 
-    Minimises Σ_j c_rj (p_rj − x_r·y_j)² + reg_r ‖x_r‖² for each row r of ``pattern``: (YᵀY + α·Y_rᵀY_r
-    + reg_r I) x_r = (1 + α)·Y_rᵀ1. ``cg_steps``: that many conjugate-gradient steps from ``start``
-    (zeros when None); None: exact, by Cholesky in double precision. Returns the vectors [rows, d] and
-    each row's objective, its part of the iALS loss.
+    Minimises Σ_j c_rj (p_rj − x_r·y_j)² + reg_r ‖x_r − m_r‖² for each row r of ``pattern``, with m
+    the ``prior`` [rows, d] (zeros when None): (YᵀY + α·Y_rᵀY_r + reg_r I) x_r = (1 + α)·Y_rᵀ1 + reg_r·m_r.
+    ``cg_steps``: that many conjugate-gradient steps from ``start`` (zeros when None); None: exact, by
+    Cholesky in double precision. Returns the vectors [rows, d] and each row's objective, its part of
+    the iALS loss.
     """
     gram = other.T @ other
     matrix = pattern.matrix(other.dtype)
     b = (1.0 + alpha) * (matrix @ other)
+    if prior is not None:
+        b.addcmul_(reg.unsqueeze(1), prior)
     if cg_steps is None:
         x = _exact(pattern, other, gram, alpha, reg)
         r = torch.zeros_like(x)
     else:
         x = start.clone() if start is not None else torch.zeros_like(b)
         x, r = _conjugate_gradient(matrix, other, gram, alpha, reg, b, x, cg_steps)
-    # f(x) = xᵀAx − 2bᵀx + (1 + α)·n_r and Ax = b − r, so f = (1 + α)·n_r − x·(b + r).
+    # f(x) = xᵀAx − 2bᵀx + (1 + α)·n_r + reg_r‖m_r‖² and Ax = b − r, so f = (1 + α)·n_r − x·(b + r) + ….
     objective = (1.0 + alpha) * pattern.counts().to(x.dtype) - (x * (b + r)).sum(1)
+    if prior is not None:
+        objective = objective + reg * prior.pow(2).sum(1)
     return x, objective
+
+
+def ridge_map(features: Tensor, target: Tensor, start: Tensor, steps: int) -> Tensor:
+    """W [n_features, d] minimising ‖X·W − target‖² + μ‖W‖² by ``steps`` conjugate-gradient steps from
+    ``start``, for the sparse X = ``features`` [rows, n_features] (rows to leave out scaled to zero).
+
+    Only sparse products with X, so a large text vocabulary costs its nonzeros, not n_features².
+    μ is ``FEATURE_RIDGE`` times the mean squared weight per column.
+    """
+    xt = features.t()
+    mu = FEATURE_RIDGE * float(features.values().pow(2).sum()) / max(features.shape[1], 1)
+
+    def normal(w: Tensor) -> Tensor:  # (XᵀX + μI)·w
+        return torch.sparse.mm(xt, torch.sparse.mm(features, w)).add_(w, alpha=mu)
+
+    w = start.clone()
+    r = torch.sparse.mm(xt, target) - normal(w)
+    p = r.clone()
+    rs = (r * r).sum(0)  # each column of W is its own system with the same matrix
+    for _ in range(steps):
+        ap = normal(p)
+        step = rs / (p * ap).sum(0).clamp(min=1e-30)
+        w.addcmul_(step.unsqueeze(0), p)
+        r.addcmul_(step.unsqueeze(0), ap, value=-1.0)
+        rs_next = (r * r).sum(0)
+        p = torch.addcmul(r, (rs_next / rs.clamp(min=1e-30)).unsqueeze(0), p)
+        rs = rs_next
+    return w
 
 
 def _conjugate_gradient(matrix: Tensor, other: Tensor, gram: Tensor, alpha: float, reg: Tensor, b: Tensor,
@@ -203,7 +259,7 @@ class _ClosedForm(torch.optim.Optimizer):
         return None
 
 
-class IALS(Recommender):
+class IALS(FeatureAware, Recommender):
     name = "ials"
     label = "iALS (alternating least squares)"
     family = "MF"
@@ -230,12 +286,52 @@ class IALS(Recommender):
         self.register_buffer("item_crow", torch.zeros(n_items + 1, dtype=torch.long), persistent=False)
         self.register_buffer("item_col", torch.zeros(0, dtype=torch.long), persistent=False)
         self.register_buffer("item_reg", torch.full((n_items,), float(config.reg)), persistent=False)
+        self.item_rows: FeatureRows | None = None
+        self.user_rows: FeatureRows | None = None
+        self.item_map: nn.Parameter | None = None  # W of the items' features [n_features, d]
+        self.user_map: nn.Parameter | None = None
+        self.register_buffer("item_trained", torch.ones(n_items, dtype=torch.bool))
+        self.register_buffer("user_trained", torch.ones(n_users, dtype=torch.bool))
+
+    # --- features -------------------------------------------------------------------------------
+    def wanted_sides(self) -> tuple[bool, bool]:
+        mode = self.config.features
+        return mode in ("items", "both", "auto"), mode in ("users", "both")
+
+    @property
+    def uses_features(self) -> bool:
+        return self.item_rows is not None or self.user_rows is not None
+
+    def _use_features(self, items: FeatureMatrix | None, users: FeatureMatrix | None) -> None:
+        d, device = self.config.embedding_dim, self.item_factors.device
+        if items is not None:
+            self.item_rows = FeatureRows(items).to(device)
+            self.item_map = nn.Parameter(torch.zeros(items.n_features, d, device=device), requires_grad=False)
+        if users is not None:
+            self.user_rows = FeatureRows(users).to(device)
+            self.user_map = nn.Parameter(torch.zeros(users.n_features, d, device=device), requires_grad=False)
+
+    def _refit_map(self, rows: FeatureRows | None, w: nn.Parameter | None, factors: Tensor,
+                   trained: Tensor) -> Tensor | None:
+        """Refit one side's feature map on its trained rows, give the untrained rows their feature
+        part, and return every row's prior X·W (None without features on that side)."""
+        if rows is None or w is None:
+            return None
+        x = rows.sparse(trained.to(factors.dtype))
+        w.copy_(ridge_map(x, factors, w, FEATURE_CG_STEPS))
+        prior = rows.pool_all(w)
+        factors[~trained] = prior[~trained]
+        return prior
 
     # --- training -------------------------------------------------------------------------------
     def prepare(self, train: InteractionData) -> None:
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             raise ConfigError("iALS trains in one process (each sweep needs every user's vector); "
                               "start it without torchrun.")
+        self.features_from_training(train)
+        self.item_trained.copy_(trained_mask(train.item_counts(), self.n_items))
+        self.user_trained.copy_(trained_mask(train.user_counts(), self.n_users))
+        self._user_prior: Tensor | None = None
         csc = train.to_csr().tocsc()  # item-major, duplicates merged
         device = self.item_factors.device
         self.item_crow = torch.as_tensor(csc.indptr, dtype=torch.long, device=device)
@@ -257,12 +353,17 @@ class IALS(Recommender):
         return [_ClosedForm(self.parameters())]
 
     def on_epoch_start(self, epoch: int, n_epochs: int) -> None:
-        """The item half of the sweep: every item against the current user vectors."""
+        """The item half of the sweep: every item against the current user vectors (with features:
+        the users' map refitted first, the items' after)."""
         with self._solving():
+            self._user_prior = self._refit_map(self.user_rows, self.user_map, self.user_factors,
+                                               self.user_trained)
+            prior = self.item_rows.pool_all(self.item_map) if self.item_rows is not None else None
             pattern = Pattern(self.item_crow, self.item_col, self.n_users)
             y, _ = solve_rows(pattern, self.user_factors, self.config.alpha, self.item_reg,
-                              self.item_factors, self._cg_steps())
+                              self.item_factors, self._cg_steps(), prior)
             self.item_factors.copy_(y)
+            self._refit_map(self.item_rows, self.item_map, self.item_factors, self.item_trained)
 
     def training_step(self, batch: RowBatch, ctx: StepContext) -> Losses:
         """The user half, for this batch's users. ``loss``: the iALS objective per user (the items'
@@ -270,9 +371,14 @@ class IALS(Recommender):
         with self._solving():
             pattern = Pattern.from_batch(batch)
             reg = self._scaled_reg(pattern.counts(), self.n_items, self.user_weight_mean)
+            prior = getattr(self, "_user_prior", None)
             x, objective = solve_rows(pattern, self.item_factors, self.config.alpha, reg,
-                                      self.user_factors[batch.users], self._cg_steps())
-            self.user_factors[batch.users] = x
+                                      self.user_factors[batch.users], self._cg_steps(),
+                                      None if prior is None else prior[batch.users])
+            # A user without training rows keeps its feature part (the solve would shrink it to zero).
+            keep = self.user_trained[batch.users] if prior is not None else None
+            self.user_factors[batch.users] = x if keep is None else torch.where(
+                keep.unsqueeze(1), x, self.user_factors[batch.users])
             item_l2 = (self.item_reg * self.item_factors.pow(2).sum(1)).sum() / max(self.n_users, 1)
             user_l2 = (reg * x.pow(2).sum(1)).mean()
             return {"loss": objective.mean() + item_l2, "l2": user_l2 + item_l2}
@@ -297,6 +403,14 @@ class IALS(Recommender):
             reg = self._scaled_reg(pattern.counts(), self.n_items, self.user_weight_mean)
             x, _ = solve_rows(pattern, self.item_factors, self.config.alpha, reg, None, None)
             return x
+
+    def score_new_items(self, rows: sp.csr_matrix, users: Tensor, history: Tensor | None = None) -> Tensor:
+        """Scores [B, n] for items given only by their feature rows: their feature part X·W."""
+        if self.item_rows is None or self.item_map is None:
+            raise ConfigError(f"{self.label} was trained without item features, so a new item cannot be "
+                              "scored: train it with --set features=items and --items-meta FILE")
+        with inference(self):
+            return self.user_factors[users] @ pool_new(self.item_rows.features, rows, self.item_map).T
 
     def score_new_users(self, history: Tensor, order: Tensor | None = None) -> Tensor:
         with inference(self):

@@ -38,7 +38,7 @@ from recsys_gui.gui.widgets import Message
 
 FILTER_FROM = 12  # a multi-valued column with more values than this gets a filter line
 LIST_ROWS = 8  # rows a value list shows before it scrolls
-NO_FEATURES = ("{model} reads no item features, so it cannot place a new item: train MF or Mult-VAE "
+NO_FEATURES = ("{model} reads no item features, so it cannot place a new item: train MF, iALS or Mult-VAE "
                "with an item metadata file (setting features=items), or genre-pop, to ask who would get one.")
 DESCRIBE = "Pick feature values on the left to describe a new item."
 
