@@ -22,6 +22,26 @@ SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "interactions.csv
 LONG = 120_000  # ms: generous upper bounds for waits on a loaded 2-core machine, never a timing assertion
 
 
+# --------------------------------------------------------------------------------- one page alone
+
+
+def open_page(qtbot: Any, panel_cls: type, workspace: Path | str, size: tuple[int, int] | None = (1300, 850)):
+    """``panel_cls`` on an AppState over ``workspace``'s stored runs, shown at ``size`` and told that
+    the runs changed, as the window does when a page first opens."""
+    from recsys_gui.gui import services
+    from recsys_gui.gui.state import AppState
+
+    state = AppState(workspace)
+    state.runs = services.list_runs(str(workspace))
+    panel = panel_cls(state)
+    qtbot.addWidget(panel)
+    if size is not None:
+        panel.resize(*size)
+    panel.show()
+    state.runs_changed.emit()
+    return panel
+
+
 # --------------------------------------------------------------------------------- workflow steps
 
 

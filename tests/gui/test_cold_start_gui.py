@@ -132,18 +132,10 @@ def runs(tmp_path_factory):
 
 @pytest.fixture
 def page(qtbot, runs):
-    from recsys_gui.gui import services
     from recsys_gui.gui.panels.whatif import WhatIfPanel
-    from recsys_gui.gui.state import AppState
+    from tests.gui import drive
 
-    state = AppState(runs)
-    state.runs = services.list_runs(str(runs))
-    panel = WhatIfPanel(state)
-    qtbot.addWidget(panel)
-    panel.resize(1300, 850)
-    panel.show()
-    state.runs_changed.emit()
-    return panel
+    return drive.open_page(qtbot, WhatIfPanel, runs)
 
 
 def _choose(qtbot, panel, run_id):

@@ -40,18 +40,10 @@ def three_runs(tmp_path_factory):
 
 
 def _page(qtbot, ws):
-    from recsys_gui.gui import services
     from recsys_gui.gui.panels.compare.panel import ComparePanel
-    from recsys_gui.gui.state import AppState
+    from tests.gui import drive
 
-    state = AppState(ws)
-    state.runs = services.list_runs(str(ws))
-    page = ComparePanel(state)
-    qtbot.addWidget(page)
-    page.resize(1300, 900)
-    page.show()
-    state.runs_changed.emit()
-    return page
+    return drive.open_page(qtbot, ComparePanel, ws, size=(1300, 900))
 
 
 def test_three_selected_runs_give_three_holm_adjusted_pairs(qtbot, three_runs, tmp_path):

@@ -39,15 +39,10 @@ def trained(tmp_path_factory):
 @pytest.fixture
 def page(qtbot, trained):
     from recsys_gui.gui.panels.export_panel import ExportPanel
-    from recsys_gui.gui.state import AppState
+    from tests.gui import drive
 
     ws, run_id, _ = trained
-    state = AppState(ws)
-    state.runs = services.list_runs(str(ws))
-    panel = ExportPanel(state)
-    qtbot.addWidget(panel)
-    panel.show()
-    state.runs_changed.emit()
+    panel = drive.open_page(qtbot, ExportPanel, ws, size=None)
     panel.picker.select(run_id)
     return panel
 

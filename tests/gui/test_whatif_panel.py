@@ -59,18 +59,11 @@ def direct(trained):
 
 @pytest.fixture
 def page(qtbot, trained):
-    from recsys_gui.gui import services
     from recsys_gui.gui.panels.whatif import WhatIfPanel
-    from recsys_gui.gui.state import AppState
+    from tests.gui import drive
 
     ws, ids = trained
-    state = AppState(ws)
-    state.runs = services.list_runs(str(ws))
-    panel = WhatIfPanel(state)
-    qtbot.addWidget(panel)
-    panel.resize(1300, 850)
-    panel.show()
-    state.runs_changed.emit()
+    panel = drive.open_page(qtbot, WhatIfPanel, ws)
     panel.picker.select(ids["ease"])
     qtbot.waitUntil(lambda: panel.runs.cached(ids["ease"]) is not None, timeout=WAIT)
     return panel
@@ -243,19 +236,11 @@ def test_gui_thread_free_while_the_lists_follow_the_basket(qtbot, trained, direc
     """Heartbeat on the GUI thread (tests/gui/drive.py) while a run loads, while the basket changes
     item by item (each change waited for until its list is drawn), and while a template fills the
     basket: the page's own work and its waits for the workers stay under a frame-scale 100 ms."""
-    from recsys_gui.gui import services
     from recsys_gui.gui.panels.whatif import WhatIfPanel
-    from recsys_gui.gui.state import AppState
     from tests.gui import drive
 
     ws, ids = trained
-    state = AppState(ws)
-    state.runs = services.list_runs(str(ws))
-    panel = WhatIfPanel(state)
-    qtbot.addWidget(panel)
-    panel.resize(1300, 850)
-    panel.show()
-    state.runs_changed.emit()
+    panel = drive.open_page(qtbot, WhatIfPanel, ws)
     hb = drive.Heartbeat(10)
     with hb.measure("whatif_load"):
         panel.picker.select(ids["ease"])
