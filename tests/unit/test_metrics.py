@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -149,3 +150,17 @@ def test_sampled_protocol_is_labelled_and_ranks_against_negatives():
     res = Evaluator(["hit@1"], sampled_negatives=5).evaluate(FixedScores(table), history=known, exclude=known,
                                                               target=target, device=torch.device("cpu"))
     assert res.metrics["hit@1"] == pytest.approx(0.5)
+
+
+def test_membership_of_the_top_k_matches_the_dense_rows_it_replaces():
+    from recsys_gui.core.evaluation.ranking import DeviceCSR
+
+    rng = np.random.default_rng(0)
+    users, items = rng.integers(0, 30, 400), rng.integers(0, 50, 400)  # duplicates and empty rows
+    data = InteractionData(users, items, np.ones(400, np.float32), None, pd.RangeIndex(35), pd.RangeIndex(50))
+    csr = DeviceCSR(data, torch.device("cpu"))
+    batch = torch.tensor([3, 0, 31, 7, 3])  # a repeated user, a user with no rows
+    top = torch.as_tensor(rng.integers(0, 50, (5, 12)))
+    expected = csr.dense(batch, dtype=torch.bool).gather(1, top)
+    assert torch.equal(csr.contains(batch, top), expected)
+    assert expected.any()

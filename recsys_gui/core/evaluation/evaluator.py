@@ -180,8 +180,7 @@ class Evaluator:
                     per_user[key].append(v)
             elif kmax:
                 idx, _ = topk_for_users(scorer, ub, k=kmax, history=hist, exclude=excl, allow_items=allow)
-                rows = tgt.dense(ub, dtype=torch.float64)
-                hits = rows.gather(1, idx)
+                hits = tgt.contains(ub, idx).double()
                 if seg is not None:
                     seg_found += torch.bincount(seg[idx][hits > 0], minlength=len(ITEM_SEGMENTS)).double()
                 for s in ranking:

@@ -24,6 +24,7 @@ class DeviceCSR:
 
     def __init__(self, data: InteractionData, device: torch.device, *, values: bool = False) -> None:
         csr = data.to_csr(binary=not values)
+        csr.sort_indices()  # a no-op after ``to_csr``'s merge of duplicates; ``contains`` relies on it
         self.n_users, self.n_items = csr.shape
         self.device = device
         self.indptr = torch.as_tensor(csr.indptr.astype(np.int64), device=device)
@@ -46,6 +47,18 @@ class DeviceCSR:
         """(local row, item) of every stored entry of the given users' rows, vectorised."""
         local, at = self._entries(users)
         return local, self.indices[at]
+
+    def contains(self, users: Tensor, items: Tensor) -> Tensor:
+        """Bool [B, k]: whether user ``users[b]`` has item ``items[b, j]`` stored. A sorted search over
+        the batch's entries: no dense [B, n_items] row (0.4 GB a batch for ML-20M's catalogue in the
+        float64 the metrics take, most of a full evaluation's time in allocating it)."""
+        local, at = self._entries(users)
+        keys = local * self.n_items + self.indices[at]  # ascending: rows in order, items sorted in a row
+        if keys.numel() == 0:
+            return torch.zeros(items.shape, dtype=torch.bool, device=items.device)
+        query = torch.arange(users.numel(), device=items.device).unsqueeze(1) * self.n_items + items
+        pos = torch.searchsorted(keys, query).clamp_(max=keys.numel() - 1)
+        return keys[pos] == query
 
     def dense(self, users: Tensor, dtype: torch.dtype = torch.float32) -> Tensor:
         out = torch.zeros(users.numel(), self.n_items, dtype=dtype, device=self.device)
