@@ -46,6 +46,8 @@ def test_default_space_comes_from_the_settings_with_log_scales_for_rates_and_wid
 
 def test_closed_form_models_search_no_trainer_settings():
     assert set(_params(search_space("ease"))) == {"reg"}
+    # iALS trains epoch by epoch but solves in closed form: its own settings, no lr or batch size
+    assert set(_params(search_space("ials"))) == {"embedding_dim", "alpha", "reg", "reg_exponent"}
     with pytest.raises(ConfigError, match="no settings to search"):
         search_space("pop")
 

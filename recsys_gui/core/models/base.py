@@ -116,6 +116,9 @@ class Recommender(nn.Module):
     test_config: ClassVar[Mapping[str, Any]] = {}
     # Settings older versions had: dropped when an old checkpoint or spec is read.
     retired_settings: ClassVar[tuple[str, ...]] = ()
+    # Whether the trainer's learning rate and batch size change what the model learns (a search
+    # leaves them out of its default space otherwise: iALS solves in closed form, epoch by epoch).
+    tunes_trainer: ClassVar[bool] = True
 
     def __init__(self, config: ModelConfig, n_users: int, n_items: int) -> None:
         super().__init__()

@@ -271,6 +271,7 @@ class IALS(FeatureAware, Recommender):
                                 item_embeddings=True)
     # One batch holds every user (the batcher's cheapest epoch); a smaller batch size gives the same
     # result, since the item side is fixed for the whole user sweep.
+    tunes_trainer: ClassVar[bool] = False
     train_defaults: ClassVar = {"epochs": 15, "batch_size": 1_000_000, "patience": 3}
     test_config: ClassVar = {"embedding_dim": 8}
     config: IALSConfig

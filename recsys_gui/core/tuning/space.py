@@ -131,7 +131,8 @@ def search_space(model: str, overrides: str | None = None, *, base_train: Mappin
     for f in dataclasses.fields(TrainConfig):
         fields.setdefault(f.name, ("train", TrainConfig, f))
     if not overrides or not overrides.strip():
-        trained = cls.capabilities.iterative  # a closed-form model has no learning rate or batches
+        # a closed-form model (EASE, and iALS's sweeps) has no learning rate, and its batches are work
+        trained = cls.capabilities.iterative and cls.tunes_trainer
         names = [n for n, (target, _, f) in fields.items()
                  if (target == "model" and _searchable_by_default(cls.config_cls, f))
                  or (trained and n in TRAINER_SEARCHED)]
