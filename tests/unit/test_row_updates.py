@@ -127,6 +127,17 @@ def test_row_wise_mf_trains_in_batches_of_at_least_its_minimum_and_dense_mf_in_t
         model = build_model("mf", {"updates": updates}, split.n_users, split.n_items)
         model.prepare(split.train)
         assert make_batcher(model, split, cfg, CPU, DistContext()).batch_size == expected
+    class Events:
+        def __init__(self) -> None:
+            self.texts: list[str] = []
+
+        def on_event(self, event) -> None:
+            self.texts += [event.text] if event.kind == "message" else []
+
+    seen = Events()
+    model = build_model("mf", {"updates": "rows"}, split.n_users, split.n_items)
+    Trainer(TrainConfig(batch_size=64, epochs=1, device="cpu"), callbacks=[seen]).fit(model, split, CPU)
+    assert any(f"Batches of {MF.ROW_MIN_BATCH:,}, not the 64 asked" in t for t in seen.texts)  # said
     big = TrainConfig(batch_size=2 * MF.ROW_MIN_BATCH)  # a larger request is kept
     model = build_model("mf", {"updates": "rows"}, split.n_users, split.n_items)
     model.prepare(split.train)

@@ -102,6 +102,10 @@ class Trainer:
                                 n_batches))
         if not caps.iterative:
             return self._fit_closed_form(model, split, device, t0)
+        wanted = model.batch_options().min_batch_size
+        if self.private is None and wanted > cfg.batch_size:
+            self.emit(ev.Message(f"Batches of {wanted:,}, not the {cfg.batch_size:,} asked: {model.label}'s "
+                                 "steps are efficient from that size on."))
         if self.private is not None:
             self.emit(ev.Message(self.private.describe()))
             with reference_kernels():  # torch.func takes per-user gradients through plain torch ops only
