@@ -112,8 +112,13 @@ class FeatureAware:
     user_rows: FeatureRows | None
 
     def wanted_sides(self) -> tuple[bool, bool]:
-        """(items, users) this model's settings ask for."""
-        raise NotImplementedError
+        """(items, users) this model's ``features`` setting asks for (auto: items, when there are any)."""
+        mode = self.config.features  # type: ignore[attr-defined]
+        return mode in ("items", "both", "auto"), mode in ("users", "both")
+
+    @property
+    def uses_features(self) -> bool:
+        return getattr(self, "item_rows", None) is not None or getattr(self, "user_rows", None) is not None
 
     def _use_features(self, items: FeatureMatrix | None, users: FeatureMatrix | None) -> None:
         raise NotImplementedError
@@ -183,14 +188,6 @@ class HybridEmbeddings(FeatureAware):
         self.user_table: nn.Parameter | None = None
         self.register_buffer("item_trained", torch.ones(self.n_items, dtype=torch.bool))  # type: ignore[attr-defined]
         self.register_buffer("user_trained", torch.ones(self.n_users, dtype=torch.bool))  # type: ignore[attr-defined]
-
-    def wanted_sides(self) -> tuple[bool, bool]:
-        mode = self.config.features  # type: ignore[attr-defined]
-        return mode in ("items", "both", "auto"), mode in ("users", "both")
-
-    @property
-    def uses_features(self) -> bool:
-        return self.item_rows is not None or self.user_rows is not None
 
     def _use_features(self, items: FeatureMatrix | None, users: FeatureMatrix | None) -> None:
         d = self.P.weight.shape[1]

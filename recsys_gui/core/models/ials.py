@@ -293,16 +293,9 @@ class IALS(FeatureAware, Recommender):
         self.user_map: nn.Parameter | None = None
         self.register_buffer("item_trained", torch.ones(n_items, dtype=torch.bool))
         self.register_buffer("user_trained", torch.ones(n_users, dtype=torch.bool))
+        self._user_prior: Tensor | None = None  # every user's X·W this sweep (user features only)
 
     # --- features -------------------------------------------------------------------------------
-    def wanted_sides(self) -> tuple[bool, bool]:
-        mode = self.config.features
-        return mode in ("items", "both", "auto"), mode in ("users", "both")
-
-    @property
-    def uses_features(self) -> bool:
-        return self.item_rows is not None or self.user_rows is not None
-
     def _use_features(self, items: FeatureMatrix | None, users: FeatureMatrix | None) -> None:
         d, device = self.config.embedding_dim, self.item_factors.device
         if items is not None:
@@ -332,7 +325,7 @@ class IALS(FeatureAware, Recommender):
         self.features_from_training(train)
         self.item_trained.copy_(trained_mask(train.item_counts(), self.n_items))
         self.user_trained.copy_(trained_mask(train.user_counts(), self.n_users))
-        self._user_prior: Tensor | None = None
+        self._user_prior = None
         csc = train.to_csr().tocsc()  # item-major, duplicates merged
         device = self.item_factors.device
         self.item_crow = torch.as_tensor(csc.indptr, dtype=torch.long, device=device)
@@ -372,14 +365,15 @@ class IALS(FeatureAware, Recommender):
         with self._solving():
             pattern = Pattern.from_batch(batch)
             reg = self._scaled_reg(pattern.counts(), self.n_items, self.user_weight_mean)
-            prior = getattr(self, "_user_prior", None)
+            prior = self._user_prior
             x, objective = solve_rows(pattern, self.item_factors, self.config.alpha, reg,
                                       self.user_factors[batch.users], self._cg_steps(),
                                       None if prior is None else prior[batch.users])
-            # A user without training rows keeps its feature part (the solve would shrink it to zero).
-            keep = self.user_trained[batch.users] if prior is not None else None
-            self.user_factors[batch.users] = x if keep is None else torch.where(
-                keep.unsqueeze(1), x, self.user_factors[batch.users])
+            kept = x
+            if prior is not None:  # users without training rows keep their feature part
+                trained = self.user_trained[batch.users].unsqueeze(1)
+                kept = torch.where(trained, x, self.user_factors[batch.users])
+            self.user_factors[batch.users] = kept
             item_l2 = (self.item_reg * self.item_factors.pow(2).sum(1)).sum() / max(self.n_users, 1)
             user_l2 = (reg * x.pow(2).sum(1)).mean()
             return {"loss": objective.mean() + item_l2, "l2": user_l2 + item_l2}
