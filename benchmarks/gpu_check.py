@@ -573,7 +573,8 @@ def epoch_vs_floor(c: Check, base: Any, split: Any, floor: dict[str, Any], name:
     with c.attempt(point, f"epoch s, per {unit} vs floor", need_s=30) as ok:
         if not ok:
             return
-        config: dict[str, Any] = {"embedding_dim": 64, "negatives": 1} if name == "mf" else {}
+        config: dict[str, Any] = ({"embedding_dim": 64, "negatives": 1} if name == "mf"
+                                  else {"hidden": 600, "latent": 200})  # the floor's shapes, not our defaults
         if name == "vae" and c.plan.dry:
             config = dict(get_model_class(name).test_config)
         spec = replace(base, model=name, model_config=config,

@@ -31,6 +31,26 @@ def test_vae_kl_weight_rises_linearly_to_the_cap():
     assert int(model.step) == 6
 
 
+def test_vae_latent_noise_scales_the_sampling():
+    """latent_noise=0 trains on the mean itself (two passes agree); 1 samples the posterior."""
+    split = tiny_split()
+    batcher = DeviceBatcher(split.train, "user_rows", batch_size=16, device=torch.device("cpu"), seed=0)
+    batch = next(iter(batcher.epoch(0)))
+
+    def two_passes(noise: float) -> tuple[float, float]:
+        torch.manual_seed(0)
+        model = build_model("vae", {"hidden": 16, "latent": 8, "dropout": 0.0, "latent_noise": noise},
+                            split.n_users, split.n_items)
+        with torch.no_grad():
+            model.enc_out.bias[8:] = 1.0  # a wide posterior, so sampling shows
+        return float(model(batch)["nll"]), float(model(batch)["nll"])
+
+    first, second = two_passes(0.0)
+    assert first == second
+    first, second = two_passes(1.0)
+    assert first != second
+
+
 def test_dae_has_no_kl_term():
     split = tiny_split()
     model = build_model(

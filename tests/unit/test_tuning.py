@@ -59,8 +59,8 @@ def test_overrides_name_exactly_the_settings_searched_with_their_ranges():
     assert (p["lr"].low, p["lr"].high, p["lr"].log) == (1e-4, 1e-1, True)
     assert (p["dropout"].low, p["dropout"].high, p["dropout"].log) == (0.0, 0.7, False)
     assert p["variant"].choices == ("vae", "dae")
-    assert p["latent"].log and p["latent"].low == 50  # a bare name: its derived range
-    assert space.defaults() == {"lr": 1e-3, "dropout": 0.5, "variant": "vae", "latent": 200}
+    assert p["latent"].log and (p["latent"].low, p["latent"].high) == (16, 256)  # derived: default ÷× 4
+    assert space.defaults() == {"lr": 1e-3, "dropout": 0.7, "variant": "vae", "latent": 64}
 
 
 def test_the_defaults_follow_the_runs_own_settings():

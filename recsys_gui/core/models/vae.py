@@ -45,9 +45,9 @@ class VAEConfig(ModelConfig):
     hidden: int = setting(
         600, "Hidden size", "Width of the encoder and decoder hidden layer.", min=2, max=100000
     )
-    latent: int = setting(200, "Latent size", "Dimension of the user's latent vector.", min=2, max=100000)
+    latent: int = setting(64, "Latent size", "Dimension of the user's latent vector.", min=2, max=100000)
     dropout: float = setting(
-        0.5, "Input dropout", "Dropout on the normalised history (the denoising part).", min=0.0, max=0.99
+        0.7, "Input dropout", "Dropout on the normalised history (the denoising part).", min=0.0, max=0.99
     )
     anneal_cap: float = setting(
         0.2, "KL weight cap (β max)", "Largest β the annealing reaches.", min=0.0, max=10.0
@@ -58,6 +58,15 @@ class VAEConfig(ModelConfig):
         "Steps for β to rise linearly from 0 to 1 (it stops at the cap).",
         min=1,
         max=10_000_000,
+    )
+    latent_noise: float = setting(
+        0.01,
+        "Latent noise",
+        "Scale of the sampling noise in training, z = μ + s·σ·ε: 1 samples the full posterior (the "
+        "paper); a small s (RecBole's 0.01) keeps the KL term as a penalty on the mean and ranks "
+        "better. Mult-DAE has no noise.",
+        min=0.0,
+        max=1.0,
     )
     # Optional: the settings reader turns "none" into None (ids only). Item features enter on the decoder.
     features: str | None = setting("auto", "Features",
@@ -167,7 +176,7 @@ class MultVAE(FeatureAware, Recommender):
     def forward(self, batch: RowBatch) -> Losses:
         mu, logvar = self._encode(batch)
         if logvar is not None and self.training:
-            z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+            z = mu + torch.randn_like(mu) * (self.config.latent_noise * torch.exp(0.5 * logvar))
         else:
             z = mu
         w, b = self._output()
