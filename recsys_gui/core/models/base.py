@@ -195,15 +195,11 @@ class Recommender(nn.Module):
         caps = cls.capabilities
         return caps.user_embeddings and not caps.scoring_needs_history and caps.batch_kind != "sequences"
 
-    # True where ``score_new_users`` is more than ``score`` on a history row (Mult-VAE refines its
-    # latent): the evaluator then scores held-out users through it, as it does for trained user vectors.
-    refines_new_users: ClassVar[bool] = False
-
     @classmethod
     def scores_new_users_apart(cls) -> bool:
         """Whether users the model did not train on must be scored by ``score_new_users`` rather than
         ``score`` (sequence models score them from the context's time-ordered sequences)."""
-        return cls.keeps_user_vectors() or cls.refines_new_users
+        return cls.keeps_user_vectors()
 
     @classmethod
     def folds_in(cls) -> bool:
