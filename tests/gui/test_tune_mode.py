@@ -52,3 +52,20 @@ def test_a_small_search_runs_to_completion_and_opens_the_best_trial(qtbot, windo
     assert window.pages["Results"].isVisible()
     row = drive.wait_for_run(window, qtbot, best)
     assert row["name"].endswith(f"#{summary['best_trial'] + 1}") and "tune" in (row.get("tags") or [])
+
+
+def test_the_settings_table_shows_every_column_beside_the_plots(qtbot, window):
+    """At a 1,200-pixel window the table keeps its columns' width (it used to hide the log boxes and the
+    current values behind a horizontal scroll bar); the current value is each row's tooltip."""
+    drive.load_data(window, qtbot)
+    drive.prepare_training(window, "vae")
+    window.resize(1200, 800)
+    page = window.train_page
+    page.mode_tabs.setCurrentWidget(page.tune_page)
+    table = page.tune_page.space_table
+    qtbot.waitUntil(lambda: table.isVisible() and table.rowCount() > 0, timeout=drive.LONG)
+    qtbot.wait(100)
+    assert not table.horizontalScrollBar().isVisible()
+    assert table.viewport().width() >= table.horizontalHeader().length() - 1
+    rows = {table.item(r, 0).text(): r for r in range(table.rowCount())}
+    assert table.item(rows["latent"], 0).toolTip() == "model setting, now 64"

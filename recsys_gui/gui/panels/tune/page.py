@@ -97,14 +97,16 @@ class TunePanel(QWidget):
         row.addWidget(self.importance_plot)
         # pyqtgraph draws past a plot narrower than its axes and title need: keep them that wide
         self.best_plot.setMinimumWidth(300)
-        self.importance_plot.setMinimumWidth(400)
+        self.importance_plot.setMinimumWidth(340)
         row.setSizes([500, 500])
         right.addWidget(row)
         self.parallel_plot = plots.parallel_plot()
         right.addWidget(self.parallel_plot)
         right.setSizes([200, 260, 260])
         split.addWidget(right)
-        split.setSizes([440, 900])
+        split.setStretchFactor(0, 0)  # the settings table keeps its width; the plots take what is left
+        split.setStretchFactor(1, 1)
+        split.setSizes([380, 960])
         root.addWidget(split, 1)
         model_panel.model_changed.connect(self._model_changed)
         self._model_changed(getattr(model_panel, "current_model", None))

@@ -13,7 +13,8 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem
 
-COLUMNS = ("setting", "range", "log scale", "current")
+# The current value is each row's tooltip: three columns fit beside the plots at 1,200 pixels.
+COLUMNS = ("setting", "range", "log")
 
 
 def candidate_params(
@@ -61,7 +62,6 @@ class SpaceTable(QTableWidget):
         self.setHorizontalHeaderLabels(list(COLUMNS))
         self.verticalHeader().setVisible(False)
         self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.horizontalHeader().setStretchLastSection(True)
         self.kinds: list[str] = []
 
     def fill(self, candidates: list[tuple[Any, bool]]) -> None:
@@ -73,20 +73,26 @@ class SpaceTable(QTableWidget):
             name = QTableWidgetItem(p.name)
             name.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable)
             name.setCheckState(Qt.CheckState.Checked if searched else Qt.CheckState.Unchecked)
-            name.setToolTip(f"{'trainer' if p.target == 'train' else 'model'} setting")
+            now = "" if p.default is None else f", now {_num(p.default)}"
+            tip = f"{'trainer' if p.target == 'train' else 'model'} setting{now}"
+            name.setToolTip(tip)
             self.setItem(r, 0, name)
-            self.setItem(r, 1, QTableWidgetItem(range_text(p)))
+            rng = QTableWidgetItem(range_text(p))
+            rng.setToolTip(tip)
+            self.setItem(r, 1, rng)
             log = QTableWidgetItem("")
             if p.kind == "choice":
                 log.setFlags(Qt.ItemFlag.NoItemFlags)
             else:
                 log.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable)
                 log.setCheckState(Qt.CheckState.Checked if p.log else Qt.CheckState.Unchecked)
+            log.setToolTip("searched on a log scale")
             self.setItem(r, 2, log)
-            current = QTableWidgetItem("" if p.default is None else _num(p.default))
-            current.setFlags(Qt.ItemFlag.ItemIsEnabled)
-            self.setItem(r, 3, current)
             self.kinds.append(p.kind)
+        # As wide as its columns, so the splitter beside it never hides the log boxes behind a scroll bar.
+        self.resizeColumnsToContents()
+        columns = self.horizontalHeader().length()
+        self.setMinimumWidth(columns + self.verticalScrollBar().sizeHint().width() + 2 * self.frameWidth())
 
     def set_searched(self, names: list[str]) -> None:
         for r in range(self.rowCount()):
