@@ -106,8 +106,9 @@ class FoldInScorer:
 def fold_in_view(model: Recommender, new_users: Tensor | None, history: DeviceCSR | InteractionData,
                  device: torch.device) -> Recommender | FoldInScorer:
     """``model`` itself, or a :class:`FoldInScorer` when some of the ``new_users`` (bool [n_users]) must
-    be scored from their history through fold-in (trained user vectors, Mult-VAE's refined latent)."""
-    if new_users is None or not type(model).scores_new_users_apart() or not bool(new_users.any()):
+    be scored from their history through fold-in: the models with a trained vector per user (the others
+    score any user from the history row ``score`` is given)."""
+    if new_users is None or not type(model).keeps_user_vectors() or not bool(new_users.any()):
         return model
     if isinstance(history, InteractionData):
         history = DeviceCSR(history, device, values=model.capabilities.uses_ratings)

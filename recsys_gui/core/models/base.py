@@ -196,12 +196,6 @@ class Recommender(nn.Module):
         return caps.user_embeddings and not caps.scoring_needs_history and caps.batch_kind != "sequences"
 
     @classmethod
-    def scores_new_users_apart(cls) -> bool:
-        """Whether users the model did not train on must be scored by ``score_new_users`` rather than
-        ``score`` (sequence models score them from the context's time-ordered sequences)."""
-        return cls.keeps_user_vectors()
-
-    @classmethod
     def folds_in(cls) -> bool:
         """Whether ``score_new_users`` works: every model of the catalogue; a plug-in model with trained
         user vectors that does not implement it cannot be evaluated on held-out users."""

@@ -38,7 +38,7 @@ from recsys_gui.core.models.layers import Dropout, init_linear
 class VAEConfig(ModelConfig):
     # Defaults chosen on validation NDCG@10 (seed 2020): a 64-dimensional latent, input dropout 0.7 and
     # nearly noiseless sampling. The paper's 200 / 0.5 / full noise scored 0.1930 on ml-1m (P3) and
-    # 0.2440 on ml-100k (P1); these score 0.2091 and 0.2561 (benchmarks/README.md, "Mult-VAE defaults").
+    # 0.2365 on ml-100k (P1); these score 0.2091 and 0.2561 (benchmarks/README.md, "Mult-VAE defaults").
     variant: str = setting(
         "vae",
         "Variant",
@@ -176,12 +176,16 @@ class MultVAE(FeatureAware, Recommender):
     def _hidden(self, z: Tensor) -> Tensor:
         return kernels.tanh(self.dec(z))
 
+    def sample(self, mu: Tensor, logvar: Tensor) -> Tensor:
+        """The latent a training step decodes, μ + s·σ·ε (s = ``latent_noise``); the mean otherwise.
+        The private-training objective draws through this too."""
+        if not self.training:
+            return mu
+        return mu + torch.randn_like(mu) * (self.config.latent_noise * torch.exp(0.5 * logvar))
+
     def forward(self, batch: RowBatch) -> Losses:
         mu, logvar = self._encode(batch)
-        if logvar is not None and self.training:
-            z = mu + torch.randn_like(mu) * (self.config.latent_noise * torch.exp(0.5 * logvar))
-        else:
-            z = mu
+        z = mu if logvar is None else self.sample(mu, logvar)
         w, b = self._output()
         nll = kernels.softmax_nll(self._hidden(z), w, b, batch.row_of_items, batch.items,
                                   batch.counts.float())

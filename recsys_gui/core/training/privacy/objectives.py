@@ -159,8 +159,7 @@ def _vae_loss(model) -> UserLoss:
         out = F.linear(first, shared["enc_out.weight"], shared["enc_out.bias"])
         if variational:
             mu, logvar = out[:latent], out[latent:]
-            noise = model.config.latent_noise * torch.exp(0.5 * logvar)
-            z = mu + torch.randn_like(mu) * noise if model.training else mu
+            z = model.sample(mu, logvar)
             kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum()
         else:
             z, kl = torch.tanh(out), torch.zeros((), device=row.device)

@@ -104,8 +104,7 @@ class TunePanel(QWidget):
         right.addWidget(self.parallel_plot)
         right.setSizes([200, 260, 260])
         split.addWidget(right)
-        split.setStretchFactor(0, 0)  # the settings table keeps its width; the plots take what is left
-        split.setStretchFactor(1, 1)
+        split.setStretchFactor(1, 1)  # the plots take what is left; the table keeps its width
         split.setSizes([380, 960])
         root.addWidget(split, 1)
         model_panel.model_changed.connect(self._model_changed)
